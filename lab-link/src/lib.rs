@@ -1,0 +1,3 @@
+//! lab-link: one authoritative, typed state; read-only replicas kept
+//! current by versioned JSON Patch messages.
+pub use lab_link_core as core;
