@@ -362,16 +362,27 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn numbers_equal(x: &Number, y: &Number) -> bool {
-    if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
-        return x == y;
-    }
-    if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
-        return x == y;
-    }
-    match (x.as_f64(), y.as_f64()) {
+    match (integer(x), integer(y)) {
         (Some(x), Some(y)) => x == y,
-        _ => false,
+        // An integer and a float are compared exactly: converting the
+        // integer to f64 would round it (2^53 + 1 would equal 2^53).
+        (Some(i), None) => y.as_f64().is_some_and(|f| float_equals_integer(f, i)),
+        (None, Some(i)) => x.as_f64().is_some_and(|f| float_equals_integer(f, i)),
+        (None, None) => matches!((x.as_f64(), y.as_f64()), (Some(x), Some(y)) if x == y),
     }
+}
+
+/// The value of an integer `Number` (an `i64` or a `u64`), exactly.
+fn integer(n: &Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+fn float_equals_integer(f: f64, i: i128) -> bool {
+    // `as` saturates beyond the i128 range, far outside the i64 and u64
+    // ranges `i` comes from, and is exact for every integral f64 within it.
+    f.fract() == 0.0 && f as i128 == i
 }
 
 /// The inverse of one primitive change, replayed in reverse on failure.
@@ -803,6 +814,32 @@ mod tests {
             &json!({"b": 2, "a": 1})
         ));
         assert!(!json_equal(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+    }
+
+    #[test]
+    fn test_compares_integers_and_floats_exactly() {
+        // RFC 6902 4.6: numbers are equal when their values are. Rounding the
+        // integer to f64 first made 2^53 + 1 equal 2^53 and u64::MAX equal
+        // 2^64.
+        assert!(!json_equal(
+            &json!(9_007_199_254_740_993_u64),
+            &json!(9_007_199_254_740_992.0)
+        ));
+        assert!(!json_equal(
+            &json!(u64::MAX),
+            &json!(18_446_744_073_709_551_615.0)
+        ));
+        assert!(json_equal(
+            &json!(i64::MIN),
+            &json!(-9_223_372_036_854_775_808.0)
+        ));
+        assert!(json_equal(&json!(-3), &json!(-3.0)));
+        assert!(!json_equal(&json!(2), &json!(2.5)));
+        check(
+            json!({"n": 9_007_199_254_740_993_u64}),
+            json!([{"op": "test", "path": "/n", "value": 9_007_199_254_740_992.0}]),
+            Err("operation 0 (test \"/n\") failed: the value is 9007199254740993, not the expected 9007199254740992.0"),
+        );
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! The command line of `cargo xtask`: one clap struct per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Project automation for lab-link: `cargo xtask <subcommand>`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+pub(crate) struct Xtask {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Install, if missing, the tools the tests need (today: mdBook).
+    Setup(Setup),
+    /// Run every check: setup, fmt, clippy, all tests and doctests, the book build.
+    Test(Test),
+    /// Run the benchmarks of lab-link-core (divan).
+    Bench(Bench),
+    /// Build the book in docs/ into target/book.
+    Docs(Docs),
+    /// Serve the demo instrument (not implemented yet: lands with the demo issue).
+    ServeDemo(ServeDemo),
+}
+
+/// `cargo xtask setup`.
+#[derive(Debug, Args)]
+pub(crate) struct Setup {}
+
+/// `cargo xtask test`.
+#[derive(Debug, Args)]
+pub(crate) struct Test {
+    /// Skip `cargo fmt --check` and `cargo clippy` (for local iteration;
+    /// CI runs everything).
+    #[arg(long)]
+    pub(crate) quick: bool,
+}
+
+/// `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub(crate) struct Bench {
+    /// Arguments for the benchmark binary, after `--`
+    /// (for example `cargo xtask bench -- store`).
+    #[arg(last = true)]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask docs`.
+#[derive(Debug, Args)]
+pub(crate) struct Docs {}
+
+/// `cargo xtask serve-demo`: the flags of the demo contract (DEMO.md,
+/// "Running"), fixed now so that scripts can rely on them.
+#[derive(Debug, Args)]
+pub(crate) struct ServeDemo {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 8000)]
+    pub(crate) port: u16,
+    /// Path prefix of the sync endpoints.
+    #[arg(long, default_value = "/sync")]
+    pub(crate) prefix: String,
+    /// Run an optimised build (what benchmarks measure).
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// Keep the state in an SQLite file at PATH.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) persist: Option<PathBuf>,
+    /// Turn on access control with its store at PATH.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) auth: Option<PathBuf>,
+    /// Add a separately hosted UI origin (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub(crate) allowed_origin: Vec<String>,
+    /// Make loopback clients authenticate too.
+    #[arg(long)]
+    pub(crate) no_trust_loopback: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Command, Xtask};
+
+    #[track_caller]
+    fn parse(args: &[&str]) -> Command {
+        let argv = std::iter::once("xtask").chain(args.iter().copied());
+        match Xtask::try_parse_from(argv) {
+            Ok(xtask) => xtask.command,
+            Err(error) => panic!("`{}` does not parse: {error}", args.join(" ")),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Xtask::command().debug_assert();
+    }
+
+    #[test]
+    fn test_runs_everything_by_default() {
+        let Command::Test(test) = parse(&["test"]) else {
+            panic!("not the test subcommand")
+        };
+        assert!(!test.quick);
+        let Command::Test(test) = parse(&["test", "--quick"]) else {
+            panic!("not the test subcommand")
+        };
+        assert!(test.quick);
+    }
+
+    #[test]
+    fn bench_passes_arguments_after_double_dash() {
+        let Command::Bench(bench) = parse(&["bench", "--", "store", "--sample-count", "5"]) else {
+            panic!("not the bench subcommand")
+        };
+        assert_eq!(bench.args, ["store", "--sample-count", "5"]);
+    }
+
+    #[test]
+    fn serve_demo_defaults_follow_the_demo_contract() {
+        let Command::ServeDemo(demo) = parse(&["serve-demo"]) else {
+            panic!("not the serve-demo subcommand")
+        };
+        assert_eq!(demo.host, "127.0.0.1");
+        assert_eq!(demo.port, 8000);
+        assert_eq!(demo.prefix, "/sync");
+        assert!(!demo.release && !demo.no_trust_loopback);
+        assert!(demo.persist.is_none() && demo.auth.is_none());
+        assert!(demo.allowed_origin.is_empty());
+    }
+
+    #[test]
+    fn serve_demo_accepts_every_documented_flag() {
+        let Command::ServeDemo(demo) = parse(&[
+            "serve-demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--prefix",
+            "/lab",
+            "--release",
+            "--persist",
+            "state.sqlite",
+            "--auth",
+            "auth.sqlite",
+            "--allowed-origin",
+            "http://127.0.0.1:5173",
+            "--allowed-origin",
+            "http://127.0.0.1:5174",
+            "--no-trust-loopback",
+        ]) else {
+            panic!("not the serve-demo subcommand")
+        };
+        assert_eq!(demo.port, 0);
+        assert_eq!(demo.prefix, "/lab");
+        assert!(demo.release && demo.no_trust_loopback);
+        assert_eq!(demo.persist.as_deref(), Some("state.sqlite".as_ref()));
+        assert_eq!(demo.auth.as_deref(), Some("auth.sqlite".as_ref()));
+        assert_eq!(
+            demo.allowed_origin,
+            ["http://127.0.0.1:5173", "http://127.0.0.1:5174"]
+        );
+    }
+}

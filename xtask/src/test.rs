@@ -1,0 +1,109 @@
+//! `cargo xtask test`: every check of the project in one command, stopping
+//! at the first failure.
+//!
+//! The steps, in order: setup (install the tools the tests need), `cargo
+//! fmt --check`, `cargo clippy` denying warnings, `cargo test` (unit,
+//! integration and doctests; the doctests include README.md and the book's
+//! chapters through the facade crate, and xtask's own tests include the
+//! tidy checks), and the book build. Cheap checks come first, so that a
+//! formatting slip fails in seconds rather than after the test build.
+//! `--quick` skips fmt and clippy for local iteration; CI runs everything.
+
+use std::time::Instant;
+
+use crate::cmd::{Cmd, JOBS};
+use crate::flags::Test;
+use crate::{setup, Result};
+
+/// `cargo xtask test`.
+pub(crate) fn run(flags: &Test) -> Result {
+    let started = Instant::now();
+    let steps = steps(flags);
+    let total = steps.len() + 1;
+
+    header(1, total, "setup: the tools the tests need");
+    setup::run()?;
+    for (index, step) in steps.iter().enumerate() {
+        header(index + 2, total, &step.to_string());
+        let step_started = Instant::now();
+        step.run()?;
+        println!("(took {:.1} s)", step_started.elapsed().as_secs_f64());
+    }
+
+    println!(
+        "\ncargo xtask test: all {total} steps passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if flags.quick {
+        println!("(--quick skipped cargo fmt and cargo clippy: run without it before committing)");
+    }
+    Ok(())
+}
+
+/// The steps after setup.
+fn steps(flags: &Test) -> Vec<Cmd> {
+    let mut steps = Vec::new();
+    if !flags.quick {
+        steps.push(
+            Cmd::cargo()
+                .args(["fmt", "--all", "--", "--check"])
+                .on_failure("the code is not formatted: run `cargo fmt --all`"),
+        );
+        steps.push(
+            Cmd::cargo()
+                .args(["clippy", "--workspace", "--all-targets", "-j", JOBS])
+                .args(["--", "-D", "warnings"])
+                .on_failure("clippy found problems: fix the warnings above"),
+        );
+    }
+    steps.push(
+        Cmd::cargo()
+            .args(["test", "--workspace", "-j", JOBS])
+            .on_failure("a test failed: see its output above"),
+    );
+    // The output directory is set in docs/book.toml: target/book.
+    steps.push(
+        Cmd::new("mdbook")
+            .args(["build", "docs"])
+            .if_missing("run `cargo xtask setup`, which installs it")
+            .on_failure("the book in docs/ does not build: see mdBook's message above"),
+    );
+    steps
+}
+
+fn header(number: usize, total: usize, title: &str) {
+    println!("\n==> [{number}/{total}] {title}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steps;
+    use crate::flags::Test;
+
+    #[track_caller]
+    fn check(flags: Test, expect: &[&str]) {
+        let steps: Vec<String> = steps(&flags).iter().map(ToString::to_string).collect();
+        assert_eq!(steps, expect);
+    }
+
+    #[test]
+    fn runs_every_check_by_default() {
+        check(
+            Test { quick: false },
+            &[
+                "cargo fmt --all -- --check",
+                "cargo clippy --workspace --all-targets -j 2 -- -D warnings",
+                "cargo test --workspace -j 2",
+                "mdbook build docs",
+            ],
+        );
+    }
+
+    #[test]
+    fn quick_skips_fmt_and_clippy() {
+        check(
+            Test { quick: true },
+            &["cargo test --workspace -j 2", "mdbook build docs"],
+        );
+    }
+}
