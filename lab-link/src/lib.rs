@@ -49,6 +49,9 @@ pub use lab_link_core as core;
 /// is listed here.
 #[cfg(doctest)]
 mod documents {
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+
     #[doc = include_str!("../../docs/src/introduction.md")]
     struct Introduction;
 

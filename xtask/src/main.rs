@@ -6,8 +6,9 @@
 //! failure exits non-zero with one line saying what went wrong and what to do.
 //!
 //! Layout, as in rust-analyzer's xtask: `flags.rs` declares the command
-//! line, one module per subcommand does the work, and `cmd.rs` runs the
-//! tools they drive.
+//! line, one module per subcommand does the work, `cmd.rs` runs the tools
+//! they drive, and `tidy.rs` holds the convention checks that `cargo test`
+//! runs.
 
 mod bench;
 mod cmd;
@@ -16,6 +17,8 @@ mod flags;
 mod serve_demo;
 mod setup;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
