@@ -618,10 +618,7 @@ mod tests {
     #[track_caller]
     fn check_resolve(doc: &Value, pointer: &str, expect: Result<Value, &str>) {
         let pointer = JsonPointer::parse(pointer).expect("valid syntax");
-        let got = pointer
-            .resolve(doc)
-            .map(Clone::clone)
-            .map_err(|e| e.to_string());
+        let got = pointer.resolve(doc).cloned().map_err(|e| e.to_string());
         assert_eq!(got, expect.map_err(str::to_owned));
     }
 
