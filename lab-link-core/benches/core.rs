@@ -167,6 +167,14 @@ static REPLACE: LazyLock<Patches> = LazyLock::new(|| {
     Patches::new(json!([{"op": "replace", "path": REPLACE_PATH, "value": 0.125}]))
 });
 static MIXED: LazyLock<Patches> = LazyLock::new(|| Patches::new(mixed_patch(&MEDIUM, 5)));
+/// A two-operation patch that moves the ~600 KB `channels` subtree of the
+/// 1 MB state: the undo log must not copy what it moves.
+static MOVE_LARGE: LazyLock<Patches> = LazyLock::new(|| {
+    Patches::new(json!([
+        {"op": "move", "from": "/channels", "path": "/archive/-"},
+        {"op": "test", "path": "/status", "value": "idle"}
+    ]))
+});
 
 /// The operation mix of [`mixed_patch`], per 100 operations: what a running
 /// instrument produces (mostly `replace`, some `test`, `add` and `remove`,
@@ -322,6 +330,14 @@ fn setup_report() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.pointer(REPLACE_PATH), Some(&json!(0.125)));
 
+    // move_large_subtree: both libraries move the channels the same way.
+    let mut ours = LARGE_FROM.clone();
+    apply(&mut ours, &MOVE_LARGE.ours).expect("ours applies the move");
+    let mut theirs = LARGE_FROM.clone();
+    json_patch::patch(&mut theirs, &MOVE_LARGE.theirs).expect("json_patch applies the move");
+    assert_eq!(ours, theirs);
+    assert_eq!(ours["archive"][0], LARGE_FROM["channels"]);
+
     // apply_100_ops: the mix, and both libraries agree on the result.
     let mut mix = std::collections::BTreeMap::new();
     for op in MIXED.json.as_array().expect("array") {
@@ -429,6 +445,29 @@ mod apply_100_ops {
         let patch = &MIXED.theirs.0;
         bencher
             .with_inputs(|| MEDIUM.clone())
+            .bench_local_refs(|doc| ::json_patch::patch(doc, black_box(patch)).is_ok());
+    }
+}
+
+/// A `move` of a large subtree inside a two-operation patch, on a fresh
+/// clone of the ~1 MB state (clone and drop outside the timing).
+#[divan::bench_group(sample_count = 300, max_time = 10)]
+mod move_large_subtree {
+    use super::*;
+
+    #[divan::bench]
+    fn ours_apply(bencher: Bencher) {
+        let ops = &MOVE_LARGE.ours;
+        bencher
+            .with_inputs(|| LARGE_FROM.clone())
+            .bench_local_refs(|doc| apply(doc, black_box(ops)).is_ok());
+    }
+
+    #[divan::bench]
+    fn json_patch(bencher: Bencher) {
+        let patch = &MOVE_LARGE.theirs.0;
+        bencher
+            .with_inputs(|| LARGE_FROM.clone())
             .bench_local_refs(|doc| ::json_patch::patch(doc, black_box(patch)).is_ok());
     }
 }

@@ -11,9 +11,10 @@
 //! the order of the remaining keys (the field order of the Rust struct the
 //! document mirrors) is kept.
 
-// `PatchErrorKind::TestFailed` holds two `Value`s by value (144 bytes with
-// `preserve_order`), and its fields are public API, so they cannot be boxed.
-// A failing patch is the cold path: the size of its `Err` costs nothing.
+// The private step functions return `PatchErrorKind`, whose `TestFailed`
+// holds two `Value`s (144 bytes with `preserve_order`) in public fields. They
+// are inlined into `apply`, which boxes the error before it leaves the
+// module; the public `PatchError` is one pointer wide.
 #![allow(clippy::result_large_err)]
 
 use std::fmt;
@@ -200,13 +201,7 @@ pub fn apply_owned(doc: &mut Value, ops: Vec<PatchOp>) -> Result<(), PatchError>
         };
         if let Err(kind) = result {
             undo.roll_back(doc);
-            return Err(PatchError {
-                index,
-                op: name,
-                path,
-                from,
-                kind,
-            });
+            return Err(PatchError::from_parts(index, name, path, from, kind));
         }
     }
     Ok(())
@@ -236,6 +231,13 @@ pub fn apply_owned(doc: &mut Value, ops: Vec<PatchOp>) -> Result<(), PatchError>
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct PatchError {
+    /// Boxed so that `Result<_, PatchError>` stays one pointer wide on the
+    /// hot path of every commit.
+    inner: Box<PatchErrorInner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PatchErrorInner {
     index: usize,
     op: &'static str,
     path: JsonPointer,
@@ -249,48 +251,61 @@ impl PatchError {
             PatchOp::Move { from, .. } | PatchOp::Copy { from, .. } => Some(from.clone()),
             _ => None,
         };
+        Self::from_parts(index, op.name(), op.path().clone(), from, kind)
+    }
+
+    fn from_parts(
+        index: usize,
+        op: &'static str,
+        path: JsonPointer,
+        from: Option<JsonPointer>,
+        kind: PatchErrorKind,
+    ) -> Self {
         Self {
-            index,
-            op: op.name(),
-            path: op.path().clone(),
-            from,
-            kind,
+            inner: Box::new(PatchErrorInner {
+                index,
+                op,
+                path,
+                from,
+                kind,
+            }),
         }
     }
 
     /// The zero-based index of the failing operation in the patch.
     pub fn index(&self) -> usize {
-        self.index
+        self.inner.index
     }
 
     /// The failing operation's `op` (`"add"`, `"remove"`, …).
     pub fn op(&self) -> &'static str {
-        self.op
+        self.inner.op
     }
 
     /// The failing operation's `path`.
     pub fn path(&self) -> &JsonPointer {
-        &self.path
+        &self.inner.path
     }
 
     /// The failing operation's `from`, for `move` and `copy`.
     pub fn from(&self) -> Option<&JsonPointer> {
-        self.from.as_ref()
+        self.inner.from.as_ref()
     }
 
     /// Why the operation failed.
     pub fn kind(&self) -> &PatchErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 }
 
 impl fmt::Display for PatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "operation {} ({}", self.index, self.op)?;
-        if let Some(from) = &self.from {
+        let inner = &*self.inner;
+        write!(f, "operation {} ({}", inner.index, inner.op)?;
+        if let Some(from) = &inner.from {
             write!(f, " from {:?}", from.as_str())?;
         }
-        write!(f, " {:?}) failed: {}", self.path.as_str(), self.kind)
+        write!(f, " {:?}) failed: {}", inner.path.as_str(), inner.kind)
     }
 }
 
@@ -390,7 +405,25 @@ fn float_equals_integer(f: f64, i: i128) -> bool {
     f.fract() == 0.0 && f as i128 == i
 }
 
+/// Where a removed value sat, so that it can be put back exactly.
+#[derive(Debug)]
+enum Slot {
+    /// Member `key` at `position` of the object at escaped pointer `parent`.
+    Key {
+        parent: String,
+        position: usize,
+        key: String,
+    },
+    /// Element `index` of the array at escaped pointer `parent`.
+    Index { parent: String, index: usize },
+}
+
 /// The inverse of one primitive change, replayed in reverse on failure.
+///
+/// Undoing `Restore`, `RemoveKey` and `RemoveIndex` takes a value out of the
+/// document; it is kept in a one-value register ("carried") for a following
+/// `ReinsertCarried`, which is how a `move` is undone without ever cloning
+/// the moved value.
 #[derive(Debug)]
 enum Undo {
     /// Put `old` back at the escaped pointer `path` (undoes a replace, an
@@ -400,28 +433,25 @@ enum Undo {
     RemoveKey { parent: String, key: String },
     /// Remove the element inserted at `index` of the array at `parent`.
     RemoveIndex { parent: String, index: usize },
-    /// Re-insert member `key` at `position` of the object at `parent`.
-    InsertKey {
-        parent: String,
-        position: usize,
-        key: String,
-        value: Value,
-    },
-    /// Re-insert `value` at `index` of the array at `parent`.
-    InsertIndex {
-        parent: String,
-        index: usize,
-        value: Value,
-    },
+    /// Put a removed value back where it was (undoes a remove).
+    Reinsert { slot: Slot, value: Value },
+    /// Put the carried value back where a `move` took it from.
+    ReinsertCarried { slot: Slot },
 }
 
 #[derive(Debug)]
 struct UndoLog {
     entries: Vec<Undo>,
-    /// A single-operation patch that fails does so before it changes
-    /// anything, except `move`, so most patches need no log at all.
+    /// A single operation fails before it changes anything (a `move`
+    /// restores its own value), so a one-operation patch needs no log.
     enabled: bool,
 }
+
+/// Invariant for every `expect` of a rollback: each entry is the exact
+/// inverse of a change made to the document, and the entries are replayed
+/// newest first, so each one finds the document exactly as its change left
+/// it, and its container exists.
+const INVARIANT: &str = "the undo log replays exact inverses in reverse order";
 
 impl UndoLog {
     fn new(op_count: usize) -> Self {
@@ -431,52 +461,56 @@ impl UndoLog {
         }
     }
 
-    fn push(&mut self, undo: Undo) {
+    /// Records the inverse built by `make`, only if the log is enabled (so
+    /// a one-operation patch allocates no undo paths).
+    fn record(&mut self, make: impl FnOnce() -> Undo) {
         if self.enabled {
-            self.entries.push(undo);
+            self.entries.push(make());
         }
     }
 
     fn roll_back(&mut self, doc: &mut Value) {
-        // Invariant for every `expect` below: each entry is the exact inverse
-        // of a change made to `doc`, and the entries are replayed newest
-        // first, so each one finds the document exactly as its change left
-        // it and its container exists.
-        const INVARIANT: &str = "the undo log replays exact inverses in reverse order";
+        let mut carried = None;
         while let Some(undo) = self.entries.pop() {
             match undo {
                 Undo::Restore { path, old } => {
-                    *resolve_raw_mut(doc, &path).expect(INVARIANT) = old;
+                    let slot = resolve_raw_mut(doc, &path).expect(INVARIANT);
+                    carried = Some(std::mem::replace(slot, old));
                 }
                 Undo::RemoveKey { parent, key } => {
                     let object = resolve_raw_mut(doc, &parent).expect(INVARIANT);
-                    object.as_object_mut().expect(INVARIANT).shift_remove(&key);
+                    carried = object.as_object_mut().expect(INVARIANT).shift_remove(&key);
                 }
                 Undo::RemoveIndex { parent, index } => {
                     let array = resolve_raw_mut(doc, &parent).expect(INVARIANT);
-                    array.as_array_mut().expect(INVARIANT).remove(index);
+                    carried = Some(array.as_array_mut().expect(INVARIANT).remove(index));
                 }
-                Undo::InsertKey {
-                    parent,
-                    position,
-                    key,
-                    value,
-                } => {
-                    let object = resolve_raw_mut(doc, &parent).expect(INVARIANT);
-                    object
-                        .as_object_mut()
-                        .expect(INVARIANT)
-                        .shift_insert(position, key, value);
-                }
-                Undo::InsertIndex {
-                    parent,
-                    index,
-                    value,
-                } => {
-                    let array = resolve_raw_mut(doc, &parent).expect(INVARIANT);
-                    array.as_array_mut().expect(INVARIANT).insert(index, value);
+                Undo::Reinsert { slot, value } => reinsert(doc, slot, value),
+                Undo::ReinsertCarried { slot } => {
+                    reinsert(doc, slot, carried.take().expect(INVARIANT));
                 }
             }
+        }
+    }
+}
+
+/// Puts `value` back into the slot it was taken from.
+fn reinsert(doc: &mut Value, slot: Slot, value: Value) {
+    match slot {
+        Slot::Key {
+            parent,
+            position,
+            key,
+        } => {
+            let object = resolve_raw_mut(doc, &parent).expect(INVARIANT);
+            object
+                .as_object_mut()
+                .expect(INVARIANT)
+                .shift_insert(position, key, value);
+        }
+        Slot::Index { parent, index } => {
+            let array = resolve_raw_mut(doc, &parent).expect(INVARIANT);
+            array.as_array_mut().expect(INVARIANT).insert(index, value);
         }
     }
 }
@@ -510,54 +544,73 @@ fn add(
     value: Value,
     undo: &mut UndoLog,
 ) -> Result<(), PatchErrorKind> {
+    add_or_return(doc, path, value, undo).map_err(|(kind, _)| kind)
+}
+
+/// `add`, handing the value back on failure. It fails before it changes
+/// anything.
+fn add_or_return(
+    doc: &mut Value,
+    path: &JsonPointer,
+    value: Value,
+    undo: &mut UndoLog,
+) -> Result<(), (PatchErrorKind, Value)> {
     let path = path.as_str();
     if path.is_empty() {
         let old = std::mem::replace(doc, value);
-        undo.push(Undo::Restore {
+        undo.record(|| Undo::Restore {
             path: String::new(),
             old,
         });
         return Ok(());
     }
-    let (container, parent, last) = parent_mut(doc, path).map_err(PatchErrorKind::Path)?;
+    let (container, parent, last) = match parent_mut(doc, path) {
+        Ok(found) => found,
+        Err(e) => return Err((PatchErrorKind::Path(e), value)),
+    };
     match container {
         Value::Object(map) => {
             let key = unescape(last);
             match map.get_mut(key.as_ref()) {
                 Some(slot) => {
                     let old = std::mem::replace(slot, value);
-                    undo.push(Undo::Restore {
+                    undo.record(|| Undo::Restore {
                         path: path.to_owned(),
                         old,
                     });
                 }
                 None => {
                     let key = key.into_owned();
-                    if undo.enabled {
-                        undo.push(Undo::RemoveKey {
-                            parent: parent.to_owned(),
-                            key: key.clone(),
-                        });
-                    }
+                    undo.record(|| Undo::RemoveKey {
+                        parent: parent.to_owned(),
+                        key: key.clone(),
+                    });
                     map.insert(key, value);
                 }
             }
         }
-        Value::Array(items) => {
-            let index = insert_index(last, items.len()).map_err(|kind| path_error(path, kind))?;
-            items.insert(index, value);
-            undo.push(Undo::RemoveIndex {
-                parent: parent.to_owned(),
-                index,
-            });
-        }
-        other => return Err(not_a_container(path, last, other)),
+        Value::Array(items) => match insert_index(last, items.len()) {
+            Ok(index) => {
+                items.insert(index, value);
+                undo.record(|| Undo::RemoveIndex {
+                    parent: parent.to_owned(),
+                    index,
+                });
+            }
+            Err(kind) => return Err((path_error(path, kind), value)),
+        },
+        other => return Err((not_a_container(path, last, other), value)),
     }
     Ok(())
 }
 
-/// Removes and returns the value at `path`, recording its inverse.
-fn take(doc: &mut Value, path: &str, undo: &mut UndoLog) -> Result<Value, PatchErrorKind> {
+/// Removes and returns the value at `path`, and, when `want_slot`, where it
+/// sat. Records nothing: the caller knows how it will be undone.
+fn take(
+    doc: &mut Value,
+    path: &str,
+    want_slot: bool,
+) -> Result<(Value, Option<Slot>), PatchErrorKind> {
     if path.is_empty() {
         return Err(PatchErrorKind::RemoveRoot);
     }
@@ -565,45 +618,53 @@ fn take(doc: &mut Value, path: &str, undo: &mut UndoLog) -> Result<Value, PatchE
     match container {
         Value::Object(map) => {
             let key = unescape(last);
-            let Some(position) = map.keys().position(|k| k == key.as_ref()) else {
-                return Err(path_error(
+            let no_such_key = || {
+                path_error(
                     path,
                     ResolveErrorKind::NoSuchKey {
-                        key: key.into_owned(),
+                        key: key.clone().into_owned(),
                     },
-                ));
+                )
             };
-            let (key, value) = map
-                .shift_remove_entry(key.as_ref())
-                .expect("the key was found just above");
-            if undo.enabled {
-                undo.push(Undo::InsertKey {
-                    parent: parent.to_owned(),
+            if !want_slot {
+                let value = map.shift_remove(key.as_ref()).ok_or_else(no_such_key)?;
+                return Ok((value, None));
+            }
+            let position = map
+                .keys()
+                .position(|k| k == key.as_ref())
+                .ok_or_else(no_such_key)?;
+            let (key, value) = map.shift_remove_entry(key.as_ref()).expect(INVARIANT);
+            let parent = parent.to_owned();
+            Ok((
+                value,
+                Some(Slot::Key {
+                    parent,
                     position,
                     key,
-                    value: value.clone(),
-                });
-            }
-            Ok(value)
+                }),
+            ))
         }
         Value::Array(items) => {
             let index = element_index(last, items.len()).map_err(|kind| path_error(path, kind))?;
             let value = items.remove(index);
-            if undo.enabled {
-                undo.push(Undo::InsertIndex {
-                    parent: parent.to_owned(),
-                    index,
-                    value: value.clone(),
-                });
-            }
-            Ok(value)
+            let slot = want_slot.then(|| Slot::Index {
+                parent: parent.to_owned(),
+                index,
+            });
+            Ok((value, slot))
         }
         other => Err(not_a_container(path, last, other)),
     }
 }
 
 fn remove(doc: &mut Value, path: &JsonPointer, undo: &mut UndoLog) -> Result<(), PatchErrorKind> {
-    take(doc, path.as_str(), undo).map(drop)
+    let (value, slot) = take(doc, path.as_str(), undo.enabled)?;
+    if let Some(slot) = slot {
+        // The removed value moves into the log: no clone.
+        undo.entries.push(Undo::Reinsert { slot, value });
+    }
+    Ok(())
 }
 
 fn replace(
@@ -614,7 +675,7 @@ fn replace(
 ) -> Result<(), PatchErrorKind> {
     let slot = resolve_raw_mut(doc, path.as_str()).map_err(PatchErrorKind::Path)?;
     let old = std::mem::replace(slot, value);
-    undo.push(Undo::Restore {
+    undo.record(|| Undo::Restore {
         path: path.as_str().to_owned(),
         old,
     });
@@ -636,25 +697,32 @@ fn move_value(
     if starts_with_raw(path.as_str(), from.as_str()) {
         return Err(PatchErrorKind::MoveIntoItself);
     }
-    // A move is a take followed by an add; the add can still fail (its
-    // parent may not exist), so even a one-operation patch needs the log
-    // here.
-    let was_enabled = undo.enabled;
-    undo.enabled = true;
-    let result = take(doc, from.as_str(), undo)
-        .map_err(|kind| match kind {
-            PatchErrorKind::Path(e) => PatchErrorKind::From(e),
-            other => other,
-        })
-        .and_then(|value| add(doc, path, value, undo));
-    if result.is_err() && !was_enabled {
-        undo.roll_back(doc);
+    let (value, slot) = take(doc, from.as_str(), true).map_err(|kind| match kind {
+        PatchErrorKind::Path(e) => PatchErrorKind::From(e),
+        other => other,
+    })?;
+    let slot = slot.expect("take was asked for the slot");
+    // The add's own inverse is replayed first and hands the moved value to
+    // this entry, so the value is never cloned.
+    let kept_slot = if undo.enabled {
+        undo.entries.push(Undo::ReinsertCarried { slot });
+        None
+    } else {
+        Some(slot)
+    };
+    match add_or_return(doc, path, value, undo) {
+        Ok(()) => Ok(()),
+        Err((kind, value)) => {
+            // The add failed before changing anything, so the newest entry,
+            // if logging, is ours.
+            let slot = kept_slot.unwrap_or_else(|| match undo.entries.pop() {
+                Some(Undo::ReinsertCarried { slot }) => slot,
+                _ => unreachable!("{INVARIANT}"),
+            });
+            reinsert(doc, slot, value);
+            Err(kind)
+        }
     }
-    undo.enabled = was_enabled;
-    if !was_enabled {
-        undo.entries.clear();
-    }
-    result
 }
 
 fn copy(
@@ -771,6 +839,29 @@ mod tests {
             json!({"a": 1, "b": 2}),
             json!([{"op": "move", "from": "/a", "path": "/missing/a"}]),
             Err("operation 0 (move from \"/a\" \"/missing/a\") failed: no member \"missing\" in the object (at \"/missing\")"),
+        );
+    }
+
+    #[test]
+    fn logged_move_whose_add_fails_is_rolled_back() {
+        check(
+            json!({"a": {"deep": [1, 2]}, "b": 2, "c": [0]}),
+            json!([
+                {"op": "add", "path": "/x", "value": 1},
+                {"op": "move", "from": "/b", "path": "/c/0"},
+                {"op": "move", "from": "/a", "path": "/missing/a"}
+            ]),
+            Err("operation 2 (move from \"/a\" \"/missing/a\") failed: no member \"missing\" in the object (at \"/missing\")"),
+        );
+        check(
+            json!({"a": {"deep": [1, 2]}, "b": 2, "c": [0]}),
+            json!([
+                {"op": "move", "from": "/a", "path": "/b"},
+                {"op": "move", "from": "/c/0", "path": "/c/-"},
+                {"op": "move", "from": "/b", "path": ""},
+                {"op": "test", "path": "/deep/1", "value": 3}
+            ]),
+            Err("operation 3 (test \"/deep/1\") failed: the value is 2, not the expected 3"),
         );
     }
 

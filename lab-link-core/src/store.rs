@@ -195,8 +195,6 @@ impl Store {
     ///
     /// When an operation fails, returns its [`PatchError`]; the document,
     /// version, log and snapshot are unchanged.
-    // The `Err` is large for the reason given atop `patch.rs`.
-    #[allow(clippy::result_large_err)]
     pub fn commit(
         &mut self,
         ops: Vec<PatchOp>,
