@@ -68,13 +68,32 @@ fn diff_object(
     path: &mut JsonPointer,
     ops: &mut Vec<PatchOp>,
 ) {
+    let base = path.as_str().len();
+    // Fast path: documents serialised from the same struct have the same
+    // keys in the same order, so members pair up by position and no key is
+    // hashed.
+    if from.len() == to.len() && from.keys().zip(to.keys()).all(|(a, b)| a == b) {
+        for ((key, old), new) in from.iter().zip(to.values()) {
+            path.push(key);
+            diff_value(old, new, path, ops);
+            path.truncate(base);
+        }
+        return;
+    }
+    let mut kept = 0;
     for (key, old) in from {
         path.push(key);
         match to.get(key) {
-            Some(new) => diff_value(old, new, path, ops),
+            Some(new) => {
+                kept += 1;
+                diff_value(old, new, path, ops);
+            }
             None => ops.push(PatchOp::Remove { path: path.clone() }),
         }
-        path.pop();
+        path.truncate(base);
+    }
+    if kept == to.len() {
+        return;
     }
     for (key, new) in to {
         if !from.contains_key(key) {
@@ -97,17 +116,18 @@ fn diff_array(from: &[Value], to: &[Value], path: &mut JsonPointer, ops: &mut Ve
     let old = &from[prefix..from.len() - suffix];
     let new = &to[prefix..to.len() - suffix];
     let common = old.len().min(new.len());
+    let base = path.as_str().len();
     for (offset, (a, b)) in old.iter().zip(new).enumerate() {
         path.push_index(prefix + offset);
         diff_value(a, b, path, ops);
-        path.pop();
+        path.truncate(base);
     }
     // Surplus old elements go last first, so every index names an element
     // that still exists; new elements go in order before the suffix.
     for index in (prefix + common..prefix + old.len()).rev() {
         path.push_index(index);
         ops.push(PatchOp::Remove { path: path.clone() });
-        path.pop();
+        path.truncate(base);
     }
     for (offset, value) in new[common..].iter().enumerate() {
         path.push_index(prefix + common + offset);
@@ -115,7 +135,7 @@ fn diff_array(from: &[Value], to: &[Value], path: &mut JsonPointer, ops: &mut Ve
             path: path.clone(),
             value: value.clone(),
         });
-        path.pop();
+        path.truncate(base);
     }
 }
 
