@@ -88,6 +88,38 @@ impl Cmd {
         Err(Error::new(message))
     }
 
+    /// As [`Cmd::run`], but also hands every line the command writes to
+    /// standard output to `observe` (the lines are still shown).
+    pub(crate) fn run_observing(&self, mut observe: impl FnMut(&str)) -> Result {
+        use std::io::{BufRead, BufReader};
+
+        println!("$ {self}");
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| self.spawn_error(&error))?;
+        let stdout = child.stdout.take().expect("stdout was piped above");
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|error| Error::new(format!("reading `{self}`: {error}")))?;
+            println!("{line}");
+            observe(&line);
+        }
+        let status = child
+            .wait()
+            .map_err(|error| Error::new(format!("waiting for `{self}`: {error}")))?;
+        if status.success() {
+            return Ok(());
+        }
+        let mut message = format!("`{self}` failed ({status})");
+        if let Some(hint) = &self.on_failure {
+            message.push_str(": ");
+            message.push_str(hint);
+        }
+        Err(Error::new(message))
+    }
+
     /// Runs the command quietly and returns the first line of its output,
     /// or `None` if it cannot be started or fails: the check of whether a
     /// tool is installed.

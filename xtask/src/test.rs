@@ -23,10 +23,15 @@ pub(crate) fn run(flags: &Test) -> Result {
 
     header(1, total, "setup: the tools the tests need");
     setup::run()?;
+    let mut counts = Counts::default();
     for (index, step) in steps.iter().enumerate() {
         header(index + 2, total, &step.to_string());
         let step_started = Instant::now();
-        step.run()?;
+        let result = step.run_observing(|line| counts.add_line(line));
+        if result.is_err() && counts.any() {
+            println!("\n{}", counts.summary());
+        }
+        result?;
         println!("(took {:.1} s)", step_started.elapsed().as_secs_f64());
     }
 
@@ -34,6 +39,10 @@ pub(crate) fn run(flags: &Test) -> Result {
         "\ncargo xtask test: all {total} steps passed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // The closing line totals every libtest summary above, so that a reader
+    // of the log (CI included) sees how many tests ran, not only the last
+    // crate's count.
+    println!("{}", counts.summary());
     if flags.quick {
         println!("(--quick skipped cargo fmt and cargo clippy: run without it before committing)");
     }
@@ -71,13 +80,58 @@ fn steps(flags: &Test) -> Vec<Cmd> {
     steps
 }
 
+/// Totals of the `test result:` lines libtest prints per test binary.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    binaries: u64,
+}
+
+impl Counts {
+    /// Adds a line like `test result: ok. 31 passed; 0 failed; 4 ignored; …`.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        self.binaries += 1;
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += number,
+                "failed" => self.failed += number,
+                "ignored" => self.ignored += number,
+                _ => {}
+            }
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.binaries > 0
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "tests: {} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.ignored
+        )
+    }
+}
+
 fn header(number: usize, total: usize, title: &str) {
     println!("\n==> [{number}/{total}] {title}");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::steps;
+    use super::{steps, Counts};
     use crate::flags::Test;
 
     #[track_caller]
@@ -105,5 +159,29 @@ mod tests {
             Test { quick: true },
             &["cargo test --workspace -j 2", "mdbook build docs"],
         );
+    }
+
+    #[test]
+    fn totals_every_libtest_summary() {
+        let mut counts = Counts::default();
+        for line in [
+            "running 31 tests",
+            "test result: ok. 31 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "test result: ok. 111 passed; 0 failed; 4 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "test result: FAILED. 3 passed; 4 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.57s",
+            "test pointer::tests::x ... ok",
+        ] {
+            counts.add_line(line);
+        }
+        assert_eq!(
+            counts,
+            Counts {
+                passed: 145,
+                failed: 4,
+                ignored: 4,
+                binaries: 3
+            }
+        );
+        assert_eq!(counts.summary(), "tests: 145 passed, 4 failed, 4 skipped");
     }
 }
