@@ -15,9 +15,9 @@
 //!
 //! # What exists now
 //!
-//! - [`core`]: the sans-IO engine (`lab-link-core`): JSON Pointers, atomic
-//!   JSON Patch application, [`diff`](core::diff), and the versioned
-//!   [`Store`](core::Store) with its patch log and snapshots.
+//! - [`engine`]: the sans-IO engine (`lab-link-core`): JSON Pointers, atomic
+//!   JSON Patch application, [`diff`](engine::diff), and the versioned
+//!   [`Store`](engine::Store) with its patch log and snapshots.
 //!
 //! The reactive state (`#[derive(Reactive)]`, `LabSync`), the server,
 //! commands, streams and the testkit land with later issues, and will be
@@ -29,7 +29,7 @@
 //! the next state, one version per patch:
 //!
 //! ```
-//! use lab_link::core::{diff, PatchMeta, Store};
+//! use lab_link::engine::{diff, PatchMeta, Store};
 //! use serde_json::json;
 //!
 //! let mut store = Store::new(json!({"enabled": false, "channels": []}));
@@ -37,11 +37,13 @@
 //! store.commit(diff(store.document(), &next), &PatchMeta::default())?;
 //! assert_eq!(store.version(), 1);
 //! assert_eq!(store.document(), &next);
-//! # Ok::<(), lab_link::core::PatchError>(())
+//! # Ok::<(), lab_link::engine::PatchError>(())
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
-pub use lab_link_core as core;
+/// The sans-IO engine: JSON Pointer, JSON Patch apply and diff, the versioned
+/// store (`lab-link-core`).
+pub use lab_link_core as engine;
 
 /// The README and the book's chapters, compiled and run by `cargo test` as
 /// doctests, so their Rust examples cannot drift from the code: one item
