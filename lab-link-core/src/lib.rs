@@ -53,11 +53,15 @@ pub mod message;
 pub mod patch;
 mod patch_log;
 pub mod pointer;
+pub mod reactive;
 mod store;
+mod sync;
 
 pub use diff::diff;
 pub use message::PatchMeta;
 pub use patch::{apply, apply_owned, PatchError, PatchErrorKind, PatchOp};
 pub use patch_log::{PatchLog, Since};
 pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKind};
+pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
+pub use sync::{Batch, LabSync, LoadError, StateRef, Subscription};

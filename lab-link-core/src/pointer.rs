@@ -81,6 +81,13 @@ impl JsonPointer {
         })
     }
 
+    /// Wraps an escaped pointer this crate built itself (from escaped
+    /// tokens), skipping validation.
+    pub(crate) fn from_escaped_unchecked(escaped: String) -> Self {
+        debug_assert!(validate(&escaped).is_ok(), "{escaped:?}");
+        Self { escaped }
+    }
+
     /// Builds a pointer from unescaped reference tokens.
     ///
     /// ```

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::message::patch_message;
-use crate::{apply_owned, PatchError, PatchLog, PatchMeta, PatchOp, Since};
+use crate::{apply, PatchError, PatchLog, PatchMeta, PatchOp, Since};
 
 /// Bounds of a [`Store`].
 ///
@@ -104,14 +104,26 @@ pub struct Store {
     snapshot_cache: OnceLock<Arc<str>>,
 }
 
-/// The result of a successful [`Store::commit`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The result of a successful [`Store::commit`]: one patch message.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
     version: u64,
     message: Arc<str>,
+    ops: Arc<[PatchOp]>,
+    meta: PatchMeta,
 }
 
 impl Committed {
+    /// The operations of the patch.
+    pub fn ops(&self) -> &[PatchOp] {
+        &self.ops
+    }
+
+    /// What caused the patch (empty for server-side changes).
+    pub fn meta(&self) -> &PatchMeta {
+        &self.meta
+    }
+
     /// The version the commit produced.
     pub fn version(&self) -> u64 {
         self.version
@@ -188,8 +200,9 @@ impl Store {
     ///
     /// Returns `Ok(None)` for an empty patch (nothing is sent, the version
     /// stays). Otherwise the message is serialised once, the operations are
-    /// moved into the document, the version grows by one and the message is
-    /// logged.
+    /// applied to the document, the version grows by one and the message is
+    /// logged. The operations are kept (shared) in the returned
+    /// [`Committed`] for subscribers that want them as values.
     ///
     /// # Errors
     ///
@@ -204,14 +217,17 @@ impl Store {
             return Ok(None);
         }
         let version = self.version + 1;
-        // Serialise before applying: `apply_owned` moves the values into
-        // the document, and a failing patch (rare) only wastes this text.
+        apply(&mut self.document, &ops)?;
         let message: Arc<str> = patch_message(&ops, version, meta).into();
-        apply_owned(&mut self.document, ops)?;
         self.version = version;
         self.snapshot_cache = OnceLock::new();
         self.patch_log.push(version, message.clone());
-        Ok(Some(Committed { version, message }))
+        Ok(Some(Committed {
+            version,
+            message,
+            ops: ops.into(),
+            meta: meta.clone(),
+        }))
     }
 
     /// The current document.
