@@ -78,6 +78,19 @@ pub struct LabSync<S> {
 
 struct Shared<S> {
     inner: Mutex<Inner<S>>,
+    /// Guards dropped on a thread that holds `inner` (a [`Batch`] or a
+    /// [`Subscription`] moved into a `mutate` closure or a listener): that
+    /// thread cannot take the lock again, so the drop is recorded here and
+    /// applied by the lock holder. Panicking instead would leave the batch
+    /// open for good, and abort the process when the drop runs while the
+    /// closure unwinds.
+    dropped_inside: Mutex<DroppedInside>,
+}
+
+#[derive(Default)]
+struct DroppedInside {
+    batches: usize,
+    subscriptions: Vec<u64>,
 }
 
 struct Inner<S> {
@@ -182,6 +195,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                     listeners: Vec::new(),
                     next_listener_id: 0,
                 }),
+                dropped_inside: Mutex::default(),
             }),
         })
     }
@@ -213,6 +227,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
             let mut view = inner.state.tracked(inner.recorder.root());
             mutate(&mut view)
         }));
+        self.shared.apply_dropped_inside(inner);
         if inner.batch_depth == 0 {
             inner.flush();
         }
@@ -414,6 +429,9 @@ impl<S> fmt::Debug for LabSync<S> {
 
 /// An open batch: see [`LabSync::batch`]. Dropping it commits the batch's
 /// operations as one patch message.
+///
+/// Dropped inside a `mutate` closure of the same `LabSync` (moved into it),
+/// the batch ends when that closure returns.
 #[must_use = "the batch ends when this guard is dropped"]
 pub struct Batch {
     shared: Arc<dyn SharedOps>,
@@ -462,12 +480,48 @@ trait SharedOps: Send + Sync {
     fn end_batch(&self);
 }
 
+impl<S> Shared<S> {
+    /// Whether this thread holds the lock (runs a `mutate` closure or a
+    /// listener of this `LabSync`).
+    fn held_here(&self) -> bool {
+        let address = std::ptr::from_ref(&self.inner) as usize;
+        HELD_LOCKS.with(|held| held.borrow().contains(&address))
+    }
+
+    fn dropped_inside(&self) -> MutexGuard<'_, DroppedInside> {
+        self.dropped_inside
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies the guards dropped while the lock was held.
+    fn apply_dropped_inside(&self, inner: &mut Inner<S>) {
+        let dropped = std::mem::take(&mut *self.dropped_inside());
+        inner.batch_depth -= dropped.batches;
+        if !dropped.subscriptions.is_empty() {
+            inner
+                .listeners
+                .retain(|(id, _)| !dropped.subscriptions.contains(id));
+        }
+    }
+}
+
 impl<S: Reactive + Send> SharedOps for Shared<S> {
     fn unsubscribe(&self, id: u64) {
+        if self.held_here() {
+            self.dropped_inside().subscriptions.push(id);
+            return;
+        }
         lock(self).listeners.retain(|(listener, _)| *listener != id);
     }
 
     fn end_batch(&self) {
+        if self.held_here() {
+            // The `mutate` running on this thread ends the batch when its
+            // closure returns.
+            self.dropped_inside().batches += 1;
+            return;
+        }
         let mut inner = lock(self);
         inner.batch_depth -= 1;
         if inner.batch_depth == 0 {
@@ -573,10 +627,12 @@ fn lock<S>(shared: &Shared<S>) -> LockGuard<'_, S> {
     // A panic under the lock only comes from lab-link itself (user closures
     // and listeners run inside catch_unwind), and every such path leaves the
     // state and mirror consistent, so a poisoned lock is still good.
-    let guard = shared
+    let mut guard = shared
         .inner
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Guards dropped inside a listener are applied by the next lock holder.
+    shared.apply_dropped_inside(&mut guard);
     HELD_LOCKS.with(|held| held.borrow_mut().push(address));
     LockGuard { guard, address }
 }
@@ -613,4 +669,68 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
         }
     }
     pointer.as_str().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    type Map = BTreeMap<String, i64>;
+
+    /// The versions of the messages received so far.
+    fn received(patches: &std::sync::mpsc::Receiver<Committed>) -> Vec<u64> {
+        patches.try_iter().map(|c| c.version()).collect()
+    }
+
+    #[test]
+    fn a_batch_dropped_inside_mutate_ends_when_the_closure_returns() {
+        let sync = LabSync::new(Map::new());
+        let (_, patches) = sync.subscribe_channel();
+        let batch = sync.batch();
+        sync.mutate(|m| m.insert("a".into(), 1).unwrap());
+        sync.mutate(move |m| {
+            m.insert("b".into(), 2).unwrap();
+            drop(batch);
+        });
+        // Both writes in one message; the batch no longer holds back the
+        // next mutation (it used to stay open for good after a panic).
+        assert_eq!(received(&patches), [1]);
+        sync.mutate(|m| m.insert("c".into(), 3).unwrap());
+        assert_eq!(received(&patches), [2]);
+    }
+
+    #[test]
+    fn a_batch_dropped_while_a_closure_unwinds_does_not_abort() {
+        let sync = LabSync::new(Map::new());
+        let (_, patches) = sync.subscribe_channel();
+        let batch = sync.batch();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            sync.mutate(move |m| {
+                let _batch = batch;
+                m.insert("a".into(), 1).unwrap();
+                panic!("boom");
+            })
+        }));
+        // Before the fix the batch's drop panicked during the unwinding:
+        // the process aborted.
+        assert!(result.is_err());
+        assert_eq!(received(&patches), [1]);
+        assert_eq!(sync.verify_mirror(), Ok(()));
+    }
+
+    #[test]
+    fn a_subscription_dropped_inside_mutate_stops_delivery() {
+        let sync = LabSync::new(Map::new());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let (_, subscription) = sync.subscribe(move |c| log.lock().unwrap().push(c.version()));
+        sync.mutate(|m| m.insert("a".into(), 1).unwrap());
+        sync.mutate(move |m| {
+            drop(subscription);
+            m.insert("b".into(), 2).unwrap();
+        });
+        sync.mutate(|m| m.insert("c".into(), 3).unwrap());
+        assert_eq!(*seen.lock().unwrap(), [1]);
+    }
 }
