@@ -45,6 +45,18 @@
 /// store (`lab-link-core`).
 pub use lab_link_core as engine;
 
+pub use lab_link_core::reactive::{self, MutationError, MutationErrorKind, Reactive};
+pub use lab_link_core::{Batch, LabSync, LoadError, StateRef, Subscription};
+/// Derives [`Reactive`](trait@Reactive) for a struct: a setter per field, a
+/// tracked getter per `Reactive` field, paths that follow serde's renames.
+pub use lab_link_derive::Reactive;
+
+/// Support for generated code. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use lab_link_core::reactive::derive_support::*;
+}
+
 /// The README and the book's chapters, compiled and run by `cargo test` as
 /// doctests, so their Rust examples cannot drift from the code: one item
 /// per file, named after it. A tidy test in xtask checks that every chapter

@@ -3,11 +3,13 @@
 //! `__private` module, and it may change in any release.
 
 use std::fmt::{Debug, Display};
+use std::marker::PhantomData;
 use std::ops::RangeBounds;
 
-use serde::Serialize;
-
 pub use super::{Ctx, Leaf, MutationError, MutationErrorKind, Reactive};
+/// The bound generated impls put on type parameters of `#[reactive(leaf)]`
+/// fields, and on generic state types themselves.
+pub use serde::Serialize;
 pub use std::result::Result;
 
 /// Checks a value against a range declared with `#[reactive(range = …)]`.
@@ -75,6 +77,117 @@ pub fn validate_leaf<T: Serialize + ?Sized>(
     super::json::check_finite(value).map_err(|kind| field_error(path, key, kind))
 }
 
+/// Checks a whole value for non-finite floats, reporting at `path`: the
+/// default [`Reactive::validate`], for `#[reactive(leaf)]` types that also
+/// declare field constraints and so override `validate`.
+pub fn validate_finite<T: Serialize + ?Sized>(value: &T, path: &str) -> Result<(), MutationError> {
+    super::json::check_finite(value).map_err(|kind| MutationError::new(path, kind))
+}
+
 /// Checks that a field type is `Reactive`, so that the error points at the
 /// field: generated per field inside `const _: () = { … }`.
 pub fn assert_reactive<T: Reactive + ?Sized>() {}
+
+/// The setter and `validate` operations of a field of type `T`, called as
+/// `(&FieldOps::<T>::new()).set_field(…)` with [`ReactiveField`] and
+/// [`NotReactiveField`] in scope.
+///
+/// Why the indirection: a field type that is not `Reactive` must be
+/// reported once, at the field (by the getter's signature or by
+/// [`assert_reactive`]), not a second and third time by the setter and
+/// `validate`. Method resolution picks [`ReactiveField`] (implemented on
+/// `FieldOps<T>`, found without autoref) whenever `T: Reactive` holds, and
+/// falls back to [`NotReactiveField`] (implemented on `&FieldOps<T>`, found
+/// with autoref) only when it does not. In that case the program does not
+/// compile: under the same bounds as the setter, the generated code also
+/// names `<T as Reactive>` (in the field's getter, or in an
+/// [`assert_reactive`] call for a field without one), so the fallback's
+/// methods can never run.
+#[derive(Debug)]
+pub struct FieldOps<T: ?Sized>(PhantomData<fn(&T)>);
+
+impl<T: ?Sized> FieldOps<T> {
+    /// The operations of a field of type `T`.
+    pub fn new() -> Self {
+        FieldOps(PhantomData)
+    }
+}
+
+impl<T: ?Sized> Default for FieldOps<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The operations of a `Reactive` field: see [`FieldOps`].
+pub trait ReactiveField<T> {
+    /// [`validate_field`].
+    ///
+    /// # Errors
+    ///
+    /// The first refused value.
+    fn validate_field(&self, value: &T, path: &mut String, key: &str) -> Result<(), MutationError>;
+
+    /// [`Ctx::set_field`].
+    ///
+    /// # Errors
+    ///
+    /// A refused value: nothing changes.
+    fn set_field(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+        slot: &mut T,
+        value: T,
+    ) -> Result<(), MutationError>;
+}
+
+impl<T: Reactive> ReactiveField<T> for FieldOps<T> {
+    fn validate_field(&self, value: &T, path: &mut String, key: &str) -> Result<(), MutationError> {
+        validate_field(value, path, key)
+    }
+
+    fn set_field(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+        slot: &mut T,
+        value: T,
+    ) -> Result<(), MutationError> {
+        ctx.set_field(key, slot, value)
+    }
+}
+
+/// The fallback of [`ReactiveField`] for a field type that is not
+/// `Reactive`, chosen only in code that cannot compile: see [`FieldOps`].
+pub trait NotReactiveField<T> {
+    /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never returns.
+    fn validate_field(&self, value: &T, path: &mut String, key: &str) -> Result<(), MutationError>;
+
+    /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never returns.
+    fn set_field(
+        &self,
+        ctx: &mut Ctx<'_>,
+        key: &str,
+        slot: &mut T,
+        value: T,
+    ) -> Result<(), MutationError>;
+}
+
+impl<T> NotReactiveField<T> for &FieldOps<T> {
+    fn validate_field(&self, _: &T, _: &mut String, _: &str) -> Result<(), MutationError> {
+        unreachable!("`assert_reactive` rejects a program that calls this")
+    }
+
+    fn set_field(&self, _: &mut Ctx<'_>, _: &str, _: &mut T, _: T) -> Result<(), MutationError> {
+        unreachable!("`assert_reactive` rejects a program that calls this")
+    }
+}
