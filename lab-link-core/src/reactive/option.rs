@@ -40,10 +40,14 @@ impl<T: Reactive> Reactive for Option<T> {
 /// assert!(view.at().is_err());
 /// view.insert(vec![1])?;
 /// view.at()?.push(2)?;
-/// assert_eq!(view.take(), Some(vec![1, 2]));
 /// assert_eq!(
 ///     serde_json::to_string(&recorder.take_ops())?,
-///     r#"[{"op":"replace","path":"","value":[1]},{"op":"add","path":"/1","value":2},{"op":"replace","path":"","value":null}]"#
+///     r#"[{"op":"replace","path":"","value":[1]},{"op":"add","path":"/1","value":2}]"#
+/// );
+/// assert_eq!(limit.tracked(recorder.root()).take(), Some(vec![1, 2]));
+/// assert_eq!(
+///     serde_json::to_string(&recorder.take_ops())?,
+///     r#"[{"op":"replace","path":"","value":null}]"#
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -1,6 +1,8 @@
 //! The recorder: the operations of the current commit and the path of the
 //! view that is recording.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::{MutationError, MutationErrorKind, Reactive};
@@ -31,6 +33,11 @@ use crate::{JsonPointer, PatchOp};
 #[derive(Debug, Default)]
 pub struct Recorder {
     ops: Vec<PatchOp>,
+    /// Every path written in this commit, once the commit is long enough
+    /// for a backward scan per write to cost more than an index (see
+    /// [`Recorder::replace`]). Paths are never removed, so it may hold more
+    /// than `ops`; that only costs a scan.
+    written: Option<BTreeSet<String>>,
     /// The escaped path of the innermost view. Views borrow their parent
     /// mutably, so they form a stack; each knows the length of its own path
     /// and cuts the buffer back to it before use.
@@ -51,6 +58,7 @@ impl Recorder {
 
     /// Takes the recorded operations, leaving the recorder empty.
     pub fn take_ops(&mut self) -> Vec<PatchOp> {
+        self.written = None;
         std::mem::take(&mut self.ops)
     }
 
@@ -70,11 +78,15 @@ impl Recorder {
     }
 
     /// Records `replace` at the current path, folding it into an earlier
-    /// write of the same commit when nothing in between could have moved it.
+    /// write of the same commit when nothing in between could have changed
+    /// what the path names, and dropping earlier operations inside the
+    /// replaced value (they are overwritten).
     fn replace(&mut self, value: Value) {
+        if !self.may_coalesce() {
+            self.push(|path| PatchOp::Replace { path, value });
+            return;
+        }
         let path = self.path.as_str();
-        // Walk back over the trailing run of `replace`s: they change no
-        // array index, so a path means the same location across all of them.
         let mut index = self.ops.len();
         while index > 0 {
             index -= 1;
@@ -85,18 +97,66 @@ impl Recorder {
                     *v = value;
                     return;
                 }
-                PatchOp::Replace { path: p, .. } if starts_with_raw(p.as_str(), path) => {
-                    // Written inside what this write replaces whole: the
-                    // earlier write is dead.
+                // Written inside what this write replaces whole: dead.
+                PatchOp::Replace { path: p, .. }
+                | PatchOp::Add { path: p, .. }
+                | PatchOp::Remove { path: p }
+                    if starts_with_raw(p.as_str(), path) && p.as_str() != path =>
+                {
                     self.ops.remove(index);
                 }
+                // A replace elsewhere moves nothing: look further back.
                 PatchOp::Replace { path: p, .. } if !starts_with_raw(path, p.as_str()) => {}
+                // An add or remove shifts the indices of its siblings (if
+                // its parent is an array), so look further back only when
+                // this path lies outside that parent.
+                PatchOp::Add { path: p, .. } | PatchOp::Remove { path: p }
+                    if !starts_with_raw(path, parent_of(p.as_str())) => {}
                 _ => break,
             }
         }
-        let path = self.pointer();
-        self.ops.push(PatchOp::Replace { path, value });
+        self.push(|path| PatchOp::Replace { path, value });
     }
+
+    /// Whether an earlier operation of this commit is at the current path
+    /// or inside it, so that [`Recorder::replace`] must scan back. Short
+    /// commits always scan; long ones ask the index of written paths, so a
+    /// commit of n writes to distinct paths costs O(n log n), not O(n²).
+    fn may_coalesce(&mut self) -> bool {
+        const SCAN_LIMIT: usize = 32;
+        if self.ops.len() <= SCAN_LIMIT {
+            return !self.ops.is_empty();
+        }
+        let written = self.written.get_or_insert_with(|| {
+            self.ops
+                .iter()
+                .map(|op| op.path().as_str().to_owned())
+                .collect()
+        });
+        let path = self.path.as_str();
+        if written.contains(path) {
+            return true;
+        }
+        // Descendants of `path` sort between `path/` and `path0` ('0' is
+        // the character after '/').
+        let start = format!("{path}/");
+        let end = format!("{path}0");
+        written.range(start..end).next().is_some()
+    }
+
+    /// Records the operation `make` builds at the current path.
+    fn push(&mut self, make: impl FnOnce(JsonPointer) -> PatchOp) {
+        if let Some(written) = &mut self.written {
+            written.insert(self.path.clone());
+        }
+        let path = self.pointer();
+        self.ops.push(make(path));
+    }
+}
+
+/// The escaped parent of an escaped non-root pointer.
+fn parent_of(escaped: &str) -> &str {
+    escaped.rfind('/').map_or("", |slash| &escaped[..slash])
 }
 
 /// Where a tracked view records: the recorder and the view's own path.
@@ -246,23 +306,20 @@ impl<'a> Ctx<'a> {
     /// Records `add` of `value` at element `index` of this view's array.
     pub fn record_add_index(&mut self, index: usize, value: Value) {
         self.at_index(index);
-        let path = self.rec.pointer();
-        self.rec.ops.push(PatchOp::Add { path, value });
+        self.rec.push(|path| PatchOp::Add { path, value });
     }
 
     /// Records `remove` of element `index` of this view's array.
     pub fn record_remove_index(&mut self, index: usize) {
         self.at_index(index);
-        let path = self.rec.pointer();
-        self.rec.ops.push(PatchOp::Remove { path });
+        self.rec.push(|path| PatchOp::Remove { path });
     }
 
     /// Records `add` of `value` as the new member `key` of this view's
     /// object.
     pub fn record_add_key(&mut self, key: &str, value: Value) {
         let child = self.child(key);
-        let path = child.rec.pointer();
-        child.rec.ops.push(PatchOp::Add { path, value });
+        child.rec.push(|path| PatchOp::Add { path, value });
     }
 
     /// Records `replace` of the member `key` of this view's object.
@@ -274,8 +331,7 @@ impl<'a> Ctx<'a> {
     /// Records `remove` of the member `key` of this view's object.
     pub fn record_remove_key(&mut self, key: &str) {
         let child = self.child(key);
-        let path = child.rec.pointer();
-        child.rec.ops.push(PatchOp::Remove { path });
+        child.rec.push(|path| PatchOp::Remove { path });
     }
 
     /// Points the path buffer at element `index` of this view.
@@ -309,6 +365,37 @@ mod tests {
                 {"op": "replace", "path": "/a", "value": 2},
                 {"op": "replace", "path": "/b", "value": 1}
             ])
+        );
+    }
+
+    #[test]
+    fn coalescing_passes_structural_ops_elsewhere() {
+        let mut rec = Recorder::new();
+        let mut root = rec.root();
+        root.child("count").record_replace(json!(1));
+        root.child("tags").record_add_index(0, json!("a"));
+        root.child("m").record_remove_key("k");
+        root.child("count").record_replace(json!(2));
+        assert_eq!(
+            ops_json(&mut rec),
+            json!([
+                {"op": "replace", "path": "/count", "value": 2},
+                {"op": "add", "path": "/tags/0", "value": "a"},
+                {"op": "remove", "path": "/m/k"}
+            ])
+        );
+    }
+
+    #[test]
+    fn a_whole_replace_drops_structural_ops_inside_it() {
+        let mut rec = Recorder::new();
+        let mut root = rec.root();
+        root.child("tags").record_add_index(0, json!("a"));
+        root.child("tags").record_remove_index(1);
+        root.child("tags").record_replace(json!(["z"]));
+        assert_eq!(
+            ops_json(&mut rec),
+            json!([{"op": "replace", "path": "/tags", "value": ["z"]}])
         );
     }
 
@@ -370,6 +457,22 @@ mod tests {
                 {"op": "replace", "path": "/a/x", "value": 2}
             ])
         );
+    }
+
+    #[test]
+    fn long_commits_coalesce_through_the_index() {
+        let mut rec = Recorder::new();
+        let mut root = rec.root();
+        for index in 0..100 {
+            root.child("list").child_index(index).record_replace(json!(index));
+        }
+        root.child("list").child_index(7).record_replace(json!("seven"));
+        root.child("list").child_index(8).child("deep").record_replace(json!(1));
+        root.child("list").child_index(8).record_replace(json!("eight"));
+        let ops = rec.take_ops();
+        assert_eq!(ops.len(), 100);
+        assert_eq!(serde_json::to_value(&ops[7]).unwrap(), json!({"op": "replace", "path": "/list/7", "value": "seven"}));
+        assert_eq!(serde_json::to_value(&ops[8]).unwrap(), json!({"op": "replace", "path": "/list/8", "value": "eight"}));
     }
 
     #[test]
