@@ -1,53 +1,69 @@
-//! `cargo xtask bench`: the benchmarks of lab-link-core (divan), with any
-//! arguments after `--` passed on to the benchmark binary.
+//! `cargo xtask bench`: every benchmark of the workspace (divan), one bench
+//! binary after the other, with any arguments after `--` passed on to each
+//! benchmark binary.
 
 use crate::cmd::{Cmd, JOBS};
 use crate::flags::Bench;
 use crate::Result;
 
+/// The benchmark binaries: `(package, bench target)`.
+const BENCHES: [(&str, &str); 2] = [
+    // The patch engine against the json-patch crate.
+    ("lab-link-core", "core"),
+    // Typed mutations through LabSync.
+    ("lab-link", "state"),
+];
+
 /// `cargo xtask bench [-- ARGS]`.
 pub(crate) fn run(flags: &Bench) -> Result {
-    command(flags).run()
+    commands(flags).iter().try_for_each(Cmd::run)
 }
 
-fn command(flags: &Bench) -> Cmd {
-    let cmd = Cmd::cargo()
-        .args([
-            "bench",
-            "-p",
-            "lab-link-core",
-            "--bench",
-            "core",
-            "-j",
-            JOBS,
-        ])
-        .on_failure("the benchmarks did not build or run: see the output above");
-    if flags.args.is_empty() {
-        cmd
-    } else {
-        cmd.arg("--").args(&flags.args)
-    }
+fn commands(flags: &Bench) -> Vec<Cmd> {
+    BENCHES
+        .iter()
+        .map(|(package, bench)| {
+            let cmd = Cmd::cargo()
+                .args(["bench", "-p", package, "--bench", bench, "-j", JOBS])
+                .on_failure("the benchmarks did not build or run: see the output above");
+            if flags.args.is_empty() {
+                cmd
+            } else {
+                cmd.arg("--").args(&flags.args)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::command;
+    use super::commands;
     use crate::flags::Bench;
 
     #[track_caller]
-    fn check(args: &[&str], expect: &str) {
+    fn check(args: &[&str], expect: &[&str]) {
         let flags = Bench {
             args: args.iter().map(|arg| arg.to_string()).collect(),
         };
-        assert_eq!(command(&flags).to_string(), expect);
+        let commands: Vec<String> = commands(&flags).iter().map(ToString::to_string).collect();
+        assert_eq!(commands, expect);
     }
 
     #[test]
-    fn passes_extra_arguments_to_the_bench_binary() {
-        check(&[], "cargo bench -p lab-link-core --bench core -j 2");
+    fn runs_every_bench_and_passes_extra_arguments_on() {
+        check(
+            &[],
+            &[
+                "cargo bench -p lab-link-core --bench core -j 2",
+                "cargo bench -p lab-link --bench state -j 2",
+            ],
+        );
         check(
             &["store", "--sample-count", "10"],
-            "cargo bench -p lab-link-core --bench core -j 2 -- store --sample-count 10",
+            &[
+                "cargo bench -p lab-link-core --bench core -j 2 -- store --sample-count 10",
+                "cargo bench -p lab-link --bench state -j 2 -- store --sample-count 10",
+            ],
         );
     }
 }
