@@ -69,6 +69,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/introduction.md")]
     struct Introduction;
 
+    #[doc = include_str!("../../docs/src/state.md")]
+    struct State;
+
     #[doc = include_str!("../../docs/src/json-patch.md")]
     struct JsonPatch;
 }
