@@ -13,32 +13,68 @@
 //! This crate is the facade: the one dependency an application adds. It
 //! re-exports the parts of lab-link under stable paths.
 //!
-//! # What exists now
+//! # A tour
 //!
-//! - [`engine`]: the sans-IO engine (`lab-link-core`): JSON Pointers, atomic
-//!   JSON Patch application, [`diff`](engine::diff), and the versioned
-//!   [`Store`](engine::Store) with its patch log and snapshots.
+//! - **State.** Your state is a struct tree deriving [`Reactive`](derive@Reactive)
+//!   (with serde's `Serialize`). [`LabSync`] owns it.
+//! - **Mutations.** [`LabSync::mutate`] hands a closure the *tracked view* of
+//!   the state: setters and container methods that change the value and
+//!   record the JSON Patch operations of the change. One `mutate` is one
+//!   patch message, one version; [`LabSync::batch`] groups several.
+//! - **Patches.** [`LabSync::subscribe`] delivers every committed patch
+//!   message in version order, starting right after the snapshot it returns:
+//!   what the transport fans out to replicas.
+//! - **Engine.** [`engine`] is the sans-IO engine underneath: JSON Pointer,
+//!   atomic JSON Patch apply, diff, and the versioned store.
 //!
-//! The reactive state (`#[derive(Reactive)]`, `LabSync`), the server,
-//! commands, streams and the testkit land with later issues, and will be
-//! re-exported here.
+//! The server, commands, streams and the testkit land with later issues and
+//! will be re-exported here.
 //!
 //! # Example
 //!
-//! The store commits the difference between the document it mirrors and
-//! the next state, one version per patch:
-//!
 //! ```
-//! use lab_link::engine::{diff, PatchMeta, Store};
-//! use serde_json::json;
+//! use lab_link::{LabSync, MutationError, Reactive};
+//! use serde::Serialize;
 //!
-//! let mut store = Store::new(json!({"enabled": false, "channels": []}));
-//! let next = json!({"enabled": true, "channels": [{"bias_voltage": 1.25}]});
-//! store.commit(diff(store.document(), &next), &PatchMeta::default())?;
-//! assert_eq!(store.version(), 1);
-//! assert_eq!(store.document(), &next);
-//! # Ok::<(), lab_link::engine::PatchError>(())
+//! #[derive(Reactive, Serialize, Default)]
+//! struct Channel {
+//!     #[reactive(range = -10.0..=10.0)]
+//!     bias_voltage: f64,
+//!     active: bool,
+//! }
+//!
+//! #[derive(Reactive, Serialize, Default)]
+//! struct AppState {
+//!     enabled: bool,
+//!     channels: Vec<Channel>,
+//! }
+//!
+//! let sync = LabSync::new(AppState::default());
+//! let (snapshot, patches) = sync.subscribe_channel();
+//! sync.try_mutate(|s| {
+//!     s.set_enabled(true)?;
+//!     s.channels().push(Channel::default())?;
+//!     s.channels().at(0)?.set_bias_voltage(1.25)?;
+//!     Ok::<_, MutationError>(())
+//! })?;
+//!
+//! let patch = patches.try_recv()?;
+//! assert_eq!(patch.version(), snapshot.version() + 1);
+//! assert_eq!(
+//!     patch.message(),
+//!     r#"{"type":"patch","patch":[{"op":"replace","path":"/enabled","value":true},{"op":"add","path":"/channels/0","value":{"bias_voltage":1.25,"active":false}}],"version":1}"#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! (The write to the new channel's voltage folded into its `add`: repeated
+//! writes inside one commit keep only the last value.)
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `indexmap` | `IndexMap<String, V>` fields get the tracked map view |
 #![doc(test(attr(deny(warnings))))]
 
 /// The sans-IO engine: JSON Pointer, JSON Patch apply and diff, the versioned

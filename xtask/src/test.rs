@@ -60,14 +60,21 @@ fn steps(flags: &Test) -> Vec<Cmd> {
         );
         steps.push(
             Cmd::cargo()
-                .args(["clippy", "--workspace", "--all-targets", "-j", JOBS])
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--all-features",
+                    "-j",
+                    JOBS,
+                ])
                 .args(["--", "-D", "warnings"])
                 .on_failure("clippy found problems: fix the warnings above"),
         );
     }
     steps.push(
         Cmd::cargo()
-            .args(["test", "--workspace", "-j", JOBS])
+            .args(["test", "--workspace", "--all-features", "-j", JOBS])
             .on_failure("a test failed: see its output above"),
     );
     // The output directory is set in docs/book.toml: target/book.
@@ -146,8 +153,8 @@ mod tests {
             Test { quick: false },
             &[
                 "cargo fmt --all -- --check",
-                "cargo clippy --workspace --all-targets -j 2 -- -D warnings",
-                "cargo test --workspace -j 2",
+                "cargo clippy --workspace --all-targets --all-features -j 2 -- -D warnings",
+                "cargo test --workspace --all-features -j 2",
                 "mdbook build docs",
             ],
         );
@@ -157,7 +164,10 @@ mod tests {
     fn quick_skips_fmt_and_clippy() {
         check(
             Test { quick: true },
-            &["cargo test --workspace -j 2", "mdbook build docs"],
+            &[
+                "cargo test --workspace --all-features -j 2",
+                "mdbook build docs",
+            ],
         );
     }
 

@@ -315,6 +315,27 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "indexmap")]
+    #[test]
+    fn index_maps_keep_the_order_of_the_other_keys_on_remove() {
+        let mut recorder = Recorder::new();
+        let mut map: indexmap::IndexMap<String, i32> = [
+            ("a".to_owned(), 1),
+            ("b".to_owned(), 2),
+            ("c".to_owned(), 3),
+        ]
+        .into_iter()
+        .collect();
+        let mut view = map.tracked(recorder.root());
+        assert_eq!(view.remove("a"), Some(1));
+        view.insert("a".into(), 4).unwrap();
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "c", "a"]);
+        assert_eq!(
+            serde_json::to_value(recorder.take_ops()).unwrap(),
+            json!([{"op": "remove", "path": "/a"}, {"op": "add", "path": "/a", "value": 4}])
+        );
+    }
+
     #[test]
     fn nested_values_are_tracked_at_escaped_paths() {
         let mut recorder = Recorder::new();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{MutationError, MutationErrorKind, Reactive};
-use crate::pointer::{escape, starts_with_raw};
+use crate::pointer::{escape, resolve_raw_mut, starts_with_raw};
 use crate::{JsonPointer, PatchOp};
 
 /// Collects the operations recorded by tracked views until they are
@@ -97,6 +97,23 @@ impl Recorder {
                     *v = value;
                     return;
                 }
+                // This write lands inside a value written earlier (a
+                // channel pushed, then configured): write into that value.
+                // The operations in between do not touch this path, so the
+                // order does not matter.
+                PatchOp::Replace { path: p, value: v } | PatchOp::Add { path: p, value: v }
+                    if starts_with_raw(path, p.as_str()) =>
+                {
+                    match resolve_raw_mut(v, &path[p.as_str().len()..]) {
+                        Ok(slot) => {
+                            *slot = value;
+                            return;
+                        }
+                        // Cannot happen (the value mirrors the state); a new
+                        // operation is right anyway.
+                        Err(_) => break,
+                    }
+                }
                 // Written inside what this write replaces whole: dead.
                 PatchOp::Replace { path: p, .. }
                 | PatchOp::Add { path: p, .. }
@@ -134,8 +151,16 @@ impl Recorder {
                 .collect()
         });
         let path = self.path.as_str();
-        if written.contains(path) {
-            return true;
+        // The path itself or one of its ancestors.
+        let mut prefix = path;
+        loop {
+            if written.contains(prefix) {
+                return true;
+            }
+            match prefix.rfind('/') {
+                Some(slash) => prefix = &prefix[..slash],
+                None => break,
+            }
         }
         // Descendants of `path` sort between `path/` and `path0` ('0' is
         // the character after '/').
@@ -445,16 +470,45 @@ mod tests {
     }
 
     #[test]
-    fn a_write_inside_an_earlier_replace_is_kept() {
+    fn a_write_inside_an_earlier_value_folds_into_it() {
         let mut rec = Recorder::new();
         let mut root = rec.root();
-        root.child("a").record_replace(json!({"x": 1}));
+        root.child("a").record_replace(json!({"x": 1, "list": []}));
+        root.child("a")
+            .child("list")
+            .record_add_index(0, json!("t"));
         root.child("a").child("x").record_replace(json!(2));
+        root.child("c").record_add_index(0, json!({"v": 0}));
+        root.child("c")
+            .child_index(0)
+            .child("v")
+            .record_replace(json!(5));
         assert_eq!(
             ops_json(&mut rec),
             json!([
-                {"op": "replace", "path": "/a", "value": {"x": 1}},
-                {"op": "replace", "path": "/a/x", "value": 2}
+                {"op": "replace", "path": "/a", "value": {"x": 2, "list": []}},
+                {"op": "add", "path": "/a/list/0", "value": "t"},
+                {"op": "add", "path": "/c/0", "value": {"v": 5}}
+            ])
+        );
+    }
+
+    #[test]
+    fn a_write_after_a_shift_inside_the_value_is_kept_apart() {
+        let mut rec = Recorder::new();
+        let mut root = rec.root();
+        root.child("a").record_replace(json!({"list": [1, 2]}));
+        root.child("a").child("list").record_remove_index(0);
+        root.child("a")
+            .child("list")
+            .child_index(0)
+            .record_replace(json!(9));
+        assert_eq!(
+            ops_json(&mut rec),
+            json!([
+                {"op": "replace", "path": "/a", "value": {"list": [1, 2]}},
+                {"op": "remove", "path": "/a/list/0"},
+                {"op": "replace", "path": "/a/list/0", "value": 9}
             ])
         );
     }
@@ -464,15 +518,30 @@ mod tests {
         let mut rec = Recorder::new();
         let mut root = rec.root();
         for index in 0..100 {
-            root.child("list").child_index(index).record_replace(json!(index));
+            root.child("list")
+                .child_index(index)
+                .record_replace(json!(index));
         }
-        root.child("list").child_index(7).record_replace(json!("seven"));
-        root.child("list").child_index(8).child("deep").record_replace(json!(1));
-        root.child("list").child_index(8).record_replace(json!("eight"));
+        root.child("list")
+            .child_index(7)
+            .record_replace(json!("seven"));
+        root.child("list")
+            .child_index(8)
+            .child("deep")
+            .record_replace(json!(1));
+        root.child("list")
+            .child_index(8)
+            .record_replace(json!("eight"));
         let ops = rec.take_ops();
         assert_eq!(ops.len(), 100);
-        assert_eq!(serde_json::to_value(&ops[7]).unwrap(), json!({"op": "replace", "path": "/list/7", "value": "seven"}));
-        assert_eq!(serde_json::to_value(&ops[8]).unwrap(), json!({"op": "replace", "path": "/list/8", "value": "eight"}));
+        assert_eq!(
+            serde_json::to_value(&ops[7]).unwrap(),
+            json!({"op": "replace", "path": "/list/7", "value": "seven"})
+        );
+        assert_eq!(
+            serde_json::to_value(&ops[8]).unwrap(),
+            json!({"op": "replace", "path": "/list/8", "value": "eight"})
+        );
     }
 
     #[test]
