@@ -64,4 +64,4 @@ pub use patch_log::{PatchLog, Since};
 pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKind};
 pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
-pub use sync::{Batch, LabSync, LoadError, StateRef, Subscription};
+pub use sync::{Batch, LabSync, LoadError, Start, StateRef, Subscription, SyncSource};

@@ -354,6 +354,41 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
         )
     }
 
+    /// Registers `listener` like [`subscribe`](LabSync::subscribe), but
+    /// first hands `on_start` where the subscriber starts, under the same
+    /// lock, so whatever `on_start` queues comes before the first patch the
+    /// listener sees.
+    ///
+    /// With `since: Some(n)` and every patch after version `n` still in the
+    /// log (at most `max_resume` of them), the start is a
+    /// [`Start::Resume`] with those messages; otherwise a
+    /// [`Start::Snapshot`]. This is how a transport serves a joining or
+    /// resuming client without a gap or a repeat.
+    pub fn subscribe_from(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: impl FnOnce(Start),
+        listener: impl FnMut(&Committed) + Send + 'static,
+    ) -> Subscription {
+        let mut inner = self.lock();
+        let start = match since.map(|version| (version, inner.store.since(version))) {
+            Some((version, Since::Patches(patches))) if patches.len() <= max_resume => {
+                Start::Resume { version, patches }
+            }
+            _ => Start::Snapshot(inner.store.snapshot()),
+        };
+        on_start(start);
+        let id = inner.next_listener_id;
+        inner.next_listener_id += 1;
+        inner.listeners.push((id, Box::new(listener)));
+        let shared: Arc<dyn SharedOps> = self.shared.clone();
+        Subscription {
+            shared: Arc::downgrade(&shared),
+            id,
+        }
+    }
+
     /// [`subscribe`](LabSync::subscribe) with an unbounded channel as the
     /// listener: convenient in tests and tools. The subscription ends when
     /// the receiver is dropped.
@@ -410,6 +445,84 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
 
     fn lock(&self) -> LockGuard<'_, S> {
         lock(&self.shared)
+    }
+}
+
+/// Where a subscriber starts: see [`LabSync::subscribe_from`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// The whole document at a version; patches follow from the next one.
+    Snapshot(Snapshot),
+    /// The subscriber already holds `version`: these are the messages
+    /// after it, oldest first; patches follow from the current version.
+    Resume {
+        /// The version the subscriber holds.
+        version: u64,
+        /// The logged patch messages after it.
+        patches: Vec<Arc<str>>,
+    },
+}
+
+/// What a transport needs of a [`LabSync`], without its state type: the
+/// server holds an `Arc<dyn SyncSource>`, so it never knows a field type.
+///
+/// Implemented for every `LabSync<S>`; you do not implement it.
+pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
+    /// See [`LabSync::subscribe_from`].
+    fn subscribe_from(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+    ) -> Subscription;
+
+    /// See [`LabSync::snapshot`].
+    fn snapshot(&self) -> Snapshot;
+
+    /// See [`LabSync::version`].
+    fn version(&self) -> u64;
+}
+
+impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
+    fn subscribe_from(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+    ) -> Subscription {
+        LabSync::subscribe_from(self, since, max_resume, on_start, listener)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        LabSync::snapshot(self)
+    }
+
+    fn version(&self) -> u64 {
+        LabSync::version(self)
+    }
+}
+
+/// A shared source is a source: lets `Arc<dyn SyncSource>` go wherever a
+/// `LabSync` goes.
+impl SyncSource for Arc<dyn SyncSource> {
+    fn subscribe_from(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+    ) -> Subscription {
+        (**self).subscribe_from(since, max_resume, on_start, listener)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        (**self).snapshot()
+    }
+
+    fn version(&self) -> u64 {
+        (**self).version()
     }
 }
 

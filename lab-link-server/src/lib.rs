@@ -1,9 +1,37 @@
-//! Transport of lab-link.
+//! Transport of lab-link: the wire protocol over hyper and
+//! tokio-tungstenite.
 //!
-//! This crate will serve the endpoints of the wire protocol,
-//! `{prefix}/state` and the `{prefix}/ws` sync socket, over hyper and
-//! tokio-tungstenite, with one writer task and a bounded queue per client.
-//! It knows nothing about field types: it moves the frames that
-//! [`lab_link_core`] produces.
+//! - `GET {prefix}/state`: the current document (`application/json`),
+//!   served from the per-version snapshot cache.
+//! - `WS {prefix}/ws`: a `snapshot` (with the level-2 `clientId`) on
+//!   connect, then every patch message in version order with no gap; level
+//!   2 adds `{"type":"resync"}`, resume with `?since=N`, `bad_message`
+//!   errors that keep the connection open, a frame size limit (close 1009),
+//!   a connection limit, and ping/pong keepalive with an idle timeout.
 //!
-//! Nothing is served yet: the transport lands with the server issue.
+//! Three ways in:
+//!
+//! 1. the pre-wired server: [`serve`], or [`Server::builder`] for the
+//!    prefix, the limits and the shutdown signal;
+//! 2. the endpoints as a hyper service beside your own routes: [`Routes`]
+//!    ([`Routes::handle`] answers `None` for paths that are not its own);
+//! 3. the WebSocket handler alone on a route of your own hyper or axum app:
+//!    [`Routes::upgrade`].
+//!
+//! The server never knows the state's type: it holds an
+//! `Arc<dyn SyncSource>`. Each patch message is serialised once by the
+//! core and shared by every client; each client has one writer task with a
+//! bounded queue (see [`ServerConfig::queue_depth`]); a client that falls
+//! behind is resynchronised with a fresh snapshot instead of growing memory
+//! or slowing anyone else. No lock is held across an `.await`.
+#![doc(test(attr(deny(warnings))))]
+
+mod config;
+mod connection;
+mod protocol;
+mod routes;
+mod server;
+
+pub use config::ServerConfig;
+pub use routes::{Body, IntoSource, Routes};
+pub use server::{serve, Builder, Server};

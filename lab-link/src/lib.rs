@@ -87,6 +87,14 @@ pub use lab_link_core::{Batch, LabSync, LoadError, StateRef, Subscription};
 /// tracked getter per `Reactive` field, paths that follow serde's renames.
 pub use lab_link_derive::Reactive;
 
+pub use lab_link_server::{serve, Routes, Server, ServerConfig};
+
+/// The transport (`lab-link-server`): the builder, the hyper service and
+/// the WebSocket handler.
+pub mod server {
+    pub use lab_link_server::*;
+}
+
 /// Support for generated code. Not public API.
 #[doc(hidden)]
 pub mod __private {

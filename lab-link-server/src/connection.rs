@@ -1,0 +1,385 @@
+//! One sync socket: the subscription that feeds its bounded queue, the
+//! writer task that drains the queue, and the reader loop.
+//!
+//! The queue is the only place a client's backlog can grow, and it is
+//! bounded by [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth).
+//! The subscription's listener runs under the state lock and only
+//! `try_send`s the shared patch text (a reference-count bump); when the
+//! queue is full the client is marked *lagging*, the listener stops feeding
+//! it, and once the writer has written out what was queued, the client is
+//! resubscribed with a fresh snapshot (clients treat a later snapshot as a
+//! full reset). So a slow client costs at most its queue and never slows
+//! the commit path or the other clients.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use lab_link_core::{Committed, Start, Subscription};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{self, ClientMessage};
+use crate::routes::Shared;
+
+/// How many queued frames the writer feeds before one flush.
+const FRAMES_PER_FLUSH: usize = 64;
+
+/// Serves one upgraded sync socket until it closes or the server shuts
+/// down.
+pub(crate) async fn serve<IO>(shared: Arc<Shared>, ws: WebSocketStream<IO>, since: Option<u64>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
+    let link = Arc::new(Link {
+        shared: shared.clone(),
+        client_id,
+        queue,
+        lagging: Arc::new(AtomicBool::new(false)),
+        subscription: Mutex::new(None),
+        stop_writer: CancellationToken::new(),
+    });
+    link.subscribe(since);
+    tracing::debug!(client = %link.client_id, "sync client connected");
+
+    let (sink, stream) = ws.split();
+    let writer = shared
+        .tracker
+        .spawn(write_loop(link.clone(), sink, receiver));
+    let end = read_loop(&link, stream).await;
+    link.unsubscribe();
+    if end == ReadEnd::Gone {
+        // Nothing more can reach the client.
+        link.stop_writer.cancel();
+    }
+    // Otherwise the writer ends after the queued close frame, or on
+    // shutdown.
+    let _ = writer.await;
+    tracing::debug!(client = %link.client_id, "sync client disconnected");
+}
+
+/// What a connection's tasks share.
+struct Link {
+    shared: Arc<Shared>,
+    client_id: String,
+    queue: mpsc::Sender<Message>,
+    /// Set by the listener when the queue was full; cleared by the writer
+    /// when it resubscribes.
+    lagging: Arc<AtomicBool>,
+    /// The current subscription and the flag that switches its listener
+    /// off (set before a new subscription starts, so two listeners never
+    /// both feed the queue).
+    subscription: Mutex<Option<(Subscription, Arc<AtomicBool>)>>,
+    /// Tells the writer the client is gone.
+    stop_writer: CancellationToken,
+}
+
+/// Why the read loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadEnd {
+    /// The client closed or the connection broke.
+    Gone,
+    /// A close frame was queued for the writer (idle, frame too large).
+    Closing,
+    /// The server is shutting down; the writer closes with 1001.
+    Shutdown,
+}
+
+impl Link {
+    /// (Re)subscribes: queues the snapshot (or the resume) and then every
+    /// later patch, with nothing lost or repeated in between.
+    fn subscribe(&self, since: Option<u64>) {
+        let mut current = lock(&self.subscription);
+        if let Some((_, active)) = current.take() {
+            active.store(false, Ordering::Release);
+        }
+        let active = Arc::new(AtomicBool::new(true));
+        let listener = {
+            let active = active.clone();
+            let lagging = self.lagging.clone();
+            let queue = self.queue.clone();
+            move |committed: &Committed| {
+                if !active.load(Ordering::Acquire) {
+                    return;
+                }
+                match queue.try_send(Message::Text(shared_text(committed.message_shared()))) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        active.store(false, Ordering::Release);
+                        lagging.store(true, Ordering::Release);
+                    }
+                    Err(TrySendError::Closed(_)) => active.store(false, Ordering::Release),
+                }
+            }
+        };
+        let max_resume = self.shared.config.queue_depth.saturating_sub(2);
+        let subscription = self.shared.source.subscribe_from(
+            since,
+            max_resume,
+            &mut |start| self.queue_start(start),
+            Box::new(listener),
+        );
+        *current = Some((subscription, active));
+    }
+
+    /// Queues the first frames of a subscription. Runs under the state
+    /// lock, so it only `try_send`s; a full queue marks the client lagging
+    /// and the writer resubscribes it once the queue has drained.
+    fn queue_start(&self, start: Start) {
+        let frames = match start {
+            Start::Snapshot(snapshot) => {
+                vec![Message::Text(Utf8Bytes::from(
+                    snapshot.message(Some(&self.client_id)),
+                ))]
+            }
+            Start::Resume { version, patches } => {
+                let mut frames = Vec::with_capacity(patches.len() + 1);
+                frames.push(Message::Text(Utf8Bytes::from(protocol::resume_message(
+                    version,
+                ))));
+                frames.extend(patches.into_iter().map(|p| Message::Text(shared_text(p))));
+                frames
+            }
+        };
+        for frame in frames {
+            if self.queue.try_send(frame).is_err() {
+                self.lagging.store(true, Ordering::Release);
+                return;
+            }
+        }
+    }
+
+    fn unsubscribe(&self) {
+        if let Some((_, active)) = lock(&self.subscription).take() {
+            active.store(false, Ordering::Release);
+        }
+    }
+
+    /// Queues a reply, waiting for room: replies are never dropped.
+    async fn reply(&self, text: String) {
+        let _ = self.queue.send(Message::Text(Utf8Bytes::from(text))).await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded value is a handle; a panic elsewhere cannot leave it
+    // half-updated.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The shared message text as a WebSocket text payload, without copying.
+fn shared_text(text: Arc<str>) -> Utf8Bytes {
+    /// Lets `Bytes` borrow the `Arc<str>` it was made from.
+    struct Owner(Arc<str>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    // Invariant: the bytes come from a `str`, so they are UTF-8.
+    Utf8Bytes::try_from(Bytes::from_owner(Owner(text))).expect("a str is valid UTF-8")
+}
+
+/// Drains the queue into the socket, several frames per flush; pings; and
+/// on shutdown flushes what is queued and closes with 1001.
+async fn write_loop<IO>(
+    link: Arc<Link>,
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<IO>, Message>,
+    mut receiver: mpsc::Receiver<Message>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &link.shared.config;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.ping_interval,
+        config.ping_interval,
+    );
+    let shutdown = link.shared.shutdown.clone();
+    let write_timeout = config.write_timeout;
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = link.stop_writer.cancelled() => break,
+            message = receiver.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            () = shutdown.cancelled() => {
+                close_gracefully(&mut sink, &mut receiver, config.shutdown_grace).await;
+                return;
+            }
+            _ = ping.tick() => Message::Ping(Bytes::new()),
+        };
+        let closing = matches!(first, Message::Close(_));
+        let write = async {
+            sink.feed(first).await?;
+            let mut fed = 1;
+            while fed < FRAMES_PER_FLUSH {
+                match receiver.try_recv() {
+                    Ok(message) => {
+                        let close = matches!(message, Message::Close(_));
+                        sink.feed(message).await?;
+                        fed += 1;
+                        if close {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(write_timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(client = %link.client_id, "write failed: {e}");
+                break;
+            }
+            Err(_) => {
+                tracing::info!(client = %link.client_id, "client stopped reading for {write_timeout:?}: dropped");
+                break;
+            }
+        }
+        if closing {
+            break;
+        }
+        if receiver.is_empty() && link.lagging.swap(false, Ordering::AcqRel) {
+            tracing::debug!(client = %link.client_id, "client fell behind: resynchronised with a snapshot");
+            link.subscribe(None);
+        }
+    }
+    link.unsubscribe();
+}
+
+/// Writes out what is still queued, then the close frame with 1001, within
+/// `grace`.
+async fn close_gracefully<IO>(
+    sink: &mut futures_util::stream::SplitSink<WebSocketStream<IO>, Message>,
+    receiver: &mut mpsc::Receiver<Message>,
+    grace: Duration,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let drain = async {
+        while let Ok(message) = receiver.try_recv() {
+            sink.feed(message).await?;
+        }
+        sink.feed(close_frame(CloseCode::Away, "server shutting down"))
+            .await?;
+        sink.flush().await?;
+        Ok::<(), WsError>(())
+    };
+    let _ = tokio::time::timeout(grace, drain).await;
+}
+
+fn close_frame(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Reads client frames until the client leaves, goes idle or the server
+/// shuts down.
+async fn read_loop<IO>(
+    link: &Link,
+    mut stream: futures_util::stream::SplitStream<WebSocketStream<IO>>,
+) -> ReadEnd
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let idle_timeout = link.shared.config.idle_timeout;
+    let shutdown = link.shared.shutdown.clone();
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return ReadEnd::Shutdown,
+            next = tokio::time::timeout(idle_timeout, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_) => {
+                tracing::debug!(client = %link.client_id, "client idle for {idle_timeout:?}: closed");
+                let _ = link
+                    .queue
+                    .send(close_frame(CloseCode::Away, "idle timeout"))
+                    .await;
+                return ReadEnd::Closing;
+            }
+            Ok(None) => return ReadEnd::Gone,
+            Ok(Some(Err(WsError::Capacity(e)))) => {
+                tracing::debug!(client = %link.client_id, "frame too large: {e}");
+                let _ = link
+                    .queue
+                    .send(close_frame(CloseCode::Size, "frame too large"))
+                    .await;
+                return ReadEnd::Closing;
+            }
+            Ok(Some(Err(e))) => {
+                tracing::debug!(client = %link.client_id, "read failed: {e}");
+                return ReadEnd::Gone;
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            Message::Text(text) => handle_text(link, text.as_str()).await,
+            Message::Binary(_) => {
+                link.reply(protocol::error_message(
+                    "bad_message",
+                    "binary frames are not accepted: send JSON text frames",
+                ))
+                .await;
+            }
+            // tungstenite answers the close frame on the next read, which
+            // then ends the stream.
+            Message::Close(_) => {}
+            // Pings are answered by tungstenite; pongs and raw frames only
+            // prove the client is alive, which the timeout above counts.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+}
+
+async fn handle_text(link: &Link, text: &str) {
+    match protocol::parse(text) {
+        Ok(ClientMessage::Resync) => link.subscribe(None),
+        Ok(ClientMessage::Command {
+            command,
+            request_id,
+            ..
+        }) => {
+            // No command is registered yet (commands land with their own
+            // issue): every command is unknown.
+            if let Some(request_id) = request_id {
+                let version = link.shared.source.version();
+                link.reply(protocol::unknown_command(
+                    &command,
+                    &request_id,
+                    &link.client_id,
+                    version,
+                ))
+                .await;
+            }
+        }
+        Ok(ClientMessage::StreamResync { id }) => {
+            link.reply(protocol::error_message(
+                "bad_message",
+                &format!("no stream {id:?} is registered"),
+            ))
+            .await;
+        }
+        Err(message) => {
+            link.reply(protocol::error_message("bad_message", &message))
+                .await
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The endpoints as a hyper service, and the WebSocket handler alone.
+//!
+//! [`Routes`] answers `GET {prefix}/state` and upgrades `{prefix}/ws`; it
+//! can be served by [`Server`](crate::Server), mounted beside an
+//! application's own routes (ask [`Routes::handle`] first, fall through on
+//! `None`), or used for its WebSocket handler alone
+//! ([`Routes::upgrade`]) on a route of the application's choosing, in hyper
+//! or in axum.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use lab_link_core::SyncSource;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ServerConfig;
+
+/// The response body of every endpoint.
+pub type Body = Full<Bytes>;
+
+/// The sync endpoints of one [`SyncSource`] (a `LabSync`), as a cheaply
+/// cloneable hyper service.
+///
+/// ```no_run
+/// use lab_link_core::LabSync;
+/// use lab_link_server::{Routes, ServerConfig};
+///
+/// # fn demo(sync: LabSync<Vec<f64>>) {
+/// let routes = Routes::new(sync, ServerConfig::default());
+/// // In your own hyper service:
+/// # let request = http::Request::new(());
+/// match routes.handle(request) {
+///     Some(response) => { /* a lab-link endpoint answered */ }
+///     None => { /* not ours: route it yourself */ }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Routes {
+    shared: Arc<Shared>,
+}
+
+/// What every connection of one [`Routes`] shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) source: Arc<dyn SyncSource>,
+    pub(crate) config: ServerConfig,
+    /// One permit per open sync socket.
+    pub(crate) connections: Arc<Semaphore>,
+    /// Cancelled to close every socket with 1001.
+    pub(crate) shutdown: CancellationToken,
+    /// Every socket's tasks, to wait for them on shutdown.
+    pub(crate) tracker: TaskTracker,
+}
+
+impl Routes {
+    /// The endpoints of `source` (a `LabSync<S>` or an
+    /// `Arc<dyn SyncSource>`).
+    pub fn new(source: impl IntoSource, config: ServerConfig) -> Self {
+        let connections = Arc::new(Semaphore::new(config.max_connections));
+        Self {
+            shared: Arc::new(Shared {
+                source: source.into_source(),
+                config,
+                connections,
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Answers a request for one of the endpoints, or `None` when the path
+    /// is not `{prefix}/state` or `{prefix}/ws`.
+    pub fn handle<B>(&self, request: Request<B>) -> Option<Response<Body>> {
+        let prefix = self.shared.config.prefix.as_str();
+        let endpoint = request.uri().path().strip_prefix(prefix)?;
+        match endpoint {
+            "/state" => Some(self.state(request.method())),
+            "/ws" => Some(self.upgrade(request)),
+            _ => None,
+        }
+    }
+
+    /// `GET {prefix}/state`: the current document, served from the
+    /// per-version snapshot cache.
+    fn state(&self, method: &Method) -> Response<Body> {
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let snapshot = self.shared.source.snapshot();
+        let body = Bytes::from_owner(SharedJson(snapshot.document_shared()));
+        let mut response = Response::new(Full::new(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// The WebSocket handler alone: validates the upgrade request, answers
+    /// `101 Switching Protocols` and serves the sync socket on the upgraded
+    /// connection in a task of its own. Mount it on any route of a hyper or
+    /// axum app (`hyper::upgrade::on` must find the request's upgrade
+    /// handle, which both keep in the request's extensions).
+    ///
+    /// `?since=N` in the query resumes a client that holds version `N`.
+    /// Answers `400` for a request that is not a WebSocket upgrade, and
+    /// `503` when the connection limit is reached or the server is shutting
+    /// down.
+    pub fn upgrade<B>(&self, mut request: Request<B>) -> Response<Body> {
+        let key = match check_upgrade(&request) {
+            Ok(key) => key,
+            Err(reason) => return plain(StatusCode::BAD_REQUEST, reason),
+        };
+        if self.shared.shutdown.is_cancelled() {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            );
+        }
+        let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
+            tracing::warn!(
+                "sync socket refused: {} connections open",
+                self.shared.config.max_connections
+            );
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "too many connections");
+        };
+        let since = since_of(request.uri().query());
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        let shared = self.shared.clone();
+        self.shared.tracker.spawn(async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(e) => {
+                    tracing::debug!("WebSocket upgrade failed: {e}");
+                    return;
+                }
+            };
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(ws_config(&shared.config)),
+            )
+            .await;
+            crate::connection::serve(shared, ws, since).await;
+            drop(permit);
+        });
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        // Invariant: the accept key is base64, a valid header value.
+        headers.insert(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_str(&key).expect("base64 is a valid header value"),
+        );
+        response
+    }
+
+    /// Starts a graceful shutdown of the sync sockets: new upgrades are
+    /// refused, every socket gets what is queued for it and a close frame
+    /// with code 1001. Await [`Routes::closed`] to wait for them.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tracker.close();
+    }
+
+    /// Waits until every sync socket has closed after
+    /// [`shutdown`](Routes::shutdown) (at most the configured grace period
+    /// plus the write timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn closed(&self) {
+        self.shared.tracker.wait().await;
+    }
+
+    /// The number of open sync sockets.
+    pub fn connection_count(&self) -> usize {
+        self.shared.config.max_connections - self.shared.connections.available_permits()
+    }
+
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    pub(crate) fn shutdown_token(&self) -> CancellationToken {
+        self.shared.shutdown.clone()
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for Routes {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    /// Answers the endpoints, and `404 Not Found` for any other path.
+    fn call(&self, request: Request<B>) -> Self::Future {
+        ready(Ok(self
+            .handle(request)
+            .unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found"))))
+    }
+}
+
+/// Something that can be served: a `LabSync<S>` or an
+/// `Arc<dyn SyncSource>`.
+pub trait IntoSource {
+    /// The type-erased source.
+    fn into_source(self) -> Arc<dyn SyncSource>;
+}
+
+impl<T: SyncSource> IntoSource for T {
+    fn into_source(self) -> Arc<dyn SyncSource> {
+        Arc::new(self)
+    }
+}
+
+/// Lets `Bytes` borrow a shared serialised document.
+struct SharedJson(Arc<str>);
+
+impl AsRef<[u8]> for SharedJson {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Checks a WebSocket upgrade request (RFC 6455 4.2.1) and returns the
+/// `Sec-WebSocket-Accept` value.
+fn check_upgrade<B>(request: &Request<B>) -> Result<String, &'static str> {
+    let headers = request.headers();
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value
+                .to_str()
+                .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    if request.method() != Method::GET {
+        return Err("a WebSocket upgrade must use GET");
+    }
+    if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
+        return Err("expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err("unsupported WebSocket version: use Sec-WebSocket-Version: 13");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("missing Sec-WebSocket-Key")?;
+    Ok(derive_accept_key(key.as_bytes()))
+}
+
+/// The `since` query parameter: `?since=N`.
+fn since_of(query: Option<&str>) -> Option<u64> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "since")
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+fn ws_config(config: &ServerConfig) -> WebSocketConfig {
+    // Small read and write buffers: an idle connection should cost little;
+    // frames are batched by the writer, not by tungstenite's buffer.
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(8 << 20)
+        .max_message_size(Some(config.max_frame_bytes))
+        .max_frame_size(Some(config.max_frame_bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_read_from_the_query() {
+        assert_eq!(since_of(Some("since=41")), Some(41));
+        assert_eq!(since_of(Some("a=1&since=7")), Some(7));
+        assert_eq!(since_of(Some("since=x")), None);
+        assert_eq!(since_of(None), None);
+    }
+
+    #[test]
+    fn upgrade_requests_are_checked() {
+        let request = |f: fn(http::request::Builder) -> http::request::Builder| {
+            f(Request::get("/sync/ws")
+                .header("connection", "keep-alive, Upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-version", "13"))
+            .body(())
+            .unwrap()
+        };
+        assert_eq!(
+            check_upgrade(&request(
+                |b| b.header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            )),
+            Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned())
+        );
+        assert_eq!(
+            check_upgrade(&request(|b| b)),
+            Err("missing Sec-WebSocket-Key")
+        );
+        let plain_get = Request::get("/sync/ws").body(()).unwrap();
+        assert!(check_upgrade(&plain_get).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! The pre-wired server: accept loop, HTTP/1 connections with upgrades,
+//! graceful shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::task::TaskTracker;
+
+use crate::routes::{IntoSource, Routes};
+use crate::ServerConfig;
+
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves `source` (a `LabSync`) on `addr` with the default configuration
+/// until SIGINT or SIGTERM, then shuts down gracefully.
+///
+/// # Errors
+///
+/// When `addr` cannot be bound.
+///
+/// ```no_run
+/// # async fn demo(sync: lab_link_core::LabSync<Vec<f64>>) -> std::io::Result<()> {
+/// lab_link_server::serve(sync, "127.0.0.1:8000").await
+/// # }
+/// ```
+pub async fn serve(source: impl IntoSource, addr: impl ToSocketAddrs) -> io::Result<()> {
+    Server::builder().serve(source, addr).await
+}
+
+/// A bound server; [`run`](Server::run) serves it.
+///
+/// ```no_run
+/// use lab_link_server::{Server, ServerConfig};
+///
+/// # async fn demo(sync: lab_link_core::LabSync<Vec<f64>>) -> std::io::Result<()> {
+/// let server = Server::builder()
+///     .config(ServerConfig::default().prefix("/lab"))
+///     .shutdown_signal(async { let _ = tokio::signal::ctrl_c().await; })
+///     .bind(sync, "127.0.0.1:0")
+///     .await?;
+/// println!("listening on {}", server.local_addr());
+/// server.run().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    routes: Routes,
+    signal: Option<SignalBox>,
+}
+
+/// Options of a [`Server`] before it is bound.
+#[derive(Debug, Default)]
+pub struct Builder {
+    config: ServerConfig,
+    signal: Option<SignalBox>,
+}
+
+/// The shutdown signal, boxed (and debug-printable).
+struct SignalBox(Signal);
+
+impl std::fmt::Debug for SignalBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownSignal")
+    }
+}
+
+impl Server {
+    /// Options: configuration and shutdown signal.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The bound address (with the actual port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The endpoints this server serves: for [`Routes::shutdown`] from
+    /// elsewhere, or the connection count.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// Accepts connections until the shutdown signal (or
+    /// [`Routes::shutdown`]), then stops accepting, closes every sync socket
+    /// with 1001 after sending what was queued for it, and waits for the
+    /// connections to end (within the configured grace period).
+    pub async fn run(self) {
+        let Server {
+            listener,
+            routes,
+            signal,
+            ..
+        } = self;
+        let shutdown = routes_token(&routes);
+        if let Some(SignalBox(signal)) = signal {
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let token = routes_token(&routes);
+                tokio::select! {
+                    () = signal => routes.shutdown(),
+                    () = token.cancelled() => {}
+                }
+            });
+        }
+        let connections = TaskTracker::new();
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little
+                        // instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let routes = routes.clone();
+            let shutdown = shutdown.clone();
+            connections.spawn(async move {
+                let connection = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), routes)
+                    .with_upgrades();
+                tokio::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = shutdown.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, "HTTP connection ended: {e}");
+                }
+            });
+        }
+        drop(listener);
+        routes.shutdown();
+        connections.close();
+        let grace = routes.config().shutdown_grace + routes.config().write_timeout;
+        let _ = tokio::time::timeout(grace, async {
+            routes.closed().await;
+            connections.wait().await;
+        })
+        .await;
+        tracing::info!("lab-link server stopped");
+    }
+}
+
+fn routes_token(routes: &Routes) -> tokio_util::sync::CancellationToken {
+    routes.shutdown_token()
+}
+
+impl Builder {
+    /// The transport's options (default [`ServerConfig::default`]).
+    #[must_use]
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Shuts down gracefully when `signal` completes (default: SIGINT or
+    /// SIGTERM for [`Builder::serve`], none for [`Builder::bind`]).
+    #[must_use]
+    pub fn shutdown_signal(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.signal = Some(SignalBox(Box::pin(signal)));
+        self
+    }
+
+    /// Binds `addr` and returns the server, ready to [`run`](Server::run).
+    ///
+    /// # Errors
+    ///
+    /// When `addr` cannot be bound.
+    pub async fn bind(
+        self,
+        source: impl IntoSource,
+        addr: impl ToSocketAddrs,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            routes: Routes::new(source, self.config),
+            signal: self.signal,
+        })
+    }
+
+    /// Binds `addr` and serves until the shutdown signal (SIGINT or SIGTERM
+    /// unless one was set).
+    ///
+    /// # Errors
+    ///
+    /// When `addr` cannot be bound.
+    pub async fn serve(
+        mut self,
+        source: impl IntoSource,
+        addr: impl ToSocketAddrs,
+    ) -> io::Result<()> {
+        if self.signal.is_none() {
+            self = self.shutdown_signal(terminate_signal());
+        }
+        let server = self.bind(source, addr).await?;
+        tracing::info!("lab-link serving on http://{}", server.local_addr());
+        server.run().await;
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or (on Unix) SIGTERM.
+async fn terminate_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
