@@ -32,18 +32,24 @@ pub type Body = Full<Bytes>;
 /// The sync endpoints of one [`SyncSource`] (a `LabSync`), as a cheaply
 /// cloneable hyper service.
 ///
-/// ```no_run
+/// ```
+/// use http_body_util::BodyExt;
 /// use lab_link_core::LabSync;
 /// use lab_link_server::{Routes, ServerConfig};
 ///
-/// # fn demo(sync: LabSync<Vec<f64>>) {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sync = LabSync::new(vec![1.5_f64]);
 /// let routes = Routes::new(sync, ServerConfig::default());
-/// // In your own hyper service:
-/// # let request = http::Request::new(());
-/// match routes.handle(request) {
-///     Some(response) => { /* a lab-link endpoint answered */ }
-///     None => { /* not ours: route it yourself */ }
-/// }
+///
+/// // In your own hyper service: ask the routes first, then route the rest.
+/// let request = http::Request::get("/sync/state").body(())?;
+/// let response = routes.handle(request).expect("a lab-link endpoint");
+/// assert_eq!(response.into_body().collect().await?.to_bytes(), "[1.5]");
+///
+/// let other = http::Request::get("/my/page").body(())?;
+/// assert!(routes.handle(other).is_none());
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone, Debug)]

@@ -24,9 +24,11 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// When `addr` cannot be bound.
 ///
 /// ```no_run
-/// # async fn demo(sync: lab_link_core::LabSync<Vec<f64>>) -> std::io::Result<()> {
+/// # async fn demo() -> std::io::Result<()> {
+/// let sync = lab_link_core::LabSync::new(vec![0.0_f64; 4]);
 /// lab_link_server::serve(sync, "127.0.0.1:8000").await
 /// # }
+/// # let _ = demo;
 /// ```
 pub async fn serve(source: impl IntoSource, addr: impl ToSocketAddrs) -> io::Result<()> {
     Server::builder().serve(source, addr).await
@@ -37,7 +39,8 @@ pub async fn serve(source: impl IntoSource, addr: impl ToSocketAddrs) -> io::Res
 /// ```no_run
 /// use lab_link_server::{Server, ServerConfig};
 ///
-/// # async fn demo(sync: lab_link_core::LabSync<Vec<f64>>) -> std::io::Result<()> {
+/// # async fn demo() -> std::io::Result<()> {
+/// let sync = lab_link_core::LabSync::new(vec![0.0_f64; 4]);
 /// let server = Server::builder()
 ///     .config(ServerConfig::default().prefix("/lab"))
 ///     .shutdown_signal(async { let _ = tokio::signal::ctrl_c().await; })
@@ -47,6 +50,7 @@ pub async fn serve(source: impl IntoSource, addr: impl ToSocketAddrs) -> io::Res
 /// server.run().await;
 /// # Ok(())
 /// # }
+/// # let _ = demo;
 /// ```
 #[derive(Debug)]
 pub struct Server {
