@@ -48,6 +48,7 @@
 //! build.
 #![doc(test(attr(deny(warnings))))]
 
+pub mod command;
 mod diff;
 pub mod message;
 pub mod patch;
@@ -57,6 +58,7 @@ pub mod reactive;
 mod store;
 mod sync;
 
+pub use command::{Command, CommandContext, CommandError};
 pub use diff::diff;
 pub use message::PatchMeta;
 pub use patch::{apply, apply_owned, PatchError, PatchErrorKind, PatchOp};

@@ -41,6 +41,15 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde_json::Map;
+
+use crate::command::{
+    current_meta, with_meta, Command, CommandContext, CommandError, CommandFuture, CommandInfo,
+    RegisterError,
+};
 use crate::reactive::{MutationError, Reactive, Recorder};
 use crate::{diff, Committed, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
 
@@ -85,6 +94,9 @@ struct Shared<S> {
     /// open for good, and abort the process when the drop runs while the
     /// closure unwinds.
     dropped_inside: Mutex<DroppedInside>,
+    /// The registered commands, by name. A separate lock: dispatch looks a
+    /// command up without touching the state.
+    commands: RwLock<BTreeMap<String, Arc<dyn Command<S>>>>,
 }
 
 #[derive(Default)]
@@ -196,8 +208,64 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                     next_listener_id: 0,
                 }),
                 dropped_inside: Mutex::default(),
+                commands: RwLock::default(),
             }),
         })
+    }
+
+    /// Registers a command (a function marked `#[command]`) under its name.
+    ///
+    /// # Panics
+    ///
+    /// When a command of the same name is already registered: that is a
+    /// bug in the program. [`try_command`](LabSync::try_command) returns
+    /// the error instead.
+    pub fn command(&self, command: impl Command<S>) -> &Self {
+        if let Err(e) = self.try_command(command) {
+            panic!("{e}");
+        }
+        self
+    }
+
+    /// Registers a command, refusing a duplicate name.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError::Duplicate`] when the name is taken.
+    pub fn try_command(&self, command: impl Command<S>) -> Result<(), RegisterError> {
+        let name = command.info().name;
+        let mut commands = write(&self.shared.commands);
+        if commands.contains_key(&name) {
+            return Err(RegisterError::Duplicate(name));
+        }
+        commands.insert(name, Arc::new(command));
+        Ok(())
+    }
+
+    /// What clients can discover about every registered command, by name.
+    pub fn command_infos(&self) -> Vec<CommandInfo> {
+        read(&self.shared.commands)
+            .values()
+            .map(|command| command.info())
+            .collect()
+    }
+
+    /// Runs the command `ctx.command()` with `params`, with the command's
+    /// metadata in scope: every patch its mutations commit carries
+    /// `originClientId`, `requestId` and `command`. An unknown name is an
+    /// `unknown_command` error.
+    ///
+    /// Each patch the command commits has been handed to the subscribers
+    /// (the transport's queues) before the returned future completes, so an
+    /// ack sent after it follows the command's patches.
+    pub fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
+        let command = read(&self.shared.commands).get(ctx.command()).cloned();
+        let Some(command) = command else {
+            let error = CommandError::unknown_command(ctx.command());
+            return Box::pin(std::future::ready(Err(error)));
+        };
+        let meta = ctx.patch_meta();
+        Box::pin(with_meta(meta, command.call(self.clone(), ctx, params)))
     }
 
     /// Runs `mutate` on the tracked view of the state and commits what it
@@ -482,6 +550,12 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
 
     /// See [`LabSync::version`].
     fn version(&self) -> u64;
+
+    /// See [`LabSync::dispatch`].
+    fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture;
+
+    /// See [`LabSync::command_infos`].
+    fn command_infos(&self) -> Vec<CommandInfo>;
 }
 
 impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
@@ -501,6 +575,14 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
 
     fn version(&self) -> u64 {
         LabSync::version(self)
+    }
+
+    fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
+        LabSync::dispatch(self, ctx, params)
+    }
+
+    fn command_infos(&self) -> Vec<CommandInfo> {
+        LabSync::command_infos(self)
     }
 }
 
@@ -523,6 +605,14 @@ impl SyncSource for Arc<dyn SyncSource> {
 
     fn version(&self) -> u64 {
         (**self).version()
+    }
+
+    fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
+        (**self).dispatch(ctx, params)
+    }
+
+    fn command_infos(&self) -> Vec<CommandInfo> {
+        (**self).command_infos()
     }
 }
 
@@ -750,10 +840,14 @@ fn lock<S>(shared: &Shared<S>) -> LockGuard<'_, S> {
     LockGuard { guard, address }
 }
 
-/// The metadata of the running command, if any. The commands layer sets it;
-/// until then every patch is a server-side change.
-fn current_meta() -> PatchMeta {
-    PatchMeta::default()
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The command table is only ever replaced whole under the lock.
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn to_document<S: Reactive>(state: &S) -> Result<Value, MutationError> {

@@ -1,0 +1,106 @@
+//! What a command handler knows about the request it serves.
+
+use std::collections::BTreeSet;
+
+/// Who sent a command, once access control identifies clients: a name and
+/// the capabilities (`control`, `manage_access`, `read_state`, …) it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    name: String,
+    capabilities: BTreeSet<String>,
+}
+
+impl Principal {
+    /// A principal with these capabilities.
+    pub fn new<I, C>(name: impl Into<String>, capabilities: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<String>,
+    {
+        Self {
+            name: name.into(),
+            capabilities: capabilities.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The principal's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it holds `capability`.
+    pub fn can(&self, capability: &str) -> bool {
+        self.capabilities.contains(capability)
+    }
+}
+
+/// The request a command handler serves. Declare a parameter of this type
+/// in a `#[command]` function to receive it.
+///
+/// ```
+/// use lab_link_core::command::CommandContext;
+///
+/// // In a unit test of a handler, build one by hand.
+/// let ctx = CommandContext::new("client-1", Some("r7".into()), "set_channel");
+/// assert_eq!(ctx.request_id(), Some("r7"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    client_id: String,
+    request_id: Option<String>,
+    command: String,
+    principal: Option<Principal>,
+}
+
+impl CommandContext {
+    /// A context for `command` sent by `client_id`.
+    pub fn new(
+        client_id: impl Into<String>,
+        request_id: Option<String>,
+        command: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            request_id,
+            command: command.into(),
+            principal: None,
+        }
+    }
+
+    /// The same context, sent by `principal`.
+    #[must_use]
+    pub fn with_principal(mut self, principal: Principal) -> Self {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// The id of the connection that sent the command (its snapshot's
+    /// `clientId`).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The `requestId` the client sent, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The command's name.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// Who sent it, when access control is on.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// The metadata the command's patches carry.
+    pub fn patch_meta(&self) -> crate::PatchMeta {
+        crate::PatchMeta {
+            origin_client_id: Some(self.client_id.clone()),
+            request_id: self.request_id.clone(),
+            command: Some(self.command.clone()),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! `CommandError`: the structured, display-ready failure of a command.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::MutationError;
+
+/// How serious a command error is, for the client's styling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Something to look at.
+    Warning,
+    /// The command failed (the default).
+    Error,
+}
+
+/// Where a client should show a command error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayHint {
+    /// A transient notification (the default).
+    Toast,
+    /// A persistent banner.
+    Banner,
+    /// Next to the field that `path` points at.
+    Inline,
+}
+
+/// The failure of a command, sent to the client that sent it as a
+/// `command_error` message.
+///
+/// Built with [`CommandError::new`] and the chained setters; the codes the
+/// server itself emits have their own constructors.
+///
+/// ```
+/// use lab_link_core::command::{CommandError, DisplayHint};
+///
+/// let err = CommandError::new("hardware_timeout", "The voltage source did not respond before the timeout.")
+///     .detail("UDP timeout after 5.0 s")
+///     .display(DisplayHint::Banner);
+/// assert_eq!(err.code(), "hardware_timeout");
+/// assert!(err.is_recoverable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandError {
+    code: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    severity: Severity,
+    display: DisplayHint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    recoverable: bool,
+}
+
+impl CommandError {
+    /// An error with a stable machine-readable `code` and a message for
+    /// people: severity `error`, display `toast`, recoverable.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            detail: None,
+            severity: Severity::Error,
+            display: DisplayHint::Toast,
+            path: None,
+            recoverable: true,
+        }
+    }
+
+    /// `unknown_command`: no command of that name is registered.
+    pub fn unknown_command(command: &str) -> Self {
+        Self::new("unknown_command", format!("Unknown command: '{command}'")).recoverable(false)
+    }
+
+    /// `forbidden`: the credential may not run the command.
+    pub fn forbidden() -> Self {
+        Self::new(
+            "forbidden",
+            "This credential is not permitted to run that command.",
+        )
+        .recoverable(false)
+    }
+
+    /// `invalid_params`: the params do not fit the command's schema; shown
+    /// inline. `field` names the offending parameter.
+    pub fn invalid_params(field: &str, message: impl fmt::Display) -> Self {
+        let text = if field.is_empty() {
+            format!("invalid params: {message}")
+        } else {
+            format!("invalid parameter `{field}`: {message}")
+        };
+        let error = Self::new("invalid_params", text).display(DisplayHint::Inline);
+        if field.is_empty() {
+            error
+        } else {
+            error.path(format!("/{}", crate::pointer::escape(field)))
+        }
+    }
+
+    /// `command_failed`: the handler failed unexpectedly (panicked, or
+    /// returned an error that is not a `CommandError`).
+    pub fn command_failed(message: impl Into<String>) -> Self {
+        Self::new("command_failed", message)
+    }
+
+    /// A longer, technical explanation.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// How serious it is (default `error`).
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Where to show it (default `toast`).
+    #[must_use]
+    pub fn display(mut self, display: DisplayHint) -> Self {
+        self.display = display;
+        self
+    }
+
+    /// The JSON Pointer of the state field (or parameter) it concerns.
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Whether retrying can succeed (default `true`).
+    #[must_use]
+    pub fn recoverable(mut self, recoverable: bool) -> Self {
+        self.recoverable = recoverable;
+        self
+    }
+
+    /// The stable code (`"invalid_params"`, `"hardware_timeout"`, …).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The message for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The detail, if any.
+    pub fn detail_text(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The path, if any.
+    pub fn path_str(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The severity.
+    pub fn severity_level(&self) -> Severity {
+        self.severity
+    }
+
+    /// The display hint.
+    pub fn display_hint(&self) -> DisplayHint {
+        self.display
+    }
+
+    /// Whether retrying can succeed.
+    pub fn is_recoverable(&self) -> bool {
+        self.recoverable
+    }
+
+    /// The `command_error` wire message.
+    ///
+    /// ```
+    /// use lab_link_core::command::CommandError;
+    ///
+    /// let text = CommandError::unknown_command("nope").to_message("nope", "r1", "c1", 3);
+    /// let value: serde_json::Value = serde_json::from_str(&text)?;
+    /// assert_eq!(value, serde_json::json!({
+    ///     "type": "command_error", "command": "nope", "requestId": "r1",
+    ///     "code": "unknown_command", "message": "Unknown command: 'nope'",
+    ///     "severity": "error", "display": "toast", "recoverable": false,
+    ///     "originClientId": "c1", "version": 3
+    /// }));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn to_message(
+        &self,
+        command: &str,
+        request_id: &str,
+        origin_client_id: &str,
+        version: u64,
+    ) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Message<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            command: &'a str,
+            request_id: &'a str,
+            #[serde(flatten)]
+            error: &'a CommandError,
+            origin_client_id: &'a str,
+            version: u64,
+        }
+        // Invariant: strings, booleans and a number always serialise.
+        serde_json::to_string(&Message {
+            kind: "command_error",
+            command,
+            request_id,
+            error: self,
+            origin_client_id,
+            version,
+        })
+        .expect("a command error always serialises")
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// A refused write becomes `invalid_value`, shown inline at the field's
+/// path.
+impl From<MutationError> for CommandError {
+    fn from(error: MutationError) -> Self {
+        CommandError::new("invalid_value", error.kind().to_string())
+            .display(DisplayHint::Inline)
+            .path(error.path())
+    }
+}

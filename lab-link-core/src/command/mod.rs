@@ -1,0 +1,81 @@
+//! Commands: the only way clients change the state.
+//!
+//! A command is a named handler the server runs on a client's request.
+//! `#[command]` (in the facade) turns a plain `fn` or `async fn` into a
+//! [`Command`]: its parameters (except the special ones, [`CommandContext`]
+//! and `LabSync<S>`) become a params struct with a JSON Schema, and its
+//! doc comment the description. [`LabSync::command`](crate::LabSync::command)
+//! registers it; [`LabSync::dispatch`](crate::LabSync::dispatch) runs it with
+//! the command's metadata in scope, so every patch its mutations commit
+//! carries `originClientId`, `requestId` and `command`.
+
+mod context;
+mod error;
+mod scope;
+#[doc(hidden)]
+pub mod support;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{Map, Value};
+
+pub use context::{CommandContext, Principal};
+pub use error::{CommandError, DisplayHint, Severity};
+pub(crate) use scope::current_meta;
+pub use scope::{scope_sync, with_meta, WithMeta};
+
+use crate::LabSync;
+
+/// The future of a running command: its `result` (`None` to send none) or
+/// its error.
+pub type CommandFuture = Pin<Box<dyn Future<Output = Result<Option<Value>, CommandError>> + Send>>;
+
+/// A command handler, as `#[command]` generates it. You do not implement
+/// it by hand (you can, for handlers built at run time).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lab-link command",
+    label = "expected a function marked `#[command]`",
+    note = "put `#[lab_link::command]` on the handler function"
+)]
+pub trait Command<S>: Send + Sync + 'static {
+    /// The command's name, schemas and requirements.
+    fn info(&self) -> CommandInfo;
+
+    /// Runs the command with raw JSON params (validated against the params
+    /// struct first: a mismatch is an `invalid_params` error naming the
+    /// field).
+    fn call(
+        &self,
+        sync: LabSync<S>,
+        ctx: CommandContext,
+        params: Map<String, Value>,
+    ) -> CommandFuture;
+}
+
+/// What clients can discover about a command.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CommandInfo {
+    /// The wire name.
+    pub name: String,
+    /// The handler's doc comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The capabilities a principal needs to run it (`control` when none is
+    /// declared).
+    pub requires: Vec<String>,
+    /// JSON Schema of the params object.
+    pub params: Value,
+    /// JSON Schema of the result.
+    pub result: Value,
+}
+
+/// Why [`LabSync::try_command`](crate::LabSync::try_command) refused a
+/// command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// A command of this name is already registered.
+    #[error("a command named {0:?} is already registered")]
+    Duplicate(String),
+}
