@@ -15,7 +15,8 @@ pub(crate) struct Xtask {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Install, if missing, the tools the tests need (today: mdBook).
+    /// Install, if missing, the tools the tests need (mdBook, the Python
+    /// reference client in target/py-venv).
     Setup(Setup),
     /// Run every check: setup, fmt, clippy, all tests and doctests, the book build.
     Test(Test),

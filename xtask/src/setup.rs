@@ -3,14 +3,17 @@
 //! Each [`Tool`] says why the tests need it, how to see that it is there,
 //! and how to install it. A tool that is there is left alone, so a second
 //! run costs one version check per tool. Today the list is the Rust
-//! toolchain's rustfmt and clippy (checked only) and mdBook (installed with
-//! `cargo install`). Later issues add Debian packages for the browser tests
-//! (`apt-get install`, as root) and a Python venv for the interop tests
-//! (`pip install` into `.venv`) as further [`Install`] kinds and entries of
-//! [`TOOLS`].
+//! toolchain's rustfmt and clippy (checked only), mdBook (installed with
+//! `cargo install`), and the Python reference client `lab-link` 0.5.0 for
+//! the interop tests (installed with `pip` into a virtualenv at
+//! `target/py-venv`, made with `python3 -m venv`). Later issues add Debian
+//! packages for the browser tests (`apt-get install`, as root) as a further
+//! [`Install`] kind and entries of [`TOOLS`].
+
+use std::path::PathBuf;
 
 use crate::cmd::{cargo_bin_dir, Cmd, JOBS};
-use crate::{Error, Result};
+use crate::{project_root, Error, Result};
 
 /// One tool the tests need.
 #[derive(Debug)]
@@ -39,6 +42,13 @@ enum Install {
     /// the Rust distribution server, not from a package registry, so setup
     /// does not try: it names the command and fails.
     Rustup { component: &'static str },
+    /// `pip install` of an exact version from PyPI into the project's
+    /// virtualenv ([`VENV`]), which is first created with `python3 -m venv`
+    /// when it is missing.
+    Pip {
+        package: &'static str,
+        version: &'static str,
+    },
 }
 
 /// rustfmt, for `cargo fmt --check`.
@@ -75,8 +85,33 @@ pub(crate) const MDBOOK: Tool = Tool {
     },
 };
 
+/// The virtualenv the Python tools live in, relative to the workspace
+/// root. Under `target/` so that it is ignored by git and removed by `cargo
+/// clean`; the interop tests look for its interpreter at this path.
+pub(crate) const VENV: &str = "target/py-venv";
+
+/// The Python reference implementation, whose client the interop tests
+/// (`lab-link/tests/python_client.rs`) drive against our server. The check
+/// imports the package and fails unless it is exactly the pinned version,
+/// so a venv holding another version is brought to this one.
+const PYTHON_LAB_LINK: Tool = Tool {
+    name: "the Python reference client",
+    why: "`cargo test` runs the interop tests in lab-link/tests/python_client.rs with it",
+    check: || {
+        Cmd::new(venv_python()).args([
+            "-c",
+            "import importlib.metadata as m, lab_link; v = m.version('lab-link'); \
+             print('lab-link', v); raise SystemExit(v != '0.5.0')",
+        ])
+    },
+    install: Install::Pip {
+        package: "lab-link",
+        version: "0.5.0",
+    },
+};
+
 /// Everything `cargo xtask setup` makes sure of, in order.
-const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK];
+const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK, &PYTHON_LAB_LINK];
 
 /// `cargo xtask setup`: makes sure of every tool in [`TOOLS`].
 pub(crate) fn run() -> Result {
@@ -146,7 +181,71 @@ fn install(tool: &Tool) -> Result {
             "{} is not installed, and {}: install it with `rustup component add {component}`",
             tool.name, tool.why
         ))),
+        Install::Pip { package, version } => {
+            if !venv_python().exists() {
+                create_venv(tool)?;
+            }
+            println!(
+                "setup: installing {} (PyPI package `{package}=={version}`) into {VENV}, because {}",
+                tool.name, tool.why
+            );
+            pip_install(package, version)
+                .on_failure(format!(
+                    "could not install {}: it needs Python 3.11 or later and PyPI; to start \
+                     over, delete {VENV}",
+                    tool.name
+                ))
+                .run()?;
+            if (tool.check)().probe().is_none() {
+                return Err(Error::new(format!(
+                    "{} was installed into {VENV} but `{}` still fails",
+                    tool.name,
+                    (tool.check)()
+                )));
+            }
+            println!("setup: installed {} into {VENV}", tool.name);
+            Ok(())
+        }
     }
+}
+
+/// Creates [`VENV`] with the system's `python3`.
+fn create_venv(tool: &Tool) -> Result {
+    let Some(python) = Cmd::new("python3").arg("--version").probe() else {
+        return Err(Error::new(format!(
+            "python3 is not installed, and {} needs it because {}: install Python 3.11 or \
+             later (Debian: `apt-get install python3 python3-venv`) and run `cargo xtask \
+             setup` again",
+            tool.name, tool.why
+        )));
+    };
+    println!("setup: creating a Python virtualenv at {VENV} with {python}");
+    Cmd::new("python3")
+        .args(["-m", "venv", VENV])
+        .on_failure(format!(
+            "could not create the virtualenv at {VENV}: on Debian the venv module is a \
+             package of its own (`apt-get install python3-venv`); delete {VENV} and run \
+             `cargo xtask setup` again"
+        ))
+        .run()
+}
+
+/// The virtualenv's interpreter.
+fn venv_python() -> PathBuf {
+    let bin = if cfg!(windows) {
+        "Scripts/python.exe"
+    } else {
+        "bin/python"
+    };
+    project_root().join(VENV).join(bin)
+}
+
+/// `pip install` of an exact version into the virtualenv, through its own
+/// interpreter so that no other pip on PATH is picked up.
+fn pip_install(package: &str, version: &str) -> Cmd {
+    Cmd::new(venv_python())
+        .args(["-m", "pip", "install", "--disable-pip-version-check"])
+        .arg(format!("{package}=={version}"))
 }
 
 /// `cargo install` of an exact version, with the lock file the package
@@ -160,7 +259,7 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 
 #[cfg(test)]
 mod tests {
-    use super::{cargo_install, Install, MDBOOK};
+    use super::{cargo_install, pip_install, Install, MDBOOK, PYTHON_LAB_LINK};
 
     #[test]
     fn mdbook_is_installed_at_the_pinned_version() {
@@ -176,5 +275,19 @@ mod tests {
             cargo_install(package, version, args).to_string(),
             "cargo install mdbook --locked --no-default-features --version 0.5.4 -j 2"
         );
+    }
+
+    #[test]
+    fn the_python_client_is_installed_at_the_pinned_version() {
+        let Install::Pip { package, version } = PYTHON_LAB_LINK.install else {
+            panic!("the Python client comes from PyPI")
+        };
+        assert_eq!(
+            pip_install(package, version).to_string(),
+            "python -m pip install --disable-pip-version-check lab-link==0.5.0"
+        );
+        // The check pins the same version as the install.
+        let check = (PYTHON_LAB_LINK.check)().to_string();
+        assert!(check.contains(&format!("v != '{version}'")), "{check}");
     }
 }
