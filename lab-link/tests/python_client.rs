@@ -1,0 +1,534 @@
+//! Interop with the Python reference client: `lab_link.AsyncLabLinkClient`
+//! of the PyPI package `lab-link` 0.5.0 keeps a replica of our server's
+//! state, and that replica must equal `GET /sync/state` at the same
+//! version.
+//!
+//! Each test starts our server on 127.0.0.1:0, runs
+//! `tests/python/client_interop.py` with the interpreter of the virtualenv
+//! that `cargo xtask setup` creates at `target/py-venv`, mutates the state
+//! while the client is connected, and checks every replica the client
+//! reports (one JSON line per snapshot and patch) against the document our
+//! side had at that version. Without the venv the tests fail with a message
+//! saying to run `cargo xtask setup`; they never skip.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lab_link::server::IntoSource;
+use lab_link::{LabSync, Reactive, Routes, Server, ServerConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+/// Every wait on the Python process is bounded by this (its own waits are
+/// bounded by `--timeout`, a little shorter).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The state of the replay test: every tracked container, renamed fields,
+/// and map keys that need JSON Pointer escapes.
+#[derive(Reactive, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Instrument {
+    enabled: bool,
+    bias_voltage: f64,
+    channels: Vec<Channel>,
+    labels: BTreeMap<String, String>,
+    limit: Option<Limit>,
+}
+
+#[derive(Reactive, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+struct Channel {
+    name: String,
+    value: f64,
+    active: bool,
+}
+
+#[derive(Reactive, Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Limit {
+    max: i64,
+}
+
+fn channel(name: &str, value: f64) -> Channel {
+    Channel {
+        name: name.to_owned(),
+        value,
+        active: false,
+    }
+}
+
+/// A described mutation.
+type Step = (&'static str, fn(&LabSync<Instrument>));
+
+/// One mutation per step, each one patch message; between them they use
+/// every kind of operation the recorder emits.
+const STEPS: &[Step] = &[
+    ("replace a bool", |sync| {
+        sync.try_mutate(|s| s.set_enabled(true)).unwrap();
+    }),
+    (
+        "replace a float that needs the shortest round trip",
+        |sync| {
+            sync.try_mutate(|s| s.set_bias_voltage(0.1)).unwrap();
+        },
+    ),
+    ("push onto an empty array", |sync| {
+        sync.try_mutate(|s| s.channels().push(channel("ch0", 0.0)))
+            .unwrap();
+    }),
+    ("several operations in one message", |sync| {
+        sync.try_mutate(|s| {
+            s.channels().push(channel("ch1", -2.5))?;
+            s.channels().at(0)?.set_value(1.25)?;
+            s.channels().at(0)?.set_active(true)
+        })
+        .unwrap();
+    }),
+    ("insert at the front", |sync| {
+        sync.try_mutate(|s| s.channels().insert(0, channel("first µV", 3.0)))
+            .unwrap();
+    }),
+    ("remove from the middle", |sync| {
+        sync.try_mutate(|s| s.channels().remove(1).map(drop))
+            .unwrap();
+    }),
+    ("swap two elements", |sync| {
+        sync.try_mutate(|s| s.channels().swap(0, 1)).unwrap();
+    }),
+    ("add map keys with / and ~", |sync| {
+        sync.try_mutate(|s| {
+            s.labels().insert("a/b".into(), "slash".into())?;
+            s.labels().insert("t~x".into(), "tilde".into())
+        })
+        .unwrap();
+    }),
+    ("replace an existing key", |sync| {
+        sync.try_mutate(|s| s.labels().insert("a/b".into(), "again".into()))
+            .unwrap();
+    }),
+    ("remove a key", |sync| {
+        sync.try_mutate(|s| {
+            s.labels().remove("t~x");
+            Ok(())
+        })
+        .unwrap();
+    }),
+    ("set an option", |sync| {
+        sync.try_mutate(|s| s.limit().set(Some(Limit { max: 5 })))
+            .unwrap();
+    }),
+    ("write inside an option", |sync| {
+        sync.try_mutate(|s| s.limit().at()?.set_max(7)).unwrap();
+    }),
+    ("take an option", |sync| {
+        sync.try_mutate(|s| {
+            s.limit().take();
+            Ok(())
+        })
+        .unwrap();
+    }),
+    ("replace a whole array", |sync| {
+        sync.try_mutate(|s| {
+            s.channels().retain(|c| c.active);
+            Ok(())
+        })
+        .unwrap();
+    }),
+    ("replace the whole document", |sync| {
+        sync.load_state(json!({
+            "enabled": false,
+            "biasVoltage": -1.5,
+            "channels": [{"name": "loaded", "value": 9.75, "active": true}],
+            "labels": {"": "empty key"},
+            "limit": {"max": -3},
+        }))
+        .unwrap();
+    }),
+    ("clear after the whole-document replace", |sync| {
+        sync.try_mutate(|s| {
+            s.channels().clear();
+            s.labels().clear();
+            Ok(())
+        })
+        .unwrap();
+    }),
+];
+
+#[tokio::test]
+async fn python_replica_follows_every_kind_of_patch() {
+    let sync = LabSync::new(Instrument {
+        enabled: false,
+        bias_voltage: 0.0,
+        channels: Vec::new(),
+        labels: BTreeMap::new(),
+        limit: None,
+    });
+    let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
+    let mut expected = BTreeMap::from([(0, document(&sync))]);
+    let mut python = Python::spawn(&server.ws_url(), &["--command", "no_such_command"]);
+
+    let snapshot = python.expect("snapshot").await;
+    assert_eq!(snapshot["version"], 0);
+    assert_eq!(snapshot["replica"], expected[&0]);
+
+    // No command is registered: the reference client raises the structured
+    // error for the unknown command, with the fields it reads.
+    let error = python.expect("command_error").await;
+    assert_eq!(error["command"], "no_such_command");
+    assert_eq!(error["code"], "unknown_command");
+    assert_eq!(error["message"], "Unknown command: 'no_such_command'");
+    assert_eq!(error["severity"], "error");
+    assert_eq!(error["display"], "toast");
+    assert_eq!(error["recoverable"], false);
+    assert_eq!(error["version"], 0);
+    assert!(error["requestId"].is_string(), "{error}");
+    assert!(error["originClientId"].is_string(), "{error}");
+    python.expect("ready").await;
+
+    for (step, mutate) in STEPS {
+        let before = sync.version();
+        mutate(&sync);
+        assert_eq!(sync.version(), before + 1, "{step}: one patch message");
+        expected.insert(sync.version(), document(&sync));
+    }
+    let mut events = vec![snapshot];
+    events.extend(python.finish(sync.version()).await);
+
+    let patches = check_replicas(&events, |version| expected.get(&version).cloned());
+    assert_eq!(
+        patches,
+        STEPS.len(),
+        "one patch event per step: {events:#?}"
+    );
+    server.check_final(&sync, &events).await;
+    server.stop().await;
+}
+
+/// The churn state: after mutation `v`, `counter` is `v` and `items` holds
+/// the last (at most five) values of the counter, so every version's
+/// document is known, and a patch applied twice (an `add` and a `remove`
+/// per mutation) corrupts the replica visibly.
+#[derive(Reactive, Serialize, Clone, Debug, Default)]
+struct Churn {
+    counter: u64,
+    items: Vec<u64>,
+}
+
+fn churn_step(sync: &LabSync<Churn>) {
+    sync.try_mutate(|s| {
+        let next = s.counter + 1;
+        s.set_counter(next)?;
+        s.items().push(next)?;
+        if s.items.len() > 5 {
+            s.items().remove(0)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+fn churn_document(version: u64) -> Value {
+    let items: Vec<u64> = (version.saturating_sub(4).max(1)..=version).collect();
+    json!({"counter": version, "items": items})
+}
+
+/// The join race of the reference server (PROTOCOL.md, ordering guarantee
+/// 1): a client that connects while patches are being produced must get
+/// its snapshot and then exactly the patches after it, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_joining_during_churn_gets_every_patch_once() {
+    let sync = LabSync::new(Churn::default());
+    let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = tokio::spawn({
+        let (sync, stop) = (sync.clone(), stop.clone());
+        async move {
+            // Bounded: about 10 s at most, far more than the client needs
+            // to connect.
+            for _ in 0..10_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                churn_step(&sync);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+
+    let mut python = Python::spawn(&server.ws_url(), &[]);
+    let snapshot = python.expect("snapshot").await;
+    let joined_at = snapshot["version"].as_u64().unwrap();
+    // Let the churn go on for a while after the join, then stop it.
+    tokio::time::timeout(TIMEOUT, async {
+        while sync.version() < joined_at + 200 && !churn.is_finished() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the churn stalled");
+    stop.store(true, Ordering::Relaxed);
+    churn.await.unwrap();
+    assert!(
+        joined_at > 0 && joined_at < sync.version(),
+        "the client must join during the churn: joined at {joined_at}, ended at {}",
+        sync.version()
+    );
+
+    let events = python.finish(sync.version()).await;
+    let mut all = vec![snapshot];
+    all.extend(events);
+    check_replicas(&all, |version| Some(churn_document(version)));
+    server.check_final(&sync, &all).await;
+    server.stop().await;
+}
+
+/// A client that falls behind its queue is resynchronised with a fresh
+/// snapshot (level 2); the 0.5.0 client treats it as a full reset. With a
+/// current-thread runtime the burst below runs before the writer can send
+/// anything, so the queue of two overflows for certain.
+#[tokio::test(flavor = "current_thread")]
+async fn lagging_python_client_is_resynchronised_with_a_snapshot() {
+    let sync = LabSync::new(Churn::default());
+    let server = TestServer::start(sync.clone(), ServerConfig::default().queue_depth(2)).await;
+    let mut python = Python::spawn(&server.ws_url(), &[]);
+    let snapshot = python.expect("snapshot").await;
+    assert_eq!(snapshot["version"], 0);
+    python.expect("ready").await;
+
+    for _ in 0..1_000 {
+        churn_step(&sync);
+    }
+    let events = python.finish(sync.version()).await;
+    let mut all = vec![snapshot];
+    all.extend(events);
+    check_replicas(&all, |version| Some(churn_document(version)));
+    let resyncs = all[1..]
+        .iter()
+        .filter(|event| event["event"] == "snapshot")
+        .count();
+    assert!(resyncs >= 1, "no resync snapshot: {all:#?}");
+    server.check_final(&sync, &all).await;
+    server.stop().await;
+}
+
+/// Checks every `snapshot` and `patch` event: its replica equals the
+/// server's document at its version, and patches follow the previous event
+/// with no gap and no repeat (a snapshot may reset the version). Returns
+/// the number of patch events.
+#[track_caller]
+fn check_replicas(events: &[Value], document_at: impl Fn(u64) -> Option<Value>) -> usize {
+    let mut previous: Option<u64> = None;
+    let mut patches = 0;
+    for event in events {
+        let kind = event["event"].as_str().unwrap_or_default();
+        if kind != "snapshot" && kind != "patch" {
+            continue;
+        }
+        let version = event["version"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no version in {event}"));
+        if kind == "patch" {
+            patches += 1;
+            let previous = previous.unwrap_or_else(|| panic!("a patch before any snapshot"));
+            assert_eq!(
+                version,
+                previous + 1,
+                "patch {version} after version {previous}"
+            );
+        }
+        let expected = document_at(version)
+            .unwrap_or_else(|| panic!("the server never had version {version}"));
+        assert_eq!(
+            event["replica"], expected,
+            "the Python replica differs from the server's document at version {version}"
+        );
+        previous = Some(version);
+    }
+    patches
+}
+
+fn document<S: Reactive + Serialize + Send + 'static>(sync: &LabSync<S>) -> Value {
+    serde_json::to_value(&*sync.read()).unwrap()
+}
+
+/// Our server on 127.0.0.1:0, running in a task.
+struct TestServer {
+    addr: SocketAddr,
+    routes: Routes,
+    running: JoinHandle<()>,
+}
+
+impl TestServer {
+    async fn start(source: impl IntoSource, config: ServerConfig) -> Self {
+        let server = Server::builder()
+            .config(config)
+            .bind(source, "127.0.0.1:0")
+            .await
+            .unwrap();
+        Self {
+            addr: server.local_addr(),
+            routes: server.routes().clone(),
+            running: tokio::spawn(server.run()),
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://{}/sync/ws", self.addr)
+    }
+
+    /// The Python client's final replica and version equal `GET
+    /// /sync/state` and the server's version.
+    async fn check_final<S: Reactive + Serialize + Send + 'static>(
+        &self,
+        sync: &LabSync<S>,
+        events: &[Value],
+    ) {
+        let last = events.last().expect("no events");
+        assert_eq!(last["event"], "final", "{last}");
+        let state = self.state().await;
+        assert_eq!(state, document(sync));
+        assert_eq!(
+            last["replica"], state,
+            "the Python replica differs from GET /sync/state"
+        );
+        assert_eq!(last["version"], sync.version());
+    }
+
+    /// `GET /sync/state`, parsed.
+    async fn state(&self) -> Value {
+        let response = tokio::time::timeout(TIMEOUT, async {
+            let mut stream = TcpStream::connect(self.addr).await.unwrap();
+            let request = format!(
+                "GET /sync/state HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.addr
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        })
+        .await
+        .expect("GET /sync/state timed out");
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        serde_json::from_str(body).unwrap()
+    }
+
+    async fn stop(self) {
+        self.routes.shutdown();
+        tokio::time::timeout(TIMEOUT, self.running)
+            .await
+            .expect("the server did not stop")
+            .unwrap();
+    }
+}
+
+/// `tests/python/client_interop.py`, running; killed when dropped.
+struct Python {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Python {
+    fn spawn(url: &str, args: &[&str]) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("../target/py-venv/bin/python");
+        assert!(
+            python.is_file(),
+            "the Python reference client is not installed: {} does not exist. Run `cargo \
+             xtask setup`, which creates the virtualenv target/py-venv and installs \
+             lab-link==0.5.0 from PyPI into it",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(root.join("tests/python/client_interop.py"))
+            .arg(url)
+            .args(["--timeout", "20"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// The next event the script reports.
+    async fn event(&mut self) -> Value {
+        match tokio::time::timeout(TIMEOUT, self.stdout.next_line()).await {
+            Ok(Ok(Some(line))) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("the script printed {line:?}, not JSON: {e}")),
+            Ok(Ok(None)) => self.fail("the script ended early").await,
+            Ok(Err(e)) => {
+                self.fail(&format!("cannot read the script's output: {e}"))
+                    .await
+            }
+            Err(_) => self.fail(&format!("no event within {TIMEOUT:?}")).await,
+        }
+    }
+
+    /// The next event, which must be of `kind`.
+    async fn expect(&mut self, kind: &str) -> Value {
+        let event = self.event().await;
+        if event["event"] != kind {
+            self.fail(&format!("expected a {kind} event, got {event}"))
+                .await;
+        }
+        event
+    }
+
+    /// Tells the script the final version, and returns every event it
+    /// reports from now on, up to and including `final`, once it has exited
+    /// successfully.
+    async fn finish(mut self, version: u64) -> Vec<Value> {
+        let mut stdin = self.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{version}\n").as_bytes())
+            .await
+            .unwrap();
+        drop(stdin);
+        let mut events = Vec::new();
+        loop {
+            let event = self.event().await;
+            let done = event["event"] == "final";
+            events.push(event);
+            if done {
+                break;
+            }
+        }
+        match tokio::time::timeout(TIMEOUT, self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => events,
+            Ok(Ok(status)) => self.fail(&format!("the script exited with {status}")).await,
+            Ok(Err(e)) => self.fail(&format!("cannot wait for the script: {e}")).await,
+            Err(_) => self.fail("the script did not exit").await,
+        }
+    }
+
+    /// Kills the script and fails the test with `why` and its stderr.
+    async fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.start_kill();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), pipe.read_to_string(&mut stderr))
+                .await;
+        }
+        panic!("the Python client failed: {why}\n--- its stderr ---\n{stderr}");
+    }
+}
