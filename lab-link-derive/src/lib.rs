@@ -15,6 +15,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod errors;
 mod reactive;
 
 use proc_macro::TokenStream;

@@ -16,6 +16,8 @@ mod fallback;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
+pub(crate) use crate::errors::Errors;
+
 /// The derive's output for `input`: the generated code, or the errors and
 /// a stub.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -33,38 +35,6 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 tokens.extend(error.to_compile_error());
             }
             tokens
-        }
-    }
-}
-
-/// The errors found so far, reported together at the end (serde's `Ctxt`,
-/// without the panic on drop).
-#[derive(Default)]
-pub(crate) struct Errors {
-    combined: Option<syn::Error>,
-}
-
-impl Errors {
-    /// Adds an error.
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.combined {
-            Some(combined) => combined.combine(error),
-            None => self.combined = Some(error),
-        }
-    }
-
-    /// Adds every error of `other`.
-    pub(crate) fn extend(&mut self, other: Errors) {
-        if let Some(error) = other.combined {
-            self.push(error);
-        }
-    }
-
-    /// `Ok` when nothing was reported, otherwise all the errors as one.
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        match self.combined {
-            Some(error) => Err(error),
-            None => Ok(()),
         }
     }
 }
