@@ -864,7 +864,7 @@ fn to_document<S: Reactive>(state: &S) -> Result<Value, MutationError> {
 }
 
 /// The escaped JSON Pointer of a `serde_path_to_error` path.
-fn pointer_of(path: &serde_path_to_error::Path) -> String {
+pub(crate) fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut pointer = crate::JsonPointer::root();
     for segment in path.iter() {

@@ -5,18 +5,59 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use super::{Command, CommandContext, CommandError, CommandFuture, CommandInfo};
+pub use crate::LabSync;
 pub use schemars;
 pub use serde;
 pub use serde_json;
 
 /// Deserialises the params object into the generated params struct; a
-/// mismatch is `invalid_params` naming the offending field.
+/// mismatch is `invalid_params` naming the offending parameter, with the
+/// JSON Pointer of the offending value as its `path`.
+///
+/// serde reports a missing or an unknown field at the object itself, not
+/// at a member; the field's name is then read from serde's message, whose
+/// wording (`missing field `x``, `unknown field `x`, expected …`) has been
+/// stable since serde 1.0 and is pinned by the tests below.
 pub fn parse_params<P: DeserializeOwned>(params: Map<String, Value>) -> Result<P, CommandError> {
     serde_path_to_error::deserialize(Value::Object(params)).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        CommandError::invalid_params(&field, e.inner())
+        let message = e.inner().to_string();
+        let path = e.path();
+        let top = path.iter().next().and_then(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        });
+        // Only the params object's own fields are reworded: deeper down,
+        // serde's message names the nested field, which the pointer alone
+        // would not.
+        let object_level = path.iter().count() <= 1;
+        match (top, object_level.then(|| object_error(&message)).flatten()) {
+            (Some(field), Some((_, reason))) => {
+                CommandError::invalid_params(field, reason).path(crate::sync::pointer_of(path))
+            }
+            (Some(field), None) => {
+                CommandError::invalid_params(field, message).path(crate::sync::pointer_of(path))
+            }
+            (None, Some((field, reason))) => CommandError::invalid_params(field, reason),
+            (None, None) => CommandError::invalid_params("", message),
+        }
     })
+}
+
+/// The field and a reworded reason of serde's object-level errors: a
+/// missing or an unknown field.
+fn object_error(message: &str) -> Option<(&str, String)> {
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let (field, _) = rest.split_once('`')?;
+        return Some((field, "required, but missing".to_owned()));
+    }
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let reason = match expected.strip_prefix(", ") {
+        Some("there are no fields") => "unknown parameter: this command takes none".to_owned(),
+        Some(expected) => format!("unknown parameter, {expected}"),
+        None => "unknown parameter".to_owned(),
+    };
+    Some((field, reason))
 }
 
 /// A handler's successful output as the ack's `result` (`null` means none).
@@ -40,4 +81,91 @@ pub fn result_of<T: Serialize, E: Into<CommandError>>(
 /// The JSON Schema of `T` as a JSON value.
 pub fn schema_of<T: schemars::JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::parse_params;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Params {
+        channel: usize,
+        points: Vec<Point>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Point {
+        x: f64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NoParams {}
+
+    /// The error's message and path for `params`.
+    #[track_caller]
+    fn check<P: serde::de::DeserializeOwned + std::fmt::Debug>(
+        params: serde_json::Value,
+        message: &str,
+        path: Option<&str>,
+    ) {
+        let serde_json::Value::Object(params) = params else {
+            panic!("params must be an object")
+        };
+        let error = parse_params::<P>(params).unwrap_err();
+        assert_eq!(error.code(), "invalid_params");
+        assert_eq!(error.message(), message);
+        assert_eq!(error.path_str(), path);
+    }
+
+    #[test]
+    fn errors_name_the_parameter_and_point_at_the_value() {
+        check::<Params>(
+            json!({"points": []}),
+            "invalid parameter `channel`: required, but missing",
+            Some("/channel"),
+        );
+        check::<Params>(
+            json!({"channel": 0, "points": [], "chanel": 1}),
+            "invalid parameter `chanel`: unknown parameter, expected `channel` or `points`",
+            Some("/chanel"),
+        );
+        check::<Params>(
+            json!({"channel": "0", "points": []}),
+            "invalid parameter `channel`: invalid type: string \"0\", expected usize",
+            Some("/channel"),
+        );
+        check::<Params>(
+            json!({"channel": 0, "points": [{"x": 1.0}, {"x": true}]}),
+            "invalid parameter `points`: invalid type: boolean `true`, expected f64",
+            Some("/points/1/x"),
+        );
+        check::<Params>(
+            json!({"channel": 0, "points": [{}]}),
+            "invalid parameter `points`: missing field `x`",
+            Some("/points/0"),
+        );
+        check::<Params>(
+            json!({"channel": 0, "points": [{"x": 1.0, "y": 2.0}]}),
+            "invalid parameter `points`: unknown field `y`, expected `x`",
+            Some("/points/0/y"),
+        );
+        check::<Params>(
+            json!({"channel": 0, "points": [], "x": 1}),
+            "invalid parameter `x`: unknown parameter, expected `channel` or `points`",
+            Some("/x"),
+        );
+        check::<NoParams>(
+            json!({"a/b": 1}),
+            "invalid parameter `a/b`: unknown parameter: this command takes none",
+            Some("/a~1b"),
+        );
+    }
 }
