@@ -27,8 +27,12 @@
 //! - **Engine.** [`engine`] is the sans-IO engine underneath: JSON Pointer,
 //!   atomic JSON Patch apply, diff, and the versioned store.
 //!
-//! The server, commands, streams and the testkit land with later issues and
-//! will be re-exported here.
+//! - **Serving.** [`serve`], [`Server`] and [`Routes`] put the state on the
+//!   wire: `GET /sync/state` and the `/sync/ws` sync socket, pre-wired or
+//!   mounted in your own hyper or axum app (the book's chapter "Serving").
+//!
+//! Commands over the socket, streams and the testkit land with later issues
+//! and will be re-exported here.
 //!
 //! # Example
 //!
@@ -118,4 +122,7 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/json-patch.md")]
     struct JsonPatch;
+
+    #[doc = include_str!("../../docs/src/serving.md")]
+    struct Serving;
 }
