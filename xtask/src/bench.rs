@@ -1,17 +1,26 @@
-//! `cargo xtask bench`: every benchmark of the workspace (divan), one bench
-//! binary after the other, with any arguments after `--` passed on to each
+//! `cargo xtask bench`: every benchmark of the workspace, one bench binary
+//! after the other, with any arguments after `--` passed on to each
 //! benchmark binary.
+//!
+//! The engine and the typed mutations are divan benches; the server bench
+//! (`lab-link/benches/server.rs`) is a plain `main` that prints a table and
+//! writes `target/bench/server.json`. It takes divan's command line too:
+//! filters select its scenarios by name (`cargo xtask bench -- fan_out`), a
+//! filter meant for the divan benches (`store`) selects none of them, and
+//! options it does not use (`--sample-count 10`) are ignored.
 
 use crate::cmd::{Cmd, JOBS};
 use crate::flags::Bench;
 use crate::Result;
 
 /// The benchmark binaries: `(package, bench target)`.
-const BENCHES: [(&str, &str); 2] = [
+const BENCHES: [(&str, &str); 3] = [
     // The patch engine against the json-patch crate.
     ("lab-link-core", "core"),
     // Typed mutations through LabSync.
     ("lab-link", "state"),
+    // The server: fan-out to WebSocket clients, idle memory, a slow client.
+    ("lab-link", "server"),
 ];
 
 /// `cargo xtask bench [-- ARGS]`.
@@ -56,6 +65,7 @@ mod tests {
             &[
                 "cargo bench -p lab-link-core --bench core -j 2",
                 "cargo bench -p lab-link --bench state -j 2",
+                "cargo bench -p lab-link --bench server -j 2",
             ],
         );
         check(
@@ -63,6 +73,7 @@ mod tests {
             &[
                 "cargo bench -p lab-link-core --bench core -j 2 -- store --sample-count 10",
                 "cargo bench -p lab-link --bench state -j 2 -- store --sample-count 10",
+                "cargo bench -p lab-link --bench server -j 2 -- store --sample-count 10",
             ],
         );
     }

@@ -20,7 +20,7 @@ pub(crate) enum Command {
     Setup(Setup),
     /// Run every check: setup, fmt, clippy, all tests and doctests, the book build.
     Test(Test),
-    /// Run the benchmarks of lab-link-core (divan).
+    /// Run the benchmarks: the engine, typed mutations (divan) and the server.
     Bench(Bench),
     /// Build the book in docs/ into target/book.
     Docs(Docs),

@@ -1,0 +1,1593 @@
+//! The server under load: how fast one commit reaches many WebSocket
+//! clients, what an idle connection costs, and what a client that stops
+//! reading does to the others. A plain `main` (not divan): each scenario
+//! runs once and adds lines to one table, printed at the end and written as
+//! JSON to `target/bench/server.json`.
+//!
+//! The state is the small derived state of `examples/bench_server.rs`
+//! (four channels); every mutation sets one field, `/acquisition/stamp_ns`,
+//! to the wall-clock time of the commit, so a client reads its latency off
+//! the patch itself. Clients are tokio-tungstenite clients that apply every
+//! patch to their replica with `lab_link::engine::apply`.
+//!
+//! Scenarios (the names are filters):
+//!
+//! - `fan_out`: the server in this process; 100 clients connected and
+//!   reading; one driver thread commits 2000 mutations as fast as it can.
+//!   Patch deliveries per second (all clients' patches over the time from
+//!   the first commit to the last delivery), commit-to-delivery latency,
+//!   whether every client got every version once and in order, whether each
+//!   final replica equals the state (`sync.snapshot()`), and CPU time per
+//!   delivered patch: of the server's runtime threads plus the committing
+//!   thread, and of the whole process (the clients run here too).
+//! - `fan_out_paced`: the same at one commit per millisecond: a load the
+//!   server keeps up with, so every client should get every patch.
+//! - `fan_out_child`, `fan_out_child_paced`: the same with the server and
+//!   its committing thread in a child process, so that the CPU time of
+//!   that process excludes the clients; the final replicas are compared
+//!   with `GET /sync/state`.
+//! - `idle_memory`: the server in a child process; 500 idle connections,
+//!   each after its snapshot; the child's VmRSS before and after, then
+//!   after they closed, and the same again (a second round that needs more
+//!   memory than the first would be a leak).
+//! - `slow_consumer`: the server in a child process; one client (with a
+//!   64 KiB receive buffer) never reads while 99 others receive 2000 patches
+//!   at one per millisecond; the healthy clients' deliveries and
+//!   completeness, the child's VmRSS, and how the slow client catches up
+//!   once it reads.
+//!
+//! CPU time is the time on CPU of each thread from
+//! `/proc/PID/task/*/schedstat`, in nanoseconds: utime + stime of
+//! `/proc/PID/stat` count 10 ms ticks, too coarse for a 50 ms burst. Each
+//! scenario also reports how many cores other processes kept busy
+//! meanwhile (from `/proc/stat`): on a shared machine, latency tails say
+//! more about the neighbours than about the server when that is high.
+//!
+//! The child process is this binary run with `--serve-child`, which runs
+//! `examples/bench_server.rs` (included below as a module): `cargo bench`
+//! does not build examples, and this way the child is always the same
+//! build.
+//!
+//! # Arguments
+//!
+//! `cargo xtask bench` passes the same arguments to every bench binary, so
+//! this one accepts divan's command line and ignores what it does not use:
+//!
+//! - `FILTER…`: run the scenarios whose name contains one of the filters
+//!   (`--exact`: equals); none given: all. A filter that names no scenario
+//!   (say `store`, meant for the divan benches) runs none.
+//! - `--skip FILTER`: skip the scenarios whose name contains FILTER.
+//! - `--list`: list the scenarios.
+//! - `--bench` (`cargo bench` passes it): full sizes, and the table is
+//!   written to `target/bench/server.json` (the scenarios of this run only).
+//!   Without it (`cargo test --benches`) or with `--test`, a quick run with
+//!   small sizes checks that every scenario works, and no JSON is written.
+//! - `--clients N`, `--mutations M`, `--idle N`, `--pace-us US`: the sizes
+//!   (defaults 100, 2000, 500, 1000). These are this binary's own, so pass
+//!   them with `cargo bench -p lab-link --bench server -- --clients 50`, not
+//!   through `cargo xtask bench` (the divan benches refuse them).
+//! - Any other `--option` is ignored; divan's options that take a value
+//!   (`--sample-count 10`, …) are skipped with their value.
+//!
+//! Exits non-zero when a delivery was wrong: a patch out of order or
+//! repeated, a replica that differs from the state, or a client that failed.
+//! A resynchronisation (a fresh snapshot sent to a client that fell more
+//! than the queue depth behind) is the server's documented behaviour, so it
+//! is counted, not failed.
+//!
+//! Linux only: CPU time and memory come from `/proc`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lab_link::engine::{apply, PatchOp};
+use lab_link::{LabSync, Routes, Server};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+// The example's `main` is unused here: the child runs `bench_server::run`.
+#[allow(dead_code)]
+#[path = "../examples/bench_server.rs"]
+mod bench_server;
+
+use bench_server::{AppState, Commits};
+
+/// The JSON Pointer of the field every mutation of `bench_server` sets.
+const STAMP_PATH: &str = "/acquisition/stamp_ns";
+
+/// The scenarios, in the order they run.
+const SCENARIOS: [&str; 6] = [
+    "fan_out",
+    "fan_out_paced",
+    "fan_out_child",
+    "fan_out_child_paced",
+    "idle_memory",
+    "slow_consumer",
+];
+
+/// divan's options that take a value: skipped with it.
+const DIVAN_VALUE_OPTIONS: [&str; 15] = [
+    "--color",
+    "--sort",
+    "--sortr",
+    "--timer",
+    "--sample-count",
+    "--sample-size",
+    "--threads",
+    "--min-time",
+    "--max-time",
+    "--items-count",
+    "--bytes-count",
+    "--chars-count",
+    "--cycles-count",
+    "--bytes-format",
+    "--format",
+];
+
+/// The longest any client waits for its patches.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--serve-child") {
+        return bench_server::run();
+    }
+    let options = match Options::parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("server bench: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if options.list {
+        for scenario in SCENARIOS {
+            println!("{scenario}: bench");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let selected: Vec<&str> = SCENARIOS
+        .into_iter()
+        .filter(|name| options.selects(name))
+        .collect();
+    if selected.is_empty() {
+        println!("server bench: no scenario matches the filters (scenarios: {SCENARIOS:?})");
+        return ExitCode::SUCCESS;
+    }
+    if !options.bench {
+        println!("server bench: quick test run (pass --bench, as `cargo bench` does, for the full sizes)");
+    }
+    println!(
+        "server bench: {} clients, {} mutations, {} idle connections, paced at one commit per {} µs",
+        options.clients, options.mutations, options.idle, options.pace_us
+    );
+
+    let started = Instant::now();
+    let mut table = Table::default();
+    for scenario in selected {
+        let scenario_started = Instant::now();
+        let load_before = Load::now();
+        let paced = Duration::from_micros(options.pace_us);
+        let table = &mut table;
+        let options = &options;
+        let result = match scenario {
+            "fan_out" => in_process(|host| fan_out(options, table, scenario, host, Duration::ZERO)),
+            "fan_out_paced" => in_process(|host| fan_out(options, table, scenario, host, paced)),
+            "fan_out_child" => {
+                in_child(|host| fan_out(options, table, scenario, host, Duration::ZERO))
+            }
+            "fan_out_child_paced" => {
+                in_child(|host| fan_out(options, table, scenario, host, paced))
+            }
+            "idle_memory" => in_child(|host| idle_memory(options, table, scenario, host)),
+            "slow_consumer" => in_child(|host| slow_consumer(options, table, scenario, host)),
+            _ => unreachable!("every scenario is listed in SCENARIOS"),
+        };
+        if let Err(message) = result {
+            table.problem(scenario, message);
+        }
+        if let (Some(before), Some(after)) = (load_before, Load::now()) {
+            table.add(
+                scenario,
+                "CPU used by other processes meanwhile (noise)",
+                after.others_since(before, scenario_started.elapsed()),
+                2,
+                "cores",
+            );
+        }
+        eprintln!(
+            "server bench: {scenario} took {:.1} s",
+            scenario_started.elapsed().as_secs_f64()
+        );
+    }
+
+    table.print();
+    println!(
+        "(ran in {:.1} s; clients and server share the machine's {} cores)",
+        started.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    if options.bench {
+        match table.write_json(&options) {
+            Ok(path) => println!("written to {}", path.display()),
+            Err(e) => {
+                eprintln!("server bench: could not write the JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if table.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The command line: see the module documentation.
+#[derive(Debug)]
+struct Options {
+    bench: bool,
+    list: bool,
+    exact: bool,
+    filters: Vec<String>,
+    skips: Vec<String>,
+    clients: usize,
+    mutations: usize,
+    idle: usize,
+    pace_us: u64,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut bench = false;
+        let mut test = false;
+        let mut list = false;
+        let mut exact = false;
+        let mut filters = Vec::new();
+        let mut skips = Vec::new();
+        let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut args = args.iter().map(String::as_str).peekable();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) if name.starts_with("--") => (name, Some(value)),
+                _ => (arg, None),
+            };
+            let mut value = |what: &str| {
+                inline
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{what} needs a value"))
+            };
+            match name {
+                "--bench" => bench = true,
+                "--test" => test = true,
+                "--list" => list = true,
+                "--exact" => exact = true,
+                "--skip" => skips.push(value(name)?.to_owned()),
+                "--clients" | "--mutations" | "--idle" | "--pace-us" => {
+                    let text = value(name)?;
+                    let number = text
+                        .parse()
+                        .map_err(|_| format!("{name} takes a number, not {text:?}"))?;
+                    sizes.insert(name, number);
+                }
+                _ if DIVAN_VALUE_OPTIONS.contains(&name) => {
+                    value(name)?;
+                }
+                "--skip-ext-time" => {
+                    if inline.is_none() && matches!(args.peek(), Some(&("true" | "false"))) {
+                        args.next();
+                    }
+                }
+                _ if name.starts_with('-') => {}
+                _ => filters.push(arg.to_owned()),
+            }
+        }
+        let bench = bench && !test;
+        let size = |name: &str, full: u64, quick: u64| {
+            let chosen = sizes
+                .get(name)
+                .copied()
+                .unwrap_or(if bench { full } else { quick });
+            usize::try_from(chosen).map_err(|_| format!("{name} is too large"))
+        };
+        Ok(Self {
+            bench,
+            list,
+            exact,
+            filters,
+            skips,
+            clients: size("--clients", 100, 10)?.max(2),
+            mutations: size("--mutations", 2000, 50)?.max(1),
+            idle: size("--idle", 500, 20)?.max(1),
+            pace_us: sizes
+                .get("--pace-us")
+                .copied()
+                .unwrap_or(if bench { 1000 } else { 2000 }),
+        })
+    }
+
+    fn selects(&self, scenario: &str) -> bool {
+        let matches = |filter: &String| {
+            if self.exact {
+                scenario == filter
+            } else {
+                scenario.contains(filter.as_str())
+            }
+        };
+        (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self
+                .skips
+                .iter()
+                .any(|skip| scenario.contains(skip.as_str()))
+    }
+}
+
+/// One line of the result.
+#[derive(Debug)]
+struct Row {
+    scenario: &'static str,
+    figure: String,
+    value: f64,
+    decimals: usize,
+    unit: &'static str,
+}
+
+/// The result: one line per figure, and what went wrong.
+#[derive(Debug, Default)]
+struct Table {
+    rows: Vec<Row>,
+    problems: Vec<(&'static str, String)>,
+}
+
+impl Table {
+    fn add(
+        &mut self,
+        scenario: &'static str,
+        figure: impl Into<String>,
+        value: f64,
+        decimals: usize,
+        unit: &'static str,
+    ) {
+        self.rows.push(Row {
+            scenario,
+            figure: figure.into(),
+            value,
+            decimals,
+            unit,
+        });
+    }
+
+    fn count(&mut self, scenario: &'static str, figure: impl Into<String>, value: usize) {
+        self.add(scenario, figure, value as f64, 0, "");
+    }
+
+    fn problem(&mut self, scenario: &'static str, message: impl Into<String>) {
+        let message = message.into();
+        eprintln!("server bench: {scenario}: {message}");
+        self.problems.push((scenario, message));
+    }
+
+    fn print(&self) {
+        let cells: Vec<[String; 4]> = self
+            .rows
+            .iter()
+            .map(|row| {
+                [
+                    row.scenario.to_owned(),
+                    row.figure.clone(),
+                    format!("{:.*}", row.decimals, row.value),
+                    row.unit.to_owned(),
+                ]
+            })
+            .collect();
+        let header = ["scenario", "figure", "value", "unit"].map(str::to_owned);
+        let width = |column: usize| {
+            cells
+                .iter()
+                .chain([&header])
+                .map(|cells| cells[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [width(0), width(1), width(2), width(3)];
+        println!();
+        for (index, cells) in [&header].into_iter().chain(&cells).enumerate() {
+            println!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+            );
+            if index == 0 {
+                println!("{}", "-".repeat(widths.iter().sum::<usize>() + 6));
+            }
+        }
+        for (scenario, message) in &self.problems {
+            println!("PROBLEM in {scenario}: {message}");
+        }
+    }
+
+    fn write_json(&self, options: &Options) -> std::io::Result<PathBuf> {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            PathBuf::from,
+        );
+        let directory = target.join("bench");
+        std::fs::create_dir_all(&directory)?;
+        let path = directory.join("server.json");
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "scenario": row.scenario,
+                    "figure": row.figure,
+                    "value": row.value,
+                    "unit": row.unit,
+                })
+            })
+            .collect();
+        let problems: Vec<Value> = self
+            .problems
+            .iter()
+            .map(|(scenario, message)| json!({"scenario": scenario, "problem": message}))
+            .collect();
+        let document = json!({
+            "bench": "server",
+            "clients": options.clients,
+            "mutations": options.mutations,
+            "idle_connections": options.idle,
+            "pace_us": options.pace_us,
+            "cores": std::thread::available_parallelism().map_or(1, usize::from),
+            "rows": rows,
+            "problems": problems,
+        });
+        let text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
+        std::fs::write(&path, text + "\n")?;
+        Ok(path.canonicalize().unwrap_or(path))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A server message, as far as the clients read it.
+#[derive(Deserialize)]
+struct ServerMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    patch: Vec<PatchOp>,
+    data: Option<Value>,
+    version: Option<u64>,
+}
+
+/// What one client received.
+#[derive(Debug)]
+struct Received {
+    replica: Value,
+    version: u64,
+    /// Patch messages received.
+    patches: usize,
+    /// Snapshots after the first: resynchronisations.
+    resyncs: usize,
+    /// Patches whose version was not the previous one plus one.
+    disorder: usize,
+    /// Commit-to-receipt times, in nanoseconds.
+    latencies_ns: Vec<u64>,
+    /// Wall-clock time of the last message.
+    last_ns: u64,
+}
+
+impl Received {
+    fn new(replica: Value, version: u64, expected: usize) -> Self {
+        Self {
+            replica,
+            version,
+            patches: 0,
+            resyncs: 0,
+            disorder: 0,
+            latencies_ns: Vec::with_capacity(expected),
+            last_ns: 0,
+        }
+    }
+
+    /// Takes one text frame received at `now_ns`.
+    fn take(&mut self, now_ns: u64, text: &str) -> Result<(), String> {
+        let message: ServerMessage =
+            serde_json::from_str(text).map_err(|e| format!("unreadable message: {e}"))?;
+        let version = message
+            .version
+            .ok_or_else(|| format!("a {} message without a version", message.kind))?;
+        match message.kind.as_str() {
+            "patch" => {
+                if version != self.version + 1 {
+                    self.disorder += 1;
+                }
+                let stamp = message.patch.iter().find_map(|op| match op {
+                    PatchOp::Replace { path, value } if path.as_str() == STAMP_PATH => {
+                        value.as_u64()
+                    }
+                    _ => None,
+                });
+                if let Some(stamp) = stamp {
+                    self.latencies_ns.push(now_ns.saturating_sub(stamp));
+                }
+                apply(&mut self.replica, &message.patch)
+                    .map_err(|e| format!("patch {version} does not apply: {e}"))?;
+                self.patches += 1;
+            }
+            "snapshot" => {
+                if version < self.version {
+                    self.disorder += 1;
+                }
+                self.replica = message.data.ok_or("a snapshot without data")?;
+                self.resyncs += 1;
+            }
+            other => return Err(format!("unexpected {other} message")),
+        }
+        self.version = version;
+        self.last_ns = now_ns;
+        Ok(())
+    }
+
+    /// Every version once and in order, by patches alone.
+    fn complete(&self, mutations: usize) -> bool {
+        self.resyncs == 0 && self.disorder == 0 && self.patches == mutations
+    }
+}
+
+fn client_runtime() -> Result<Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no client runtime: {e}"))
+}
+
+/// Connects to the sync socket; `receive_buffer` shrinks the socket's
+/// receive buffer (a slow client that holds little).
+async fn connect(addr: SocketAddr, receive_buffer: Option<u32>) -> Result<Ws, String> {
+    let url = format!("ws://{addr}/sync/ws");
+    let connecting = async {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        if let Some(bytes) = receive_buffer {
+            socket
+                .set_recv_buffer_size(bytes)
+                .map_err(|e| e.to_string())?;
+        }
+        let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(ws)
+    };
+    tokio::time::timeout(Duration::from_secs(10), connecting)
+        .await
+        .map_err(|_| format!("connecting to {url} timed out"))?
+        .map_err(|e| format!("connecting to {url}: {e}"))
+}
+
+/// The next text frame, skipping control frames.
+async fn next_text(ws: &mut Ws) -> Result<String, String> {
+    // Bounded: control frames are rare (pings every 20 s).
+    for _ in 0..1000 {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(Message::Close(frame))) => {
+                return Err(format!("closed by the server: {frame:?}"))
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("read failed: {e}")),
+            None => return Err("the server closed the connection".to_owned()),
+        }
+    }
+    Err("only control frames".to_owned())
+}
+
+/// Reads the snapshot every connection starts with.
+async fn first_snapshot(ws: &mut Ws, expected: usize) -> Result<Received, String> {
+    let text = tokio::time::timeout(Duration::from_secs(10), next_text(ws))
+        .await
+        .map_err(|_| "no snapshot within 10 s".to_owned())??;
+    let message: ServerMessage =
+        serde_json::from_str(&text).map_err(|e| format!("unreadable snapshot: {e}"))?;
+    match (message.kind.as_str(), message.data, message.version) {
+        ("snapshot", Some(data), Some(version)) => Ok(Received::new(data, version, expected)),
+        (kind, _, _) => Err(format!("the first message is a {kind}, not a snapshot")),
+    }
+}
+
+/// Reads until `target` or the deadline.
+async fn follow_to(ws: &mut Ws, received: &mut Received, target: u64) -> Result<(), String> {
+    let reading = async {
+        while received.version < target {
+            let text = next_text(ws).await?;
+            received.take(bench_server::now_ns(), &text)?;
+        }
+        Ok::<_, String>(())
+    };
+    tokio::time::timeout(CLIENT_DEADLINE, reading)
+        .await
+        .map_err(|_| {
+            format!(
+                "stopped at version {} of {target} after {CLIENT_DEADLINE:?}",
+                received.version
+            )
+        })?
+}
+
+/// One reading client: connects, reports its snapshot's version on
+/// `ready`, then reads `mutations` versions further.
+async fn reading_client(
+    addr: SocketAddr,
+    mutations: usize,
+    ready: mpsc::Sender<Result<u64, String>>,
+) -> Result<Received, String> {
+    let start = async {
+        let mut ws = connect(addr, None).await?;
+        let received = first_snapshot(&mut ws, mutations).await?;
+        Ok::<_, String>((ws, received))
+    };
+    let (mut ws, mut received) = match start.await {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = ready.send(Err(e.clone()));
+            return Err(e);
+        }
+    };
+    let target = received.version + mutations as u64;
+    let _ = ready.send(Ok(received.version));
+    follow_to(&mut ws, &mut received, target).await?;
+    Ok(received)
+}
+
+/// Reading clients, started and connected.
+struct Fleet {
+    handles: Vec<tokio::task::JoinHandle<Result<Received, String>>>,
+}
+
+impl Fleet {
+    /// Starts `clients` reading clients and waits until each has its
+    /// snapshot.
+    fn start(
+        runtime: &Runtime,
+        addr: SocketAddr,
+        clients: usize,
+        mutations: usize,
+    ) -> Result<Self, String> {
+        let (ready, readiness) = mpsc::channel();
+        let handles = (0..clients)
+            .map(|_| runtime.spawn(reading_client(addr, mutations, ready.clone())))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut versions = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match readiness.recv_timeout(wait) {
+                Ok(Ok(version)) => versions.push(version),
+                Ok(Err(e)) => return Err(format!("a client could not start: {e}")),
+                Err(_) => return Err("the clients did not all connect within 30 s".to_owned()),
+            }
+        }
+        if versions.iter().any(|&v| v != versions[0]) {
+            return Err(format!(
+                "the clients started at different versions: {versions:?}"
+            ));
+        }
+        Ok(Self { handles })
+    }
+
+    /// Waits for every client's result.
+    fn finish(self, runtime: &Runtime) -> Vec<Result<Received, String>> {
+        runtime.block_on(async {
+            let mut results = Vec::with_capacity(self.handles.len());
+            for handle in self.handles {
+                results.push(
+                    handle
+                        .await
+                        .unwrap_or_else(|e| Err(format!("panicked: {e}"))),
+                );
+            }
+            results
+        })
+    }
+}
+
+/// The figures of one fan-out, added to the table.
+struct FanOut<'a> {
+    scenario: &'static str,
+    clients: usize,
+    mutations: usize,
+    commits: Commits,
+    results: &'a [Result<Received, String>],
+    state: &'a Value,
+}
+
+impl FanOut<'_> {
+    /// Adds the delivery figures; returns the number of patches delivered.
+    fn report(&self, table: &mut Table) -> usize {
+        let scenario = self.scenario;
+        let received: Vec<&Received> = self
+            .results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .collect();
+        for error in self.results.iter().filter_map(|r| r.as_ref().err()) {
+            table.problem(scenario, format!("a client failed: {error}"));
+        }
+        let delivered: usize = received.iter().map(|r| r.patches).sum();
+        let last_ns = received.iter().map(|r| r.last_ns).max().unwrap_or(0);
+        let commit_s = nanos_to_s(self.commits.last_ns.saturating_sub(self.commits.first_ns));
+        let delivery_s = nanos_to_s(last_ns.saturating_sub(self.commits.first_ns));
+
+        table.count(scenario, "clients", self.clients);
+        table.count(scenario, "mutations committed", self.mutations);
+        table.count(scenario, "patches delivered (all clients)", delivered);
+        if commit_s > 0.0 {
+            table.add(
+                scenario,
+                "commit rate (driver)",
+                self.mutations as f64 / commit_s,
+                0,
+                "commits/s",
+            );
+        }
+        table.add(
+            scenario,
+            "patch deliveries per second (all clients)",
+            delivered as f64 / delivery_s.max(1e-9),
+            0,
+            "patches/s",
+        );
+        table.add(
+            scenario,
+            "first commit to last delivery",
+            delivery_s * 1e3,
+            1,
+            "ms",
+        );
+        let mut latencies: Vec<u64> = received
+            .iter()
+            .flat_map(|r| r.latencies_ns.iter().copied())
+            .collect();
+        latencies.sort_unstable();
+        for (name, quantile) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+            table.add(
+                scenario,
+                format!("commit-to-delivery latency {name}"),
+                percentile(&latencies, quantile) as f64 / 1e3,
+                0,
+                "µs",
+            );
+        }
+        let complete = received
+            .iter()
+            .filter(|r| r.complete(self.mutations))
+            .count();
+        table.add(
+            scenario,
+            "clients that got every version once, in order",
+            complete as f64,
+            0,
+            "clients",
+        );
+        let resyncs: usize = received.iter().map(|r| r.resyncs).sum();
+        let resynced = received.iter().filter(|r| r.resyncs > 0).count();
+        table.count(scenario, "resynchronisations (fresh snapshots)", resyncs);
+        table.count(scenario, "clients resynchronised", resynced);
+        let skipped: usize = received
+            .iter()
+            .map(|r| self.mutations.saturating_sub(r.patches))
+            .sum();
+        table.count(
+            scenario,
+            "versions covered by a snapshot instead of a patch",
+            skipped,
+        );
+        let disorder: usize = received.iter().map(|r| r.disorder).sum();
+        if disorder > 0 {
+            table.problem(
+                scenario,
+                format!("{disorder} patches arrived out of order or repeated"),
+            );
+        }
+        let equal = received.iter().filter(|r| &r.replica == self.state).count();
+        table.add(
+            scenario,
+            "final replicas equal to the state",
+            equal as f64,
+            0,
+            "clients",
+        );
+        if equal != received.len() {
+            table.problem(
+                scenario,
+                format!("{} replicas differ from the state", received.len() - equal),
+            );
+        }
+        delivered
+    }
+}
+
+fn percentile(sorted: &[u64], quantile: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn nanos_to_s(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+// ---------------------------------------------------------------------------
+// CPU time and memory from /proc
+
+/// CPU time of one process, split by thread name, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    /// Every living thread.
+    total_ns: u64,
+    /// The server's runtime threads (`lab-server`).
+    server_ns: u64,
+    /// The thread that commits (`bench-driver`).
+    driver_ns: u64,
+}
+
+impl Cpu {
+    /// Sums the time on CPU of `/proc/PID/task/*/schedstat`, exact to the
+    /// nanosecond (utime + stime of `/proc/PID/stat` count 10 ms ticks: too
+    /// coarse for a burst of 50 ms). Threads that have ended are not
+    /// counted; every thread that matters lives through a measurement.
+    fn of(pid: u32) -> Option<Self> {
+        let mut cpu = Self::default();
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let task = entry.ok()?.path();
+            let (Ok(name), Ok(schedstat)) = (
+                std::fs::read_to_string(task.join("comm")),
+                std::fs::read_to_string(task.join("schedstat")),
+            ) else {
+                // A thread that has just ended.
+                continue;
+            };
+            let Some(ns) = schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            cpu.total_ns += ns;
+            if name.starts_with("lab-server") {
+                cpu.server_ns += ns;
+            } else if name.starts_with("bench-driver") {
+                cpu.driver_ns += ns;
+            }
+        }
+        Some(cpu)
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            total_ns: self.total_ns.saturating_sub(before.total_ns),
+            server_ns: self.server_ns.saturating_sub(before.server_ns),
+            driver_ns: self.driver_ns.saturating_sub(before.driver_ns),
+        }
+    }
+}
+
+/// CPU ticks of the whole machine and of this process (with its waited-for
+/// children), from `/proc/stat` and `/proc/self/stat`: to tell how busy the
+/// machine was with other work during a scenario.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    machine_busy: u64,
+    own: u64,
+}
+
+impl Load {
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(|ticks| ticks.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal
+        let machine_busy = cpu.iter().sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<u64> = own[own.rfind(')')? + 1..]
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|ticks| ticks.parse().ok())
+            .collect::<Option<_>>()?;
+        // utime stime cutime cstime
+        Some(Self {
+            machine_busy,
+            own: fields.iter().sum(),
+        })
+    }
+
+    /// The cores kept busy by other processes since `before`.
+    fn others_since(self, before: Self, elapsed: Duration) -> f64 {
+        let machine = self.machine_busy.saturating_sub(before.machine_busy);
+        let own = self.own.saturating_sub(before.own);
+        // USER_HZ: 100 ticks per second.
+        machine.saturating_sub(own) as f64 / 100.0 / elapsed.as_secs_f64().max(1e-3)
+    }
+}
+
+/// The bytes waiting in the kernel on the TCP connection from local port
+/// `from` to port `to` (both on 127.0.0.1): its send queue (`tx_queue` of
+/// `/proc/net/tcp`: sent but unacknowledged, or not sent yet) and its
+/// receive queue (`rx_queue`: received but not read).
+fn tcp_queues(from: u16, to: u16) -> Option<(u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port = |address: &str| {
+        address
+            .rsplit_once(':')
+            .and_then(|(_, port)| u16::from_str_radix(port, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if port(fields.get(1)?)? != from || port(fields.get(2)?)? != to {
+            return None;
+        }
+        let (tx, rx) = fields.get(4)?.split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// The soft limit on open files of this process.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------
+// Where the server runs
+
+/// A running server and the thread that commits to it.
+trait Host {
+    fn addr(&self) -> SocketAddr;
+    /// The process whose CPU time is the server's.
+    fn pid(&self) -> u32;
+    /// Commits `mutations` mutations, one every `pace`; returns when done.
+    fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String>;
+    /// The document the server holds now.
+    fn state(&self) -> Result<Value, String>;
+    fn in_process(&self) -> bool;
+}
+
+/// The server in this process: on a runtime of its own (threads
+/// `lab-server`), committed to by a thread of its own (`bench-driver`);
+/// the clients run on a third runtime (`bench-client`).
+struct InProcessServer {
+    runtime: Runtime,
+    sync: LabSync<AppState>,
+    routes: Routes,
+    running: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
+    orders: mpsc::Sender<(usize, Duration)>,
+    done: mpsc::Receiver<Commits>,
+    driver: std::thread::JoinHandle<()>,
+}
+
+impl InProcessServer {
+    fn start() -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lab-server")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("no server runtime: {e}"))?;
+        let sync = LabSync::new(bench_server::initial_state());
+        let server = runtime
+            .block_on(Server::builder().bind(sync.clone(), "127.0.0.1:0"))
+            .map_err(|e| format!("cannot bind: {e}"))?;
+        let addr = server.local_addr();
+        let routes = server.routes().clone();
+        let running = runtime.spawn(server.run());
+        let (orders, ordered) = mpsc::channel::<(usize, Duration)>();
+        let (report, done) = mpsc::channel();
+        let driver_sync = sync.clone();
+        // Lives as long as `orders`, so that its CPU time stays readable.
+        let driver = std::thread::Builder::new()
+            .name("bench-driver".to_owned())
+            .spawn(move || {
+                for (mutations, pace) in ordered {
+                    let commits = bench_server::commit(&driver_sync, mutations, pace);
+                    if report.send(commits).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| format!("no driver thread: {e}"))?;
+        Ok(Self {
+            runtime,
+            sync,
+            routes,
+            running,
+            addr,
+            orders,
+            done,
+            driver,
+        })
+    }
+
+    /// Shuts the server down gracefully.
+    fn stop(self) -> Result<(), String> {
+        let Self {
+            runtime,
+            routes,
+            running,
+            orders,
+            driver,
+            ..
+        } = self;
+        drop(orders);
+        let driver = driver.join().map_err(|_| "the driver panicked".to_owned());
+        routes.shutdown();
+        let stopped = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), running).await });
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        driver?;
+        match stopped {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the server task failed: {e}")),
+            Err(_) => Err("the server did not shut down within 10 s".to_owned()),
+        }
+    }
+}
+
+impl Host for InProcessServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String> {
+        self.orders
+            .send((mutations, pace))
+            .map_err(|_| "the driver has stopped".to_owned())?;
+        self.done
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the driver did not finish within 60 s".to_owned())
+    }
+
+    fn state(&self) -> Result<Value, String> {
+        serde_json::from_str(self.sync.snapshot().document_json())
+            .map_err(|e| format!("the snapshot is not JSON: {e}"))
+    }
+
+    fn in_process(&self) -> bool {
+        true
+    }
+}
+
+/// `examples/bench_server.rs` in a child process.
+struct ChildServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+impl ChildServer {
+    fn spawn() -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("no current exe: {e}"))?;
+        let mut child = Command::new(exe)
+            .arg("--serve-child")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the child server: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout of the child")?;
+        let (sender, lines) = mpsc::channel();
+        // Ends with the child's stdout.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut server = Self {
+            child,
+            stdin,
+            lines,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            pid: 0,
+        };
+        let listening = server.line(Duration::from_secs(10))?;
+        server.addr = listening
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+            .ok_or_else(|| format!("unexpected first line of the child: {listening:?}"))?;
+        let pid = server.line(Duration::from_secs(10))?;
+        server.pid = pid
+            .strip_prefix("pid ")
+            .and_then(|pid| pid.parse().ok())
+            .ok_or_else(|| format!("unexpected second line of the child: {pid:?}"))?;
+        Ok(server)
+    }
+
+    fn line(&self, timeout: Duration) -> Result<String, String> {
+        self.lines
+            .recv_timeout(timeout)
+            .map_err(|_| format!("the child server said nothing within {timeout:?}"))
+    }
+
+    fn rss_kib(&self) -> Result<u64, String> {
+        rss_kib(self.pid)
+    }
+
+    /// Closes stdin (the child shuts down gracefully) and waits for it;
+    /// kills it after 10 s.
+    fn stop(mut self) -> Result<(), String> {
+        drop(self.stdin.take());
+        for _ in 0..500 {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(format!("the child server exited with {status}")),
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(format!("cannot wait for the child server: {e}")),
+            }
+        }
+        Err("the child server did not stop within 10 s of its stdin closing: killed".to_owned())
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Host for ChildServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String> {
+        let stdin = self.stdin.as_mut().ok_or("the child's stdin is closed")?;
+        writeln!(stdin, "commit {mutations} {}", pace.as_micros())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("cannot write to the child: {e}"))?;
+        let answer = self.line(Duration::from_secs(60))?;
+        let numbers: Vec<u64> = answer
+            .strip_prefix("committed ")
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match numbers.as_slice() {
+            [_, first_ns, last_ns, version] => Ok(Commits {
+                first_ns: *first_ns,
+                last_ns: *last_ns,
+                version: *version,
+            }),
+            _ => Err(format!("unexpected answer of the child: {answer:?}")),
+        }
+    }
+
+    /// `GET /sync/state`.
+    fn state(&self) -> Result<Value, String> {
+        let fetch = || -> std::io::Result<String> {
+            let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(
+                stream,
+                "GET /sync/state HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.addr
+            )?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        };
+        let response = fetch().map_err(|e| format!("GET /sync/state: {e}"))?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or("GET /sync/state: no body")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(format!(
+                "GET /sync/state: {}",
+                head.lines().next().unwrap_or("")
+            ));
+        }
+        serde_json::from_str(body).map_err(|e| format!("GET /sync/state: not JSON: {e}"))
+    }
+
+    fn in_process(&self) -> bool {
+        false
+    }
+}
+
+/// Runs `scenario` against a server in this process.
+fn in_process(
+    scenario: impl FnOnce(&mut InProcessServer) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut server = InProcessServer::start()?;
+    let outcome = scenario(&mut server);
+    let stopped = server.stop();
+    outcome.and(stopped)
+}
+
+/// Runs `scenario` against a server in a child process.
+fn in_child(scenario: impl FnOnce(&mut ChildServer) -> Result<(), String>) -> Result<(), String> {
+    let mut server = ChildServer::spawn()?;
+    let outcome = scenario(&mut server);
+    let stopped = server.stop();
+    outcome.and(stopped)
+}
+
+// ---------------------------------------------------------------------------
+// The scenarios
+
+/// `fan_out*`: `options.clients` reading clients, `options.mutations`
+/// commits one every `pace`.
+fn fan_out(
+    options: &Options,
+    table: &mut Table,
+    scenario: &'static str,
+    host: &mut dyn Host,
+    pace: Duration,
+) -> Result<(), String> {
+    let clients = client_runtime()?;
+    let outcome = (|| {
+        let fleet = Fleet::start(&clients, host.addr(), options.clients, options.mutations)?;
+        let before = Cpu::of(host.pid());
+        let commits = host.commit(options.mutations, pace)?;
+        let results = fleet.finish(&clients);
+        let after = Cpu::of(host.pid());
+        let state = host.state()?;
+        table.add(
+            scenario,
+            "pace (0: as fast as possible)",
+            pace.as_micros() as f64,
+            0,
+            "µs/commit",
+        );
+        let delivered = FanOut {
+            scenario,
+            clients: options.clients,
+            mutations: options.mutations,
+            commits,
+            results: &results,
+            state: &state,
+        }
+        .report(table);
+        if let (Some(before), Some(after), true) = (before, after, delivered > 0) {
+            let used = after.since(before);
+            let per_patch = |ns: u64| ns as f64 / 1e3 / delivered as f64;
+            table.add(
+                scenario,
+                "CPU per delivered patch: server runtime + committing thread",
+                per_patch(used.server_ns + used.driver_ns),
+                2,
+                "µs",
+            );
+            table.add(
+                scenario,
+                "  of which the committing thread (mutate, notify every client)",
+                per_patch(used.driver_ns),
+                2,
+                "µs",
+            );
+            if host.in_process() {
+                table.add(
+                    scenario,
+                    "CPU per delivered patch: whole process (clients run here too)",
+                    per_patch(used.total_ns),
+                    2,
+                    "µs",
+                );
+            } else {
+                table.add(
+                    scenario,
+                    "CPU per delivered patch: server process, all threads",
+                    per_patch(used.total_ns),
+                    2,
+                    "µs",
+                );
+            }
+            table.add(
+                scenario,
+                "CPU per commit: committing thread",
+                used.driver_ns as f64 / 1e3 / options.mutations as f64,
+                2,
+                "µs",
+            );
+        }
+        Ok(())
+    })();
+    clients.shutdown_timeout(Duration::from_secs(2));
+    outcome
+}
+
+/// `idle_memory`: VmRSS of the child server before and after opening
+/// `options.idle` idle connections, twice over (a second round that needs
+/// more memory than the first would be a leak).
+fn idle_memory(
+    options: &Options,
+    table: &mut Table,
+    scenario: &'static str,
+    server: &mut ChildServer,
+) -> Result<(), String> {
+    let mut idle = options.idle;
+    if let Some(limit) = open_files_limit() {
+        // The two ends are in different processes: each needs one
+        // descriptor per connection, plus a margin for everything else.
+        let fits = limit.saturating_sub(64);
+        if idle > fits {
+            table.problem(
+                scenario,
+                format!("RLIMIT_NOFILE is {limit}: measured {fits} connections, not {idle}"),
+            );
+            idle = fits;
+        }
+    }
+    let clients = client_runtime()?;
+    let outcome = (|| {
+        // One connection first, so that one-time costs (the snapshot cache,
+        // the runtime's timer wheel, …) are in the "before".
+        let warm = clients.block_on(async {
+            let mut ws = connect(server.addr, None).await?;
+            first_snapshot(&mut ws, 0).await?;
+            Ok::<_, String>(ws)
+        })?;
+        std::thread::sleep(Duration::from_millis(300));
+        let before = server.rss_kib()?;
+        let mut rounds = Vec::new();
+        for _ in 0..2 {
+            let connections = clients.block_on(open_idle(server.addr, idle))?;
+            std::thread::sleep(Duration::from_millis(500));
+            let open = server.rss_kib()?;
+            drop(connections);
+            std::thread::sleep(Duration::from_millis(500));
+            rounds.push((open, server.rss_kib()?));
+        }
+        drop(warm);
+        let (open, closed) = rounds[0];
+        let (open_again, closed_again) = rounds[1];
+        table.count(scenario, "idle connections (each after its snapshot)", idle);
+        table.add(scenario, "server VmRSS before", before as f64, 0, "KiB");
+        table.add(
+            scenario,
+            "server VmRSS with them open",
+            open as f64,
+            0,
+            "KiB",
+        );
+        table.add(
+            scenario,
+            "server VmRSS per idle connection",
+            open.saturating_sub(before) as f64 / idle as f64,
+            1,
+            "KiB",
+        );
+        table.add(
+            scenario,
+            "server VmRSS after they closed",
+            closed as f64,
+            0,
+            "KiB",
+        );
+        table.add(
+            scenario,
+            "server VmRSS with as many open again",
+            open_again as f64,
+            0,
+            "KiB",
+        );
+        table.add(
+            scenario,
+            "server VmRSS after they closed again",
+            closed_again as f64,
+            0,
+            "KiB",
+        );
+        Ok(())
+    })();
+    clients.shutdown_timeout(Duration::from_secs(2));
+    outcome
+}
+
+/// Opens `count` connections, 50 at a time, each read up to its snapshot.
+async fn open_idle(addr: SocketAddr, count: usize) -> Result<Vec<Ws>, String> {
+    let mut open = Vec::with_capacity(count);
+    while open.len() < count {
+        let batch = (count - open.len()).min(50);
+        let tasks: Vec<_> = (0..batch)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut ws = connect(addr, None).await?;
+                    first_snapshot(&mut ws, 0).await?;
+                    Ok::<_, String>(ws)
+                })
+            })
+            .collect();
+        for task in tasks {
+            open.push(task.await.map_err(|e| format!("panicked: {e}"))??);
+        }
+    }
+    Ok(open)
+}
+
+/// `slow_consumer`: one client never reads while the others receive
+/// `options.mutations` patches at the paced rate; then it reads.
+fn slow_consumer(
+    options: &Options,
+    table: &mut Table,
+    scenario: &'static str,
+    server: &mut ChildServer,
+) -> Result<(), String> {
+    let pace = Duration::from_micros(options.pace_us);
+    let clients = client_runtime()?;
+    let outcome = (|| {
+        // A receive buffer of 64 KiB (the kernel doubles it), so that most
+        // of the backlog waits on the server's side. Not smaller: below the
+        // loopback MSS (64 KiB) the receiver never reopens its window and
+        // the catch-up crawls on zero-window probes.
+        let mut slow = clients.block_on(connect(server.addr, Some(64 * 1024)))?;
+        let healthy = options.clients - 1;
+        let fleet = Fleet::start(&clients, server.addr, healthy, options.mutations)?;
+        let before = server.rss_kib()?;
+        let commits = server.commit(options.mutations, pace)?;
+        let results = fleet.finish(&clients);
+        let after = server.rss_kib()?;
+        let state = server.state()?;
+        table.count(scenario, "clients that never read", 1);
+        table.add(
+            scenario,
+            "pace (0: as fast as possible)",
+            pace.as_micros() as f64,
+            0,
+            "µs/commit",
+        );
+        FanOut {
+            scenario,
+            clients: healthy,
+            mutations: options.mutations,
+            commits,
+            results: &results,
+            state: &state,
+        }
+        .report(table);
+        table.add(
+            scenario,
+            "server VmRSS before the commits",
+            before as f64,
+            0,
+            "KiB",
+        );
+        table.add(
+            scenario,
+            "server VmRSS after (the slow client still not reading)",
+            after as f64,
+            0,
+            "KiB",
+        );
+        let slow_port = match slow.get_ref() {
+            MaybeTlsStream::Plain(stream) => stream.local_addr().ok().map(|addr| addr.port()),
+            _ => None,
+        };
+        let server_port = server.addr.port();
+        if let Some(slow_port) = slow_port {
+            if let (Some((sending, _)), Some((_, receiving))) = (
+                tcp_queues(server_port, slow_port),
+                tcp_queues(slow_port, server_port),
+            ) {
+                table.add(
+                    scenario,
+                    "bytes for the slow client in the server's socket send queue",
+                    sending as f64,
+                    0,
+                    "bytes",
+                );
+                table.add(
+                    scenario,
+                    "bytes in the slow client's socket receive queue",
+                    receiving as f64,
+                    0,
+                    "bytes",
+                );
+            }
+        }
+
+        // Now the slow client reads: it must end at the last version with
+        // the right document, by patches and resynchronisations.
+        let caught_up = clients.block_on(async {
+            let mut received = first_snapshot(&mut slow, options.mutations).await?;
+            follow_to(&mut slow, &mut received, commits.version).await?;
+            Ok::<_, String>(received)
+        });
+        match caught_up {
+            Ok(received) => {
+                table.count(
+                    scenario,
+                    "slow client, once reading: patches received",
+                    received.patches,
+                );
+                table.count(
+                    scenario,
+                    "slow client, once reading: resynchronisations",
+                    received.resyncs,
+                );
+                table.add(
+                    scenario,
+                    "slow client, once reading: replica equal to the state",
+                    f64::from(u8::from(received.replica == state)),
+                    0,
+                    "(1: yes)",
+                );
+                if received.replica != state {
+                    table.problem(scenario, "the slow client's replica differs from the state");
+                }
+                if received.disorder > 0 {
+                    table.problem(scenario, "the slow client got patches out of order");
+                }
+            }
+            Err(e) => table.problem(scenario, format!("the slow client did not catch up: {e}")),
+        }
+        Ok(())
+    })();
+    clients.shutdown_timeout(Duration::from_secs(2));
+    outcome
+}

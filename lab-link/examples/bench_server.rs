@@ -1,0 +1,239 @@
+//! A lab-link server for the server benchmark (`benches/server.rs`), also
+//! usable on its own: it serves a small derived state (four channels and an
+//! acquisition block) on `127.0.0.1` at an ephemeral port, prints
+//! `listening on ADDR` and `pid PID` on stdout, and commits mutations when
+//! asked on stdin.
+//!
+//! ```text
+//! cargo run --release -p lab-link --example bench_server
+//! ```
+//!
+//! Commands on stdin, one per line (the answer is one line on stdout):
+//!
+//! - `commit M PACE_US`: commits M single-field mutations, each setting
+//!   `/acquisition/stamp_ns` to the wall-clock time in nanoseconds (kept
+//!   strictly increasing, so that every mutation commits a version), one
+//!   every PACE_US microseconds (0: as fast as possible). Answers
+//!   `committed M FIRST_NS LAST_NS VERSION`: the stamps of the first and the
+//!   last mutation and the version after the last.
+//! - `quit`: shuts down.
+//!
+//! The server shuts down gracefully on SIGTERM, SIGINT, `quit`, or when
+//! stdin closes (so that it never outlives the benchmark that started it).
+//!
+//! The benchmark includes this file as a module (the example binary is not
+//! built by `cargo bench`) and runs it in a child process by re-executing
+//! itself with `--serve-child`.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lab_link::{LabSync, Reactive, Server};
+use serde::Serialize;
+
+fn main() -> ExitCode {
+    run()
+}
+
+/// One channel of the instrument.
+#[derive(Reactive, Serialize, Clone, Debug)]
+pub(crate) struct Channel {
+    name: String,
+    #[reactive(range = -10.0..=10.0)]
+    bias_voltage: f64,
+    active: bool,
+}
+
+/// The acquisition block; `stamp_ns` is the field the benchmark writes.
+#[derive(Reactive, Serialize, Clone, Debug)]
+pub(crate) struct Acquisition {
+    running: bool,
+    rate_hz: f64,
+    count: u64,
+    stamp_ns: u64,
+}
+
+/// The served state.
+#[derive(Reactive, Serialize, Clone, Debug)]
+pub(crate) struct AppState {
+    enabled: bool,
+    channels: Vec<Channel>,
+    acquisition: Acquisition,
+}
+
+/// A small state: four channels.
+pub(crate) fn initial_state() -> AppState {
+    AppState {
+        enabled: true,
+        channels: (0..4)
+            .map(|i| Channel {
+                name: format!("ch{i}"),
+                bias_voltage: 0.0,
+                active: i % 2 == 0,
+            })
+            .collect(),
+        acquisition: Acquisition {
+            running: false,
+            rate_hz: 10.0,
+            count: 0,
+            stamp_ns: 0,
+        },
+    }
+}
+
+/// The wall-clock time in nanoseconds since the Unix epoch: comparable
+/// across processes on one machine, unlike `Instant`.
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
+/// What [`commit`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Commits {
+    /// The stamp of the first mutation.
+    pub(crate) first_ns: u64,
+    /// The stamp of the last mutation.
+    pub(crate) last_ns: u64,
+    /// The version after the last commit.
+    pub(crate) version: u64,
+}
+
+/// Commits `mutations` single-field mutations, one every `pace` (zero: as
+/// fast as possible). Each sets `/acquisition/stamp_ns` to the current time, so a
+/// receiver can tell how long the patch took to reach it.
+pub(crate) fn commit(sync: &LabSync<AppState>, mutations: usize, pace: Duration) -> Commits {
+    let started = Instant::now();
+    let mut first_ns = 0;
+    let mut last_ns = sync.read().acquisition.stamp_ns;
+    for index in 0..mutations {
+        if !pace.is_zero() {
+            // An absolute schedule: a late commit does not delay the rest.
+            let due = started + pace * u32::try_from(index).unwrap_or(u32::MAX);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let stamp = now_ns().max(last_ns + 1);
+        sync.try_mutate(|s| s.acquisition().set_stamp_ns(stamp))
+            .expect("stamp_ns has no constraint");
+        if index == 0 {
+            first_ns = stamp;
+        }
+        last_ns = stamp;
+    }
+    Commits {
+        first_ns,
+        last_ns,
+        version: sync.version(),
+    }
+}
+
+/// Serves [`initial_state`] until SIGTERM, SIGINT, `quit` or the end of
+/// stdin; commits on request (see the module documentation).
+pub(crate) fn run() -> ExitCode {
+    match serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve() -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lab-server")
+        .enable_all()
+        .build()?;
+    let sync = LabSync::new(initial_state());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.block_on(
+        Server::builder()
+            .shutdown_signal(async move {
+                tokio::select! {
+                    // Sent by `quit`, or dropped at the end of stdin.
+                    _ = stopped => {}
+                    () = terminated() => {}
+                }
+            })
+            .bind(sync.clone(), "127.0.0.1:0"),
+    )?;
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {}", server.local_addr())?;
+        writeln!(out, "pid {}", std::process::id())?;
+        out.flush()?;
+    }
+    // Blocking stdin on a thread of its own; it is not joined, since it may
+    // still be blocked in a read when a signal ends the server.
+    std::thread::Builder::new()
+        .name("bench-driver".to_owned())
+        .spawn(move || {
+            answer_commands(&sync);
+            let _ = stop.send(());
+        })?;
+    runtime.block_on(server.run());
+    Ok(())
+}
+
+/// Reads commands until `quit` or the end of stdin.
+fn answer_commands(sync: &LabSync<AppState>) {
+    let stdin = io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { return };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words.as_slice() {
+            ["quit"] => return,
+            ["commit", mutations, pace_us] => {
+                match (mutations.parse::<usize>(), pace_us.parse::<u64>()) {
+                    (Ok(mutations), Ok(pace_us)) => {
+                        let done = commit(sync, mutations, Duration::from_micros(pace_us));
+                        format!(
+                            "committed {mutations} {} {} {}",
+                            done.first_ns, done.last_ns, done.version
+                        )
+                    }
+                    _ => format!("error: bad numbers in {line:?}"),
+                }
+            }
+            _ => format!("error: unknown command {line:?} (commit M PACE_US | quit)"),
+        };
+        let mut out = io::stdout().lock();
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+#[cfg(unix)]
+async fn terminated() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+async fn terminated() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
