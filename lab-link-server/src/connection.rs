@@ -11,7 +11,7 @@
 //! full reset). So a slow client costs at most its queue and never slows
 //! the commit path or the other clients.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,10 +44,12 @@ where
         shared: shared.clone(),
         client_id,
         queue,
-        lagging: Arc::new(AtomicBool::new(false)),
+        backlog: Arc::new(Backlog::default()),
         subscription: Mutex::new(None),
         stop_writer: CancellationToken::new(),
     });
+    let registered = Arc::downgrade(&link);
+    lock(&shared.clients).push(registered.clone());
     link.subscribe(since);
     tracing::debug!(client = %link.client_id, "sync client connected");
 
@@ -64,23 +66,76 @@ where
     // Otherwise the writer ends after the queued close frame, or on
     // shutdown.
     let _ = writer.await;
+    lock(&shared.clients).retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
     tracing::debug!(client = %link.client_id, "sync client disconnected");
 }
 
+/// What [`Routes::clients`](crate::Routes::clients) reports of one open
+/// sync socket: how much of the server's memory its backlog holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// The `clientId` of the socket's snapshots.
+    pub client_id: String,
+    /// Messages queued for the client right now: never more than
+    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth).
+    pub queued: usize,
+    /// The most messages that were ever queued for it at once.
+    pub peak_queued: usize,
+    /// How many times its queue was full: each time, it stopped receiving
+    /// patches until it had caught up with its queue, then got a fresh
+    /// snapshot.
+    pub fell_behind: u64,
+}
+
 /// What a connection's tasks share.
-struct Link {
+pub(crate) struct Link {
     shared: Arc<Shared>,
     client_id: String,
     queue: mpsc::Sender<Message>,
-    /// Set by the listener when the queue was full; cleared by the writer
-    /// when it resubscribes.
-    lagging: Arc<AtomicBool>,
+    /// The queue's state, shared with the listener.
+    backlog: Arc<Backlog>,
     /// The current subscription and the flag that switches its listener
     /// off (set before a new subscription starts, so two listeners never
     /// both feed the queue).
     subscription: Mutex<Option<(Subscription, Arc<AtomicBool>)>>,
     /// Tells the writer the client is gone.
     stop_writer: CancellationToken,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of a client's queue, shared by its tasks and its listener.
+#[derive(Debug, Default)]
+struct Backlog {
+    /// Set when the queue was full; cleared by the writer when it
+    /// resubscribes.
+    lagging: AtomicBool,
+    /// The most messages queued at once.
+    peak: AtomicUsize,
+    /// How many times `lagging` was set.
+    fell_behind: AtomicU64,
+}
+
+impl Backlog {
+    /// Records the queue's length after a message was queued.
+    fn queued(&self, queue: &mpsc::Sender<Message>) {
+        let queued = queue.max_capacity() - queue.capacity();
+        self.peak.fetch_max(queued, Ordering::Relaxed);
+    }
+
+    /// Marks the client lagging: the queue was full.
+    fn full(&self) {
+        if !self.lagging.swap(true, Ordering::AcqRel) {
+            self.fell_behind.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Why the read loop ended.
@@ -105,17 +160,17 @@ impl Link {
         let active = Arc::new(AtomicBool::new(true));
         let listener = {
             let active = active.clone();
-            let lagging = self.lagging.clone();
+            let backlog = self.backlog.clone();
             let queue = self.queue.clone();
             move |committed: &Committed| {
                 if !active.load(Ordering::Acquire) {
                     return;
                 }
                 match queue.try_send(Message::Text(shared_text(committed.message_shared()))) {
-                    Ok(()) => {}
+                    Ok(()) => backlog.queued(&queue),
                     Err(TrySendError::Full(_)) => {
                         active.store(false, Ordering::Release);
-                        lagging.store(true, Ordering::Release);
+                        backlog.full();
                     }
                     Err(TrySendError::Closed(_)) => active.store(false, Ordering::Release),
                 }
@@ -152,9 +207,10 @@ impl Link {
         };
         for frame in frames {
             if self.queue.try_send(frame).is_err() {
-                self.lagging.store(true, Ordering::Release);
+                self.backlog.full();
                 return;
             }
+            self.backlog.queued(&self.queue);
         }
     }
 
@@ -166,7 +222,24 @@ impl Link {
 
     /// Queues a reply, waiting for room: replies are never dropped.
     async fn reply(&self, text: String) {
-        let _ = self.queue.send(Message::Text(Utf8Bytes::from(text))).await;
+        if self
+            .queue
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok()
+        {
+            self.backlog.queued(&self.queue);
+        }
+    }
+
+    /// What [`Routes::clients`](crate::Routes::clients) reports.
+    pub(crate) fn stats(&self) -> ClientStats {
+        ClientStats {
+            client_id: self.client_id.clone(),
+            queued: self.queue.max_capacity() - self.queue.capacity(),
+            peak_queued: self.backlog.peak.load(Ordering::Relaxed),
+            fell_behind: self.backlog.fell_behind.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -254,7 +327,7 @@ async fn write_loop<IO>(
         if closing {
             break;
         }
-        if receiver.is_empty() && link.lagging.swap(false, Ordering::AcqRel) {
+        if receiver.is_empty() && link.backlog.lagging.swap(false, Ordering::AcqRel) {
             tracing::debug!(client = %link.client_id, "client fell behind: resynchronised with a snapshot");
             link.subscribe(None);
         }

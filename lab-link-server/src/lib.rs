@@ -33,5 +33,6 @@ mod routes;
 mod server;
 
 pub use config::ServerConfig;
+pub use connection::ClientStats;
 pub use routes::{Body, IntoSource, Routes};
 pub use server::{serve, Builder, Server};

@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -24,6 +24,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::connection::{ClientStats, Link};
 use crate::ServerConfig;
 
 /// The response body of every endpoint.
@@ -68,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Every socket's tasks, to wait for them on shutdown.
     pub(crate) tracker: TaskTracker,
+    /// The open sync sockets, for [`Routes::clients`].
+    pub(crate) clients: Mutex<Vec<Weak<Link>>>,
 }
 
 impl Routes {
@@ -82,6 +85,7 @@ impl Routes {
                 connections,
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
+                clients: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -201,6 +205,22 @@ impl Routes {
     /// The number of open sync sockets.
     pub fn connection_count(&self) -> usize {
         self.shared.config.max_connections - self.shared.connections.available_permits()
+    }
+
+    /// The backlog of every open sync socket: what it costs the server's
+    /// memory, and how often it fell behind (see
+    /// [`ServerConfig::queue_depth`]). For monitoring, and for tests that
+    /// check a slow client stays within its bound.
+    pub fn clients(&self) -> Vec<ClientStats> {
+        let links: Vec<Arc<Link>> = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        links.iter().map(|link| link.stats()).collect()
     }
 
     pub(crate) fn config(&self) -> &ServerConfig {
