@@ -38,16 +38,7 @@ pub(crate) async fn serve<IO>(shared: Arc<Shared>, ws: WebSocketStream<IO>, sinc
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
-    let link = Arc::new(Link {
-        shared: shared.clone(),
-        client_id,
-        queue,
-        backlog: Arc::new(Backlog::default()),
-        subscription: Mutex::new(None),
-        stop_writer: CancellationToken::new(),
-    });
+    let (link, receiver) = Link::new(shared.clone());
     let registered = Arc::downgrade(&link);
     lock(&shared.clients).push(registered.clone());
     link.subscribe(since);
@@ -150,6 +141,21 @@ enum ReadEnd {
 }
 
 impl Link {
+    /// A new client's link (not subscribed yet) and the receiving end of
+    /// its queue.
+    fn new(shared: Arc<Shared>) -> (Arc<Self>, mpsc::Receiver<Message>) {
+        let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
+        let link = Arc::new(Link {
+            shared,
+            client_id: uuid::Uuid::new_v4().to_string(),
+            queue,
+            backlog: Arc::new(Backlog::default()),
+            subscription: Mutex::new(None),
+            stop_writer: CancellationToken::new(),
+        });
+        (link, receiver)
+    }
+
     /// (Re)subscribes: queues the snapshot (or the resume) and then every
     /// later patch, with nothing lost or repeated in between.
     fn subscribe(&self, since: Option<u64>) {
@@ -180,7 +186,7 @@ impl Link {
         let subscription = self.shared.source.subscribe_from(
             since,
             max_resume,
-            &mut |start| self.queue_start(start),
+            &mut |start| self.queue_start(start, &active),
             Box::new(listener),
         );
         *current = Some((subscription, active));
@@ -188,8 +194,10 @@ impl Link {
 
     /// Queues the first frames of a subscription. Runs under the state
     /// lock, so it only `try_send`s; a full queue marks the client lagging
-    /// and the writer resubscribes it once the queue has drained.
-    fn queue_start(&self, start: Start) {
+    /// and switches the new listener off (the patches it would queue have
+    /// no base on the client), and the writer resubscribes the client once
+    /// the queue has drained.
+    fn queue_start(&self, start: Start, active: &AtomicBool) {
         let frames = match start {
             Start::Snapshot(snapshot) => {
                 vec![Message::Text(Utf8Bytes::from(
@@ -207,6 +215,7 @@ impl Link {
         };
         for frame in frames {
             if self.queue.try_send(frame).is_err() {
+                active.store(false, Ordering::Release);
                 self.backlog.full();
                 return;
             }
@@ -454,5 +463,49 @@ async fn handle_text(link: &Link, text: &str) {
             link.reply(protocol::error_message("bad_message", &message))
                 .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Routes, ServerConfig};
+    use lab_link_core::LabSync;
+
+    /// The version of a queued patch or snapshot.
+    fn version_of(message: Message) -> u64 {
+        let Message::Text(text) = message else {
+            panic!("not a text frame: {message:?}")
+        };
+        let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        value["version"].as_u64().unwrap()
+    }
+
+    #[test]
+    fn a_start_that_does_not_fit_the_queue_switches_its_listener_off() {
+        let sync = LabSync::new(vec![0.0_f64]);
+        let routes = Routes::new(sync.clone(), ServerConfig::default().queue_depth(2));
+        let (link, mut receiver) = Link::new(routes.shared());
+        let set = |value: f64| sync.try_mutate(|v| v.set(0, value)).unwrap();
+
+        link.subscribe(None); // snapshot v0
+        set(1.0); // patch v1: the queue is full
+        set(2.0); // patch v2 does not fit: the client falls behind
+        assert_eq!(link.stats().fell_behind, 1);
+        // The client asks for a resync; the snapshot does not fit either.
+        link.subscribe(None);
+        assert_eq!(version_of(receiver.try_recv().unwrap()), 0);
+        assert_eq!(version_of(receiver.try_recv().unwrap()), 1);
+
+        // Before the fix, the new listener queued v3 right after v1: a gap.
+        set(3.0);
+        assert!(receiver.try_recv().is_err());
+        // The writer resubscribes once the queue is empty.
+        assert!(link.backlog.lagging.swap(false, Ordering::AcqRel));
+        link.subscribe(None);
+        set(4.0);
+        assert_eq!(version_of(receiver.try_recv().unwrap()), 3);
+        assert_eq!(version_of(receiver.try_recv().unwrap()), 4);
+        assert_eq!(link.stats().peak_queued, 2);
     }
 }

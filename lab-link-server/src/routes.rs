@@ -223,6 +223,11 @@ impl Routes {
         links.iter().map(|link| link.stats()).collect()
     }
 
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.shared.config
     }
