@@ -92,6 +92,10 @@ pub(crate) struct Link {
     subscription: Mutex<Option<(Subscription, Arc<AtomicBool>)>>,
     /// Tells the writer the client is gone.
     stop_writer: CancellationToken,
+    /// Tells the reader the writer has ended (the client was dropped after
+    /// a failed or timed-out write, or closed): nothing can reach the
+    /// client any more, so the connection ends.
+    writer_done: CancellationToken,
 }
 
 impl std::fmt::Debug for Link {
@@ -132,7 +136,8 @@ impl Backlog {
 /// Why the read loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadEnd {
-    /// The client closed or the connection broke.
+    /// The client closed, the connection broke, or the writer gave up on
+    /// the client.
     Gone,
     /// A close frame was queued for the writer (idle, frame too large).
     Closing,
@@ -152,6 +157,7 @@ impl Link {
             backlog: Arc::new(Backlog::default()),
             subscription: Mutex::new(None),
             stop_writer: CancellationToken::new(),
+            writer_done: CancellationToken::new(),
         });
         (link, receiver)
     }
@@ -282,6 +288,7 @@ async fn write_loop<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let _done = link.writer_done.clone().drop_guard();
     let config = &link.shared.config;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
@@ -386,6 +393,7 @@ where
     loop {
         let next = tokio::select! {
             () = shutdown.cancelled() => return ReadEnd::Shutdown,
+            () = link.writer_done.cancelled() => return ReadEnd::Gone,
             next = tokio::time::timeout(idle_timeout, stream.next()) => next,
         };
         let message = match next {
