@@ -9,4 +9,5 @@
 
 mod client;
 mod connections;
+mod level2;
 mod ordering;
