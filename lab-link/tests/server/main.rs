@@ -11,3 +11,4 @@ mod client;
 mod connections;
 mod level2;
 mod ordering;
+mod slow;
