@@ -14,7 +14,8 @@
 //! 1. the pre-wired server: [`serve`], or [`Server::builder`] for the
 //!    prefix, the limits and the shutdown signal;
 //! 2. the endpoints as a hyper service beside your own routes: [`Routes`]
-//!    ([`Routes::handle`] answers `None` for paths that are not its own);
+//!    ([`Routes::handle`] gives back requests for paths that are not its
+//!    own);
 //! 3. the WebSocket handler alone on a route of your own hyper or axum app:
 //!    [`Routes::upgrade`].
 //!

@@ -49,7 +49,8 @@ pub type Body = Full<Bytes>;
 /// assert_eq!(response.into_body().collect().await?.to_bytes(), "[1.5]");
 ///
 /// let other = http::Request::get("/my/page").body(())?;
-/// assert!(routes.handle(other).is_none());
+/// let Err(other) = routes.handle(other) else { panic!("not a lab-link path") };
+/// assert_eq!(other.uri().path(), "/my/page"); // yours to route
 /// # Ok(())
 /// # }
 /// ```
@@ -90,15 +91,18 @@ impl Routes {
         }
     }
 
-    /// Answers a request for one of the endpoints, or `None` when the path
-    /// is not `{prefix}/state` or `{prefix}/ws`.
-    pub fn handle<B>(&self, request: Request<B>) -> Option<Response<Body>> {
+    /// Answers a request for one of the endpoints, or gives the request
+    /// back (`Err`) when its path is not `{prefix}/state` or `{prefix}/ws`,
+    /// so the application can route it itself.
+    pub fn handle<B>(&self, request: Request<B>) -> Result<Response<Body>, Request<B>> {
         let prefix = self.shared.config.prefix.as_str();
-        let endpoint = request.uri().path().strip_prefix(prefix)?;
+        let Some(endpoint) = request.uri().path().strip_prefix(prefix) else {
+            return Err(request);
+        };
         match endpoint {
-            "/state" => Some(self.state(request.method())),
-            "/ws" => Some(self.upgrade(request)),
-            _ => None,
+            "/state" => Ok(self.state(request.method())),
+            "/ws" => Ok(self.upgrade(request)),
+            _ => Err(request),
         }
     }
 
@@ -244,9 +248,9 @@ impl<B> hyper::service::Service<Request<B>> for Routes {
 
     /// Answers the endpoints, and `404 Not Found` for any other path.
     fn call(&self, request: Request<B>) -> Self::Future {
-        ready(Ok(self
-            .handle(request)
-            .unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found"))))
+        ready(Ok(self.handle(request).unwrap_or_else(|_| {
+            plain(StatusCode::NOT_FOUND, "not found")
+        })))
     }
 }
 
@@ -322,10 +326,12 @@ fn since_of(query: Option<&str>) -> Option<u64> {
 }
 
 fn ws_config(config: &ServerConfig) -> WebSocketConfig {
-    // Small read and write buffers: an idle connection should cost little;
-    // frames are batched by the writer, not by tungstenite's buffer.
+    // Small read and write buffers: an idle connection should cost little
+    // (the read buffer is allocated up front: 8 KiB made an idle socket cost
+    // 15 KiB, 1 KiB makes it 8 KiB; it grows for larger frames). Frames are
+    // batched by the writer, not by tungstenite's buffer.
     WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(8 << 20)
         .max_message_size(Some(config.max_frame_bytes))

@@ -41,8 +41,8 @@ async fn live(State(routes): State<Routes>, request: Request) -> Response<Body> 
 /// `{prefix}/ws`), then the app's own 404.
 async fn fallback(State(routes): State<Routes>, request: Request) -> Response {
     match routes.handle(request) {
-        Some(response) => response.into_response(),
-        None => (StatusCode::NOT_FOUND, "no such page").into_response(),
+        Ok(response) => response.into_response(),
+        Err(_request) => (StatusCode::NOT_FOUND, "no such page").into_response(),
     }
 }
 
