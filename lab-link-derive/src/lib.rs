@@ -1,4 +1,4 @@
-//! Procedural macros of lab-link: `#[derive(Reactive)]`.
+//! Procedural macros of lab-link: `#[derive(Reactive)]` and `#[command]`.
 //!
 //! `#[derive(Reactive)]` generates, for a struct with named fields, a
 //! tracked view whose setters and getters record every mutation as JSON
@@ -7,14 +7,20 @@
 //! through the facade's hidden `lab_link::__private` module (or the path
 //! given with `#[reactive(crate = "...")]`).
 //!
-//! Use the macro through the `lab-link` facade (`lab_link::Reactive`),
-//! whose documentation describes what it generates; this crate only holds
-//! the entry points, and `reactive/` the pipeline behind them: parse
-//! (`ast.rs`, `attr.rs`), check (`check.rs`), generate (`expand.rs`), and
-//! on error a stub (`fallback.rs`).
+//! `#[command]` turns a function into a command that clients call by name:
+//! a value of its own type that implements `Command<S>` and still calls the
+//! function.
+//!
+//! Use the macros through the `lab-link` facade (`lab_link::Reactive`,
+//! `lab_link::command`); this crate only holds the entry points, and a
+//! folder per macro (`reactive/`, `command/`) the pipeline behind them:
+//! parse (`ast.rs`, `attr.rs`), check (`check.rs`), generate
+//! (`expand.rs`), and on error a stub (`fallback.rs`). Errors are
+//! collected in `errors.rs` and reported together.
 
 #![doc(test(attr(deny(warnings))))]
 
+mod command;
 mod errors;
 mod reactive;
 
@@ -109,4 +115,117 @@ use syn::{parse_macro_input, DeriveInput};
 pub fn derive_reactive(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     reactive::derive(&input).into()
+}
+
+/// Turns a `fn` or an `async fn` into a command that clients call by
+/// name.
+///
+/// ```
+/// use lab_link::{command, CommandContext, CommandError, LabSync, Reactive};
+/// use serde::Serialize;
+///
+/// #[derive(Reactive, Serialize, Default)]
+/// pub struct AppState {
+///     pub voltages: Vec<f64>,
+/// }
+///
+/// /// Set one channel's voltage.
+/// #[command]
+/// async fn set_voltage(
+///     sync: LabSync<AppState>,
+///     channel: usize,
+///     value: f64,
+/// ) -> Result<f64, CommandError> {
+///     sync.try_mutate(|s| s.voltages().set(channel, value))?;
+///     Ok(value)
+/// }
+///
+/// /// How many channels there are.
+/// #[command(requires = ["read_state"])]
+/// fn channel_count(sync: LabSync<AppState>) -> usize {
+///     sync.read().voltages.len()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sync = LabSync::new(AppState { voltages: vec![0.0; 2] });
+/// sync.command(set_voltage).command(channel_count);
+///
+/// // What the transport does with a client's `command` message:
+/// let ctx = CommandContext::new("client-1", Some("r1".into()), "set_voltage");
+/// let params = serde_json::json!({"channel": 1, "value": 1.25});
+/// let serde_json::Value::Object(params) = params else { unreachable!() };
+/// let result = sync.dispatch(ctx, params).await?;
+/// assert_eq!(result, Some(serde_json::json!(1.25)));
+///
+/// // The function is still a function.
+/// assert_eq!(channel_count(sync.clone()), 2);
+/// assert_eq!(set_voltage(sync.clone(), 0, 0.5).await?, 0.5);
+/// assert_eq!(sync.read().voltages, [0.5, 1.25]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Parameters
+///
+/// Recognised by type, by the last segment of the type's path as written:
+///
+/// - `LabSync<S>` (at most one) receives the `LabSync` the command is
+///   registered on, and makes it a `Command<S>` for that `S`. Without one,
+///   the command can be registered on any `LabSync`.
+/// - `CommandContext` (at most one) receives the request: the client's id,
+///   the request id, the principal.
+/// - Every other parameter is a field of the params object, by its name as
+///   written (`_unused` stays `_unused`), with its doc comment as the
+///   field's description. Its type must be `Deserialize` and `JsonSchema`
+///   and own its data; an `Option<T>` field may be left out. Unknown fields
+///   are refused.
+///
+/// A mismatch between the params and the schema is an `invalid_params`
+/// error naming the field, sent before the function runs.
+///
+/// # Return type
+///
+/// - nothing or `()`: the ack carries no `result`;
+/// - a type whose path ends in `Result` (also an alias, with its type
+///   arguments written out) is taken as `Result<T, E>`: `Ok(T)` is sent as
+///   the `result`, `Err(E)` as a `command_error`, with any
+///   `E: Into<CommandError>` (so `?` on a `MutationError` gives
+///   `invalid_value`);
+/// - any other `T` is sent as the `result` (a `T` that serialises to
+///   `null` sends none).
+///
+/// The result type must be `Serialize` and `JsonSchema`.
+///
+/// # What it generates
+///
+/// The function becomes a struct without fields (`struct name {}`) of the
+/// same name, visibility and docs, and a constant of that name holding its
+/// value. The struct implements `Command<S>`, so that `sync.command(name)`
+/// registers it, and dereferences to a function pointer, so that
+/// `name(…)` still calls the function (an `async fn` then returns a boxed
+/// future, `Send + 'static`). The function itself moves into a hidden
+/// `const _` block. The command's info carries the name, the doc comment as its
+/// description (lines trimmed, joined with `\n`), the required
+/// capabilities, and the JSON Schemas of the params object and of the
+/// result. A plain `fn` runs inside the command's future, so a panic
+/// happens where the transport polls it.
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `name = "..."` | the wire name (default: the function's name) |
+/// | `requires = ["...", ...]` | the capabilities a principal needs (default, and for an empty list: `control`) |
+/// | `crate = "path"` | the path of the `lab_link` crate in the generated code (default `::lab_link`) |
+///
+/// # Refused
+///
+/// Generic or lifetime parameters, `self`, `unsafe`, patterns other than a
+/// name, a second `LabSync` or `CommandContext`, references and
+/// `impl Trait` in the parameters, `impl Trait` as the return type: each
+/// is a compile error at the offending token.
+#[proc_macro_attribute]
+pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
+    command::expand(args.into(), item.into()).into()
 }

@@ -87,6 +87,13 @@ pub use lab_link_core as engine;
 
 pub use lab_link_core::reactive::{self, MutationError, MutationErrorKind, Reactive};
 pub use lab_link_core::{Batch, LabSync, LoadError, StateRef, Subscription};
+
+/// Commands: the handlers clients call by name, their errors and context.
+pub use lab_link_core::command;
+pub use lab_link_core::command::{CommandContext, CommandError};
+/// Turns a `fn` or an `async fn` into a command that clients call by name:
+/// `sync.command(name)` registers it.
+pub use lab_link_derive::command;
 /// Derives [`Reactive`](trait@Reactive) for a struct: a setter per field, a
 /// tracked getter per `Reactive` field, paths that follow serde's renames.
 pub use lab_link_derive::Reactive;
@@ -103,6 +110,9 @@ pub mod server {
 #[doc(hidden)]
 pub mod __private {
     pub use lab_link_core::reactive::derive_support::*;
+
+    /// Support for the code `#[command]` generates.
+    pub use lab_link_core::command::support as command;
 }
 
 /// The README and the book's chapters, compiled and run by `cargo test` as

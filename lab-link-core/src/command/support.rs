@@ -1,6 +1,6 @@
 //! Runtime support for the code `#[command]` generates. Not a public API.
 
-use serde::de::DeserializeOwned;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -43,6 +43,18 @@ pub fn parse_params<P: DeserializeOwned>(params: Map<String, Value>) -> Result<P
     })
 }
 
+/// Deserialises one field of a params struct.
+///
+/// The generated struct reads every field through this function
+/// (`#[serde(deserialize_with)]`, spanned at the parameter's type), so that
+/// a type that is not `Deserialize` is reported once, at the parameter,
+/// instead of at every place serde's derive needs the trait.
+pub fn param<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    T::deserialize(deserializer)
+}
+
 /// The field and a reworded reason of serde's object-level errors: a
 /// missing or an unknown field.
 fn object_error(message: &str) -> Option<(&str, String)> {
@@ -69,6 +81,12 @@ pub fn result_value<T: Serialize>(output: T) -> Result<Option<Value>, CommandErr
             "the command's result does not serialise: {e}"
         ))),
     }
+}
+
+/// A handler's error as a `CommandError`. A separate call, so that a
+/// missing conversion is reported at the error type the user wrote.
+pub fn into_command_error<E: Into<CommandError>>(error: E) -> CommandError {
+    error.into()
 }
 
 /// A handler's `Result` output: the error converts into a `CommandError`.
