@@ -1,0 +1,7 @@
+//! An option without its value.
+use lab_link::command;
+
+#[command(name)]
+fn set() {}
+
+fn main() {}
