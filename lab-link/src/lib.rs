@@ -24,6 +24,9 @@
 //! - **Patches.** [`LabSync::subscribe`] delivers every committed patch
 //!   message in version order, starting right after the snapshot it returns:
 //!   what the transport fans out to replicas.
+//! - **Commands.** Clients change the state only by calling commands:
+//!   functions marked [`#[command]`](macro@command), registered with
+//!   [`LabSync::command`]; see [Commands](#commands).
 //! - **Engine.** [`engine`] is the sans-IO engine underneath: JSON Pointer,
 //!   atomic JSON Patch apply, diff, and the versioned store.
 //!
@@ -31,8 +34,8 @@
 //!   wire: `GET /sync/state` and the `/sync/ws` sync socket, pre-wired or
 //!   mounted in your own hyper or axum app (the book's chapter "Serving").
 //!
-//! Commands over the socket, streams and the testkit land with later issues
-//! and will be re-exported here.
+//! Commands over the socket (acks, `/schema`), streams and the testkit land
+//! with later issues and will be re-exported here.
 //!
 //! # Example
 //!
@@ -73,6 +76,72 @@
 //!
 //! (The write to the new channel's voltage folded into its `add`: repeated
 //! writes inside one commit keep only the last value.)
+//!
+//! # Commands
+//!
+//! A command is a plain `fn` or `async fn` marked
+//! [`#[command]`](macro@command). A parameter of type `LabSync<S>` receives
+//! the state, one of type [`CommandContext`] the request (client, request
+//! id, principal); every other parameter is a field of the JSON `params`
+//! object the client sends, checked against a generated JSON Schema before
+//! the function runs. The doc comment is the command's description; the
+//! returned value is the ack's `result`, an `Err` a structured
+//! [`CommandError`]. Every patch the command's mutations commit carries
+//! the client's id, the request id and the command's name.
+//!
+//! ```
+//! use lab_link::{command, CommandContext, CommandError, LabSync, Reactive};
+//! use serde::Serialize;
+//! use serde_json::json;
+//!
+//! #[derive(Reactive, Serialize, Default)]
+//! struct AppState {
+//!     voltages: Vec<f64>,
+//! }
+//!
+//! /// Set one channel's voltage.
+//! #[command]
+//! async fn set_voltage(
+//!     sync: LabSync<AppState>,
+//!     channel: usize,
+//!     value: f64,
+//! ) -> Result<f64, CommandError> {
+//!     // A channel out of range is a `MutationError`: `?` makes it an
+//!     // `invalid_value` error for the client, at the offending path.
+//!     sync.try_mutate(|s| s.voltages().set(channel, value))?;
+//!     Ok(value)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sync = LabSync::new(AppState { voltages: vec![0.0; 2] });
+//! sync.command(set_voltage);
+//! let (_, patches) = sync.subscribe_channel();
+//!
+//! // What the transport does with a client's
+//! // {"type": "command", "command": "set_voltage", "params": {...}, "requestId": "r7"}:
+//! let ctx = CommandContext::new("client-1", Some("r7".into()), "set_voltage");
+//! let params = json!({"channel": 1, "value": 1.25});
+//! let serde_json::Value::Object(params) = params else { unreachable!() };
+//! assert_eq!(sync.dispatch(ctx, params).await?, Some(json!(1.25)));
+//! assert_eq!(patches.try_recv()?.meta().request_id.as_deref(), Some("r7"));
+//!
+//! // A mismatch with the schema never reaches the function.
+//! let ctx = CommandContext::new("client-1", Some("r8".into()), "set_voltage");
+//! let params = json!({"channel": 1});
+//! let serde_json::Value::Object(params) = params else { unreachable!() };
+//! let error = sync.dispatch(ctx, params).await.unwrap_err();
+//! assert_eq!(error.code(), "invalid_params");
+//! assert_eq!(error.path_str(), Some("/value"));
+//!
+//! // The function can still be called directly, in a unit test say.
+//! assert_eq!(set_voltage(sync.clone(), 0, 0.5).await?, 0.5);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`LabSync::command_infos`] lists every registered command with the JSON
+//! Schemas of its params and result, for clients to discover.
 //!
 //! # Features
 //!
