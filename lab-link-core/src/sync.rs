@@ -36,7 +36,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -97,6 +97,8 @@ struct Shared<S> {
     /// The registered commands, by name. A separate lock: dispatch looks a
     /// command up without touching the state.
     commands: RwLock<BTreeMap<String, Arc<dyn Command<S>>>>,
+    /// The JSON Schema of `S`, when the application published it.
+    state_schema: OnceLock<Value>,
 }
 
 #[derive(Default)]
@@ -209,6 +211,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                 }),
                 dropped_inside: Mutex::default(),
                 commands: RwLock::default(),
+                state_schema: OnceLock::new(),
             }),
         })
     }
@@ -240,6 +243,23 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
         }
         commands.insert(name, Arc::new(command));
         Ok(())
+    }
+
+    /// Publishes the JSON Schema of the state type, which the transport
+    /// serves at `GET {prefix}/schema` next to the commands' schemas.
+    #[must_use]
+    pub fn with_state_schema(self) -> Self
+    where
+        S: schemars::JsonSchema,
+    {
+        let schema = serde_json::to_value(schemars::schema_for!(S)).unwrap_or(Value::Null);
+        let _ = self.shared.state_schema.set(schema);
+        self
+    }
+
+    /// The state's JSON Schema, if [published](LabSync::with_state_schema).
+    pub fn state_schema(&self) -> Option<Value> {
+        self.shared.state_schema.get().cloned()
     }
 
     /// What clients can discover about every registered command, by name.
@@ -556,6 +576,9 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
 
     /// See [`LabSync::command_infos`].
     fn command_infos(&self) -> Vec<CommandInfo>;
+
+    /// See [`LabSync::state_schema`].
+    fn state_schema(&self) -> Option<Value>;
 }
 
 impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
@@ -583,6 +606,10 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
 
     fn command_infos(&self) -> Vec<CommandInfo> {
         LabSync::command_infos(self)
+    }
+
+    fn state_schema(&self) -> Option<Value> {
+        LabSync::state_schema(self)
     }
 }
 
@@ -613,6 +640,10 @@ impl SyncSource for Arc<dyn SyncSource> {
 
     fn command_infos(&self) -> Vec<CommandInfo> {
         (**self).command_infos()
+    }
+
+    fn state_schema(&self) -> Option<Value> {
+        (**self).state_schema()
     }
 }
 

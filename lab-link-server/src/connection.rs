@@ -16,8 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
+use lab_link_core::command::{CommandContext, CommandError};
 use lab_link_core::{Committed, Start, Subscription};
+use std::panic::AssertUnwindSafe;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -28,6 +31,70 @@ use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{self, ClientMessage};
 use crate::routes::Shared;
+
+/// How many commands of one connection may wait for the one running.
+const COMMAND_QUEUE: usize = 64;
+
+/// A command read from the socket, waiting for its turn.
+struct PendingCommand {
+    ctx: CommandContext,
+    params: serde_json::Map<String, serde_json::Value>,
+    /// The `requestId` as the client sent it, for the reply.
+    request_id: Option<serde_json::Value>,
+}
+
+/// Runs the connection's commands in order and answers each with an ack
+/// or an error (when it has a `requestId`).
+///
+/// The ack is queued after the command's future completed; every patch the
+/// command committed was queued by the subscription's listener during the
+/// commit, so the ack follows all of them.
+async fn command_loop(link: Arc<Link>, mut pending: mpsc::Receiver<PendingCommand>) {
+    while let Some(PendingCommand {
+        ctx,
+        params,
+        request_id,
+    }) = pending.recv().await
+    {
+        let command = ctx.command().to_owned();
+        let future = link.shared.source.dispatch(ctx, params);
+        let outcome = match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(client = %link.client_id, %command, "command panicked: {message}");
+                Err(CommandError::command_failed(format!(
+                    "the command failed: {message}"
+                )))
+            }
+        };
+        if let Err(error) = &outcome {
+            if error.code() == "command_failed" {
+                tracing::warn!(client = %link.client_id, %command, "command failed: {error}");
+            }
+        }
+        let Some(request_id) = request_id else {
+            continue;
+        };
+        let version = link.shared.source.version();
+        let reply = match outcome {
+            Ok(result) => protocol::command_ack(&command, &request_id, version, result.as_ref()),
+            Err(error) => error.to_message(&command, &request_id, &link.client_id, version),
+        };
+        link.reply(reply).await;
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panicked".to_owned()
+    }
+}
 
 /// How many queued frames the writer feeds before one flush.
 const FRAMES_PER_FLUSH: usize = 64;
@@ -48,7 +115,13 @@ where
     let writer = shared
         .tracker
         .spawn(write_loop(link.clone(), sink, receiver));
-    let end = read_loop(&link, stream).await;
+    // Commands of this connection run one after the other, in a task of
+    // their own, so the reader goes on answering pings and frames meanwhile;
+    // other connections' commands run concurrently in theirs.
+    let (commands, pending) = mpsc::channel(COMMAND_QUEUE);
+    let worker = shared.tracker.spawn(command_loop(link.clone(), pending));
+    let end = read_loop(&link, stream, &commands).await;
+    drop(commands);
     link.unsubscribe();
     if end == ReadEnd::Gone {
         // Nothing more can reach the client.
@@ -56,6 +129,7 @@ where
     }
     // Otherwise the writer ends after the queued close frame, or on
     // shutdown.
+    let _ = worker.await;
     let _ = writer.await;
     lock(&shared.clients).retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
     tracing::debug!(client = %link.client_id, "sync client disconnected");
@@ -384,6 +458,7 @@ fn close_frame(code: CloseCode, reason: &'static str) -> Message {
 async fn read_loop<IO>(
     link: &Link,
     mut stream: futures_util::stream::SplitStream<WebSocketStream<IO>>,
+    commands: &mpsc::Sender<PendingCommand>,
 ) -> ReadEnd
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -421,7 +496,7 @@ where
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => handle_text(link, text.as_str()).await,
+            Message::Text(text) => handle_text(link, text.as_str(), commands).await,
             Message::Binary(_) => {
                 link.reply(protocol::error_message(
                     "bad_message",
@@ -439,26 +514,30 @@ where
     }
 }
 
-async fn handle_text(link: &Link, text: &str) {
+async fn handle_text(link: &Link, text: &str, commands: &mpsc::Sender<PendingCommand>) {
     match protocol::parse(text) {
         Ok(ClientMessage::Resync) => link.subscribe(None),
         Ok(ClientMessage::Command {
             command,
+            params,
             request_id,
-            ..
         }) => {
-            // No command is registered yet (commands land with their own
-            // issue): every command is unknown.
-            if let Some(request_id) = request_id {
-                let version = link.shared.source.version();
-                link.reply(protocol::unknown_command(
-                    &command,
-                    &request_id,
-                    &link.client_id,
-                    version,
-                ))
+            // Handlers and patch metadata see the id as text; the reply
+            // echoes it exactly as sent.
+            let id_text = request_id.as_ref().map(|id| match id {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+            let ctx = CommandContext::new(link.client_id.clone(), id_text, command);
+            // Waits while this connection has many commands pending: a
+            // client flooding commands slows down only itself.
+            let _ = commands
+                .send(PendingCommand {
+                    ctx,
+                    params,
+                    request_id,
+                })
                 .await;
-            }
         }
         Ok(ClientMessage::StreamResync { id }) => {
             link.reply(protocol::error_message(

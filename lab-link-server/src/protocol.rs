@@ -15,8 +15,9 @@ pub(crate) enum ClientMessage {
     Command {
         command: String,
         params: Map<String, Value>,
-        /// Echoed back as sent (a string, or any JSON value a client chose);
-        /// `None` means no ack and no error are sent.
+        /// Echoed back as sent in the ack or error (a string, or any JSON
+        /// value a level-1 client chose); `None` (absent, `null` or `""`, as
+        /// the reference treats them) means no ack and no error are sent.
         request_id: Option<Value>,
     },
     /// `{"type":"stream_resync","id":…}`.
@@ -65,6 +66,7 @@ pub(crate) fn parse(text: &str) -> Result<ClientMessage, String> {
             };
             let request_id = match object.remove("requestId") {
                 None | Some(Value::Null) => None,
+                Some(Value::String(id)) if id.is_empty() => None,
                 Some(request_id) => Some(request_id),
             };
             Ok(ClientMessage::Command {
@@ -115,39 +117,32 @@ pub(crate) fn resume_message(version: u64) -> String {
     format!(r#"{{"type":"resume","version":{version}}}"#)
 }
 
-/// A `command_error` for a command the server does not know.
-pub(crate) fn unknown_command(
+/// `{"type":"command_ack",…}`: sent after every patch the command caused;
+/// `version` is the version after the command, `result` omitted when the
+/// handler returned nothing.
+pub(crate) fn command_ack(
     command: &str,
     request_id: &Value,
-    client_id: &str,
     version: u64,
+    result: Option<&Value>,
 ) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct CommandError<'a> {
+    struct CommandAck<'a> {
         #[serde(rename = "type")]
         kind: &'static str,
         command: &'a str,
         request_id: &'a Value,
-        code: &'static str,
-        message: String,
-        severity: &'static str,
-        display: &'static str,
-        recoverable: bool,
-        origin_client_id: &'a str,
         version: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a Value>,
     }
-    to_json(&CommandError {
-        kind: "command_error",
+    to_json(&CommandAck {
+        kind: "command_ack",
         command,
         request_id,
-        code: "unknown_command",
-        message: format!("Unknown command: '{command}'"),
-        severity: "error",
-        display: "toast",
-        recoverable: false,
-        origin_client_id: client_id,
         version,
+        result,
     })
 }
 
@@ -237,11 +232,17 @@ mod tests {
         );
         assert_eq!(resume_message(4), r#"{"type":"resume","version":4}"#);
         assert_eq!(
-            serde_json::from_str::<Value>(&unknown_command("nope", &json!("r1"), "c1", 3)).unwrap(),
-            json!({"type": "command_error", "command": "nope", "requestId": "r1",
-                   "code": "unknown_command", "message": "Unknown command: 'nope'",
-                   "severity": "error", "display": "toast", "recoverable": false,
-                   "originClientId": "c1", "version": 3})
+            command_ack(
+                "set_channel",
+                &json!("r7"),
+                43,
+                Some(&json!({"channel": 0}))
+            ),
+            r#"{"type":"command_ack","command":"set_channel","requestId":"r7","version":43,"result":{"channel":0}}"#
+        );
+        assert_eq!(
+            command_ack("reset", &json!(8), 44, None),
+            r#"{"type":"command_ack","command":"reset","requestId":8,"version":44}"#
         );
     }
 }

@@ -94,6 +94,9 @@ impl Routes {
     /// Answers a request for one of the endpoints, or gives the request
     /// back (`Err`) when its path is not `{prefix}/state` or `{prefix}/ws`,
     /// so the application can route it itself.
+    // The `Err` is the caller's own request handed back, not an error
+    // value: boxing it would cost an allocation per fall-through.
+    #[allow(clippy::result_large_err)]
     pub fn handle<B>(&self, request: Request<B>) -> Result<Response<Body>, Request<B>> {
         let prefix = self.shared.config.prefix.as_str();
         let Some(endpoint) = request.uri().path().strip_prefix(prefix) else {
@@ -101,6 +104,7 @@ impl Routes {
         };
         match endpoint {
             "/state" => Ok(self.state(request.method())),
+            "/schema" => Ok(self.schema(request.method())),
             "/ws" => Ok(self.upgrade(request)),
             _ => Err(request),
         }
@@ -119,6 +123,42 @@ impl Routes {
         let snapshot = self.shared.source.snapshot();
         let body = Bytes::from_owner(SharedJson(snapshot.document_shared()));
         let mut response = Response::new(Full::new(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// `GET {prefix}/schema` (level 2): the JSON Schema of the state (when
+    /// the application published it with `LabSync::with_state_schema`) and
+    /// of every command's params and result, with descriptions and required
+    /// capabilities: `{"state": …, "commands": {"name": {…}}}`.
+    fn schema(&self, method: &Method) -> Response<Body> {
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let commands: serde_json::Map<String, serde_json::Value> = self
+            .shared
+            .source
+            .command_infos()
+            .into_iter()
+            .map(|info| {
+                let name = info.name.clone();
+                // Invariant: CommandInfo holds strings and JSON values.
+                let value = serde_json::to_value(info).expect("command info serialises");
+                (name, value)
+            })
+            .collect();
+        let document = serde_json::json!({
+            "state": self.shared.source.state_schema(),
+            "commands": commands,
+        });
+        let mut response = Response::new(Full::new(Bytes::from(document.to_string())));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

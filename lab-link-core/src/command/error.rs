@@ -179,12 +179,13 @@ impl CommandError {
         self.recoverable
     }
 
-    /// The `command_error` wire message.
+    /// The `command_error` wire message. `request_id` is echoed as the
+    /// client sent it (a string, or another JSON value).
     ///
     /// ```
     /// use lab_link_core::command::CommandError;
     ///
-    /// let text = CommandError::unknown_command("nope").to_message("nope", "r1", "c1", 3);
+    /// let text = CommandError::unknown_command("nope").to_message("nope", &"r1".into(), "c1", 3);
     /// let value: serde_json::Value = serde_json::from_str(&text)?;
     /// assert_eq!(value, serde_json::json!({
     ///     "type": "command_error", "command": "nope", "requestId": "r1",
@@ -197,7 +198,7 @@ impl CommandError {
     pub fn to_message(
         &self,
         command: &str,
-        request_id: &str,
+        request_id: &serde_json::Value,
         origin_client_id: &str,
         version: u64,
     ) -> String {
@@ -207,7 +208,7 @@ impl CommandError {
             #[serde(rename = "type")]
             kind: &'static str,
             command: &'a str,
-            request_id: &'a str,
+            request_id: &'a serde_json::Value,
             #[serde(flatten)]
             error: &'a CommandError,
             origin_client_id: &'a str,

@@ -1,0 +1,295 @@
+//! Commands over real sockets: acks follow the command's patches and carry
+//! the post-command version and result; errors are structured; a panicking
+//! handler is `command_failed` and the server goes on; commands of one
+//! connection run in order; concurrent commands of several clients never
+//! share a patch message; `GET /sync/schema` describes state and commands.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use lab_link::{command, CommandError, LabSync, Reactive, Server};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[derive(Reactive, Serialize, schemars::JsonSchema, Clone, Debug, Default)]
+struct State {
+    /// Counts every `bump`.
+    count: u64,
+    log: Vec<String>,
+}
+
+/// Add `by` to the count, then note who did it.
+#[command]
+async fn bump(
+    sync: LabSync<State>,
+    ctx: lab_link::CommandContext,
+    by: u64,
+) -> Result<u64, CommandError> {
+    let count = sync.try_mutate(|s| {
+        let count = s.count + by;
+        s.set_count(count)?;
+        Ok(count)
+    })?;
+    tokio::task::yield_now().await;
+    sync.try_mutate(|s| {
+        s.log()
+            .push(format!("{}:{count}", ctx.request_id().unwrap_or("-")))
+    })?;
+    Ok(count)
+}
+
+/// Always panics.
+#[command]
+fn explode() {
+    panic!("the handler exploded");
+}
+
+/// Fails like hardware does.
+#[command]
+fn timeout() -> Result<(), CommandError> {
+    Err(CommandError::new(
+        "hardware_timeout",
+        "The voltage source did not respond before the timeout.",
+    )
+    .detail("UDP timeout after 5.0 s"))
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn start() -> (LabSync<State>, std::net::SocketAddr, lab_link::Routes) {
+    let sync = LabSync::new(State::default()).with_state_schema();
+    sync.command(bump).command(explode).command(timeout);
+    let server = Server::builder()
+        .bind(sync.clone(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let routes = server.routes().clone();
+    tokio::spawn(server.run());
+    (sync, addr, routes)
+}
+
+async fn connect(addr: std::net::SocketAddr) -> (Socket, Value) {
+    let (mut ws, _) = tokio::time::timeout(
+        WAIT,
+        tokio_tungstenite::connect_async(format!("ws://{addr}/sync/ws")),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    let snapshot = next(&mut ws).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    (ws, snapshot)
+}
+
+async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
+}
+
+async fn send(ws: &mut Socket, message: Value) {
+    ws.send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ack_follows_the_commands_patches() {
+    let (_sync, addr, routes) = start().await;
+    let (mut ws, snapshot) = connect(addr).await;
+    let client_id = snapshot["clientId"].as_str().unwrap().to_owned();
+    send(
+        &mut ws,
+        json!({"type": "command", "command": "bump", "params": {"by": 2}, "requestId": "r1"}),
+    )
+    .await;
+    let first = next(&mut ws).await;
+    let second = next(&mut ws).await;
+    let ack = next(&mut ws).await;
+    for (patch, version) in [(&first, 1), (&second, 2)] {
+        assert_eq!(patch["type"], "patch");
+        assert_eq!(patch["version"], version);
+        assert_eq!(patch["originClientId"], client_id.as_str());
+        assert_eq!(patch["requestId"], "r1");
+        assert_eq!(patch["command"], "bump");
+    }
+    assert_eq!(
+        first["patch"],
+        json!([{"op": "replace", "path": "/count", "value": 2}])
+    );
+    assert_eq!(
+        ack,
+        json!({"type": "command_ack", "command": "bump", "requestId": "r1", "version": 2, "result": 2})
+    );
+    routes.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_structured_and_the_server_goes_on() {
+    let (_sync, addr, routes) = start().await;
+    let (mut ws, snapshot) = connect(addr).await;
+    let client_id = snapshot["clientId"].as_str().unwrap().to_owned();
+
+    send(
+        &mut ws,
+        json!({"type": "command", "command": "bump", "params": {"by": "x"}, "requestId": "p"}),
+    )
+    .await;
+    let invalid = next(&mut ws).await;
+    assert_eq!(invalid["code"], "invalid_params");
+    assert_eq!(invalid["display"], "inline");
+    assert_eq!(invalid["path"], "/by");
+    assert!(
+        invalid["message"].as_str().unwrap().contains("`by`"),
+        "{invalid}"
+    );
+
+    send(
+        &mut ws,
+        json!({"type": "command", "command": "explode", "requestId": "e"}),
+    )
+    .await;
+    let failed = next(&mut ws).await;
+    assert_eq!(failed["code"], "command_failed");
+    assert_eq!(failed["recoverable"], true);
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("the handler exploded"),
+        "{failed}"
+    );
+
+    send(
+        &mut ws,
+        json!({"type": "command", "command": "timeout", "requestId": "t"}),
+    )
+    .await;
+    let hardware = next(&mut ws).await;
+    assert_eq!(
+        hardware,
+        json!({"type": "command_error", "command": "timeout", "requestId": "t",
+               "code": "hardware_timeout", "message": "The voltage source did not respond before the timeout.",
+               "detail": "UDP timeout after 5.0 s", "severity": "error", "display": "toast",
+               "recoverable": true, "originClientId": client_id, "version": 0})
+    );
+
+    // No requestId: the command runs, and nothing is answered. The next
+    // message is the patch of the following command.
+    send(&mut ws, json!({"type": "command", "command": "explode"})).await;
+    send(
+        &mut ws,
+        json!({"type": "command", "command": "bump", "params": {"by": 1}}),
+    )
+    .await;
+    let patch = next(&mut ws).await;
+    assert_eq!(patch["type"], "patch");
+    assert_eq!(patch["version"], 1);
+    assert!(patch.get("requestId").is_none());
+    let patch = next(&mut ws).await;
+    assert_eq!(patch["version"], 2, "the command's second write");
+
+    // Still serving: a new client connects and gets the current state.
+    let (_other, snapshot) = connect(addr).await;
+    assert_eq!(snapshot["data"]["log"], json!(["-:1"]));
+    routes.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_never_share_a_patch_message() {
+    const CLIENTS: usize = 4;
+    const COMMANDS: usize = 25;
+    let (sync, addr, routes) = start().await;
+    let (mut watcher, _) = connect(addr).await;
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, _) = connect(addr).await;
+            for n in 0..COMMANDS {
+                send(&mut ws, json!({"type": "command", "command": "bump", "params": {"by": 1}, "requestId": format!("c{client}-{n}")})).await;
+            }
+            // Commands of one connection run in order: the acks come in
+            // the order sent.
+            let mut acked = 0;
+            while acked < COMMANDS {
+                let message = next(&mut ws).await;
+                if message["type"] == "command_ack" {
+                    assert_eq!(message["requestId"], format!("c{client}-{acked}"));
+                    acked += 1;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let total = (CLIENTS * COMMANDS) as u64;
+    assert_eq!(sync.read().count, total);
+    // Every patch the watcher saw belongs to exactly one command: a replace
+    // of /count or an add to /log, tagged with that command's requestId.
+    let mut versions = 0;
+    while versions < 2 * total {
+        let patch = next(&mut watcher).await;
+        versions += 1;
+        assert_eq!(patch["version"], versions);
+        let request_id = patch["requestId"].as_str().expect("tagged").to_owned();
+        let ops = patch["patch"].as_array().unwrap();
+        assert_eq!(ops.len(), 1, "one command's write per message: {patch}");
+        if ops[0]["path"] != "/count" {
+            let entry = ops[0]["value"].as_str().unwrap();
+            assert!(entry.starts_with(&format!("{request_id}:")), "{patch}");
+        }
+    }
+    routes.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_describes_state_and_commands() {
+    let (_sync, addr, routes) = start().await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /sync/schema HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    let schema: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        schema["state"]["properties"]["count"]["description"],
+        "Counts every `bump`."
+    );
+    // (A `let bump` here would be a pattern: the command is a unit struct.)
+    let info = &schema["commands"]["bump"];
+    assert_eq!(
+        info["description"],
+        "Add `by` to the count, then note who did it."
+    );
+    assert_eq!(info["params"]["required"], json!(["by"]));
+    assert_eq!(info["result"]["type"], "integer");
+    assert!(schema["commands"]["explode"].is_object());
+    routes.shutdown();
+}
