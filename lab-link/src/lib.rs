@@ -204,4 +204,7 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/serving.md")]
     struct Serving;
+
+    #[doc = include_str!("../../docs/src/commands.md")]
+    struct Commands;
 }
