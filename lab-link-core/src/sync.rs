@@ -273,7 +273,9 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     /// Runs the command `ctx.command()` with `params`, with the command's
     /// metadata in scope: every patch its mutations commit carries
     /// `originClientId`, `requestId` and `command`. An unknown name is an
-    /// `unknown_command` error.
+    /// `unknown_command` error; when the context has a principal that lacks
+    /// a capability the command requires (`control` unless it declares
+    /// others), a `forbidden` error, and the handler does not run.
     ///
     /// Each patch the command commits has been handed to the subscribers
     /// (the transport's queues) before the returned future completes, so an
@@ -284,6 +286,22 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
             let error = CommandError::unknown_command(ctx.command());
             return Box::pin(std::future::ready(Err(error)));
         };
+        if let Some(principal) = ctx.principal() {
+            // A command needs `control` unless it declares its own
+            // requirements; without a principal (no access control) every
+            // command may run.
+            let info = command.info();
+            let allowed = if info.requires.is_empty() {
+                principal.can("control")
+            } else {
+                info.requires
+                    .iter()
+                    .all(|capability| principal.can(capability))
+            };
+            if !allowed {
+                return Box::pin(std::future::ready(Err(CommandError::forbidden())));
+            }
+        }
         let meta = ctx.patch_meta();
         Box::pin(with_meta(meta, command.call(self.clone(), ctx, params)))
     }

@@ -1,0 +1,90 @@
+//! Capability checks at dispatch: with a principal, a command needs
+//! `control` unless it declares its own requirements, and a principal
+//! lacking one gets `forbidden` without the handler running; without a
+//! principal (no access control) every command runs.
+
+use lab_link::command::Principal;
+use lab_link::{command, CommandContext, LabSync, Reactive};
+use serde::Serialize;
+use serde_json::Map;
+
+#[derive(Reactive, Serialize, Default)]
+struct State {
+    runs: u32,
+}
+
+/// Counts a run.
+#[command]
+fn touch(sync: LabSync<State>) {
+    sync.mutate(|s| {
+        let runs = s.runs + 1;
+        s.set_runs(runs).ok()
+    });
+}
+
+/// Counts a run; only for administrators.
+#[command(requires = ["manage_access"])]
+fn administer(sync: LabSync<State>) {
+    sync.mutate(|s| {
+        let runs = s.runs + 1;
+        s.set_runs(runs).ok()
+    });
+}
+
+async fn run(
+    sync: &LabSync<State>,
+    name: &str,
+    principal: Option<Principal>,
+) -> Result<(), String> {
+    let mut ctx = CommandContext::new("c1", Some("r1".into()), name);
+    if let Some(principal) = principal {
+        ctx = ctx.with_principal(principal);
+    }
+    sync.dispatch(ctx, Map::new())
+        .await
+        .map(drop)
+        .map_err(|e| e.code().to_owned())
+}
+
+#[tokio::test]
+async fn capabilities_are_checked_before_the_handler_runs() {
+    let sync = LabSync::new(State::default());
+    sync.command(touch).command(administer);
+    let viewer = || Principal::new("viewer", ["read_state"]);
+    let operator = || Principal::new("operator", ["control"]);
+    let admin = || Principal::new("admin", ["manage_access"]);
+
+    // No principal: no access control, everything runs.
+    assert_eq!(run(&sync, "touch", None).await, Ok(()));
+    assert_eq!(run(&sync, "administer", None).await, Ok(()));
+    assert_eq!(sync.read().runs, 2);
+
+    // `control` is the default requirement.
+    assert_eq!(
+        run(&sync, "touch", Some(viewer())).await,
+        Err("forbidden".into())
+    );
+    assert_eq!(run(&sync, "touch", Some(operator())).await, Ok(()));
+    // Declared requirements replace the default.
+    assert_eq!(
+        run(&sync, "administer", Some(operator())).await,
+        Err("forbidden".into())
+    );
+    assert_eq!(run(&sync, "administer", Some(admin())).await, Ok(()));
+    // Refused commands did not run.
+    assert_eq!(sync.read().runs, 4);
+    assert_eq!(sync.version(), 4);
+
+    let error = sync
+        .dispatch(
+            CommandContext::new("c1", None, "touch").with_principal(viewer()),
+            Map::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(!error.is_recoverable());
+    assert_eq!(
+        error.message(),
+        "This credential is not permitted to run that command."
+    );
+}
