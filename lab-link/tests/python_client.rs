@@ -1,15 +1,18 @@
 //! Interop with the Python reference client: `lab_link.AsyncLabLinkClient`
 //! of the PyPI package `lab-link` 0.5.0 keeps a replica of our server's
 //! state, and that replica must equal `GET /sync/state` at the same
-//! version.
+//! version; it sends commands and gets their patches before their acks,
+//! and their errors with every field as the handler built them.
 //!
-//! Each test starts our server on 127.0.0.1:0, runs
-//! `tests/python/client_interop.py` with the interpreter of the virtualenv
-//! that `cargo xtask setup` creates at `target/py-venv`, mutates the state
-//! while the client is connected, and checks every replica the client
+//! Each test starts our server on 127.0.0.1:0, runs a script of
+//! `tests/python` with the interpreter of the virtualenv that `cargo xtask
+//! setup` creates at `target/py-venv`, and checks every replica the client
 //! reports (one JSON line per snapshot and patch) against the document our
-//! side had at that version. Without the venv the tests fail with a message
-//! saying to run `cargo xtask setup`; they never skip.
+//! side had at that version. `client_interop.py` only follows the state,
+//! which the test mutates meanwhile; `command_interop.py` sends the
+//! commands it is given and reports patches, acks and errors in the order
+//! they arrive. Without the venv the tests fail with a message saying to
+//! run `cargo xtask setup`; they never skip.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,8 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use lab_link::command::{DisplayHint, Severity};
+use lab_link::engine::{apply, PatchMeta};
 use lab_link::server::IntoSource;
-use lab_link::{LabSync, Reactive, Routes, Server, ServerConfig};
+use lab_link::{command, CommandError, LabSync, Reactive, Routes, Server, ServerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
@@ -31,6 +36,14 @@ use tokio::task::JoinHandle;
 /// Every wait on the Python process is bounded by this (its own waits are
 /// bounded by `--timeout`, a little shorter).
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Follows the state and reports the replica after every snapshot and
+/// patch.
+const REPLICA_SCRIPT: &str = "client_interop.py";
+
+/// Sends the commands it is given and reports patches, acks and errors in
+/// the order they arrive.
+const COMMAND_SCRIPT: &str = "command_interop.py";
 
 /// The state of the replay test: every tracked container, renamed fields,
 /// and map keys that need JSON Pointer escapes.
@@ -172,7 +185,11 @@ async fn python_replica_follows_every_kind_of_patch() {
     });
     let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
     let mut expected = BTreeMap::from([(0, document(&sync))]);
-    let mut python = Python::spawn(&server.ws_url(), &["--command", "no_such_command"]);
+    let mut python = Python::spawn(
+        REPLICA_SCRIPT,
+        &server.ws_url(),
+        &["--command", "no_such_command"],
+    );
 
     let snapshot = python.expect("snapshot").await;
     assert_eq!(snapshot["version"], 0);
@@ -262,7 +279,7 @@ async fn python_client_joining_during_churn_gets_every_patch_once() {
         }
     });
 
-    let mut python = Python::spawn(&server.ws_url(), &[]);
+    let mut python = Python::spawn(REPLICA_SCRIPT, &server.ws_url(), &[]);
     let snapshot = python.expect("snapshot").await;
     let joined_at = snapshot["version"].as_u64().unwrap();
     // Let the churn go on for a while after the join, then stop it.
@@ -297,7 +314,7 @@ async fn python_client_joining_during_churn_gets_every_patch_once() {
 async fn lagging_python_client_is_resynchronised_with_a_snapshot() {
     let sync = LabSync::new(Churn::default());
     let server = TestServer::start(sync.clone(), ServerConfig::default().queue_depth(2)).await;
-    let mut python = Python::spawn(&server.ws_url(), &[]);
+    let mut python = Python::spawn(REPLICA_SCRIPT, &server.ws_url(), &[]);
     let snapshot = python.expect("snapshot").await;
     assert_eq!(snapshot["version"], 0);
     python.expect("ready").await;
@@ -316,6 +333,343 @@ async fn lagging_python_client_is_resynchronised_with_a_snapshot() {
     assert!(resyncs >= 1, "no resync snapshot: {all:#?}");
     server.check_final(&sync, &all).await;
     server.stop().await;
+}
+
+/// The state of the command test. `ticks` is written by the test itself,
+/// not by a command, while the client's commands run: patches of no
+/// command come between theirs.
+#[derive(Reactive, Serialize, Clone, Debug)]
+struct Rig {
+    channels: Vec<Channel>,
+    applied: u64,
+    ticks: u64,
+}
+
+/// Set a channel's value, rounded to millivolts, and switch it on; then,
+/// after an await, name it and count the change: two patch messages.
+#[command]
+async fn configure(
+    sync: LabSync<Rig>,
+    channel: usize,
+    value: f64,
+    name: String,
+) -> Result<Value, CommandError> {
+    let rounded = (value * 1000.0).round() / 1000.0;
+    sync.try_mutate(|s| {
+        s.channels().at(channel)?.set_value(rounded)?;
+        s.channels().at(channel)?.set_active(true)
+    })?;
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let applied = sync.try_mutate(|s| {
+        s.channels().at(channel)?.set_name(name)?;
+        let applied = s.applied + 1;
+        s.set_applied(applied)?;
+        Ok(applied)
+    })?;
+    Ok(json!({"channel": channel, "value": rounded, "applied": applied}))
+}
+
+/// Calibrate a channel: one that does not exist is refused, and the
+/// instrument never answers.
+#[command]
+fn calibrate(sync: LabSync<Rig>, channel: usize) -> Result<(), CommandError> {
+    let count = sync.read().channels.len();
+    if channel >= count {
+        return Err(CommandError::new("out_of_range", "No such channel.")
+            .detail(format!("channel {channel} asked, the rig has {count}"))
+            .severity(Severity::Warning)
+            .display(DisplayHint::Inline)
+            .path(format!("/channels/{channel}"))
+            .recoverable(false));
+    }
+    Err(CommandError::new(
+        "hardware_timeout",
+        "The voltage source did not respond before the timeout.",
+    )
+    .detail("UDP timeout after 5.0 s")
+    .display(DisplayHint::Banner)
+    .path(format!("/channels/{channel}")))
+}
+
+/// The value the `k`-th of the commands sent at once sets.
+fn together_value(k: u8) -> f64 {
+    -0.33333 * f64::from(k + 1)
+}
+
+/// One command of the plan the script runs.
+fn command_of(request_id: &str, name: &str, params: Value) -> Value {
+    json!({"command": name, "params": params, "requestId": request_id})
+}
+
+/// The reference client sends commands over our server: the patches of
+/// each command reach it before the command's ack (PROTOCOL.md, ordering
+/// guarantee 2), tagged with the command's `requestId`, also while patches
+/// of no command come in between; errors arrive with every field as the
+/// handler built them; params that do not fit are `invalid_params`; and the
+/// replica ends equal to `GET /sync/state`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_commands_get_their_patches_before_their_acks() {
+    let sync = LabSync::new(Rig {
+        channels: (0..4).map(|i| channel(&format!("ch{i}"), 0.0)).collect(),
+        applied: 0,
+        ticks: 0,
+    });
+    sync.command(configure).command(calibrate);
+    // Every commit, to know the document and the metadata of each version.
+    let (start, commits) = sync.subscribe_channel();
+    let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = tokio::spawn({
+        let (sync, stop) = (sync.clone(), stop.clone());
+        async move {
+            // Bounded: about 10 s at most.
+            for tick in 1..=5_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                sync.try_mutate(|s| s.set_ticks(tick)).unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+
+    let together: Vec<Value> = (0..4)
+        .map(|k| {
+            command_of(
+                &format!("together-{k}"),
+                "configure",
+                json!({"channel": k, "value": together_value(k), "name": format!("t{k}")}),
+            )
+        })
+        .collect();
+    let plan = json!([
+        command_of("first", "configure", json!({"channel": 0, "value": 1.23456, "name": "bias"})),
+        command_of("range", "calibrate", json!({"channel": 7})),
+        command_of("hardware", "calibrate", json!({"channel": 1})),
+        command_of("wrong-type", "configure", json!({"channel": "one", "value": 1.0, "name": "x"})),
+        command_of("missing", "configure", json!({"channel": 1, "value": 1.0})),
+        {"together": together},
+        command_of("last", "configure", json!({"channel": 3, "value": -9.87654, "name": "last"})),
+    ]);
+    let mut python = Python::spawn(
+        COMMAND_SCRIPT,
+        &server.ws_url(),
+        &["--plan", &plan.to_string()],
+    );
+    let mut events = vec![python.expect("snapshot").await];
+    // Bounded: the ticker commits at most 5000 patches.
+    for _ in 0..20_000 {
+        let event = python.event().await;
+        let done = event["event"] == "commands_done";
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        events.last().unwrap()["event"],
+        "commands_done",
+        "the plan did not finish"
+    );
+    stop.store(true, Ordering::Relaxed);
+    ticker.await.unwrap();
+    events.extend(python.finish(sync.version()).await);
+
+    // The document and the metadata of every version, from our side.
+    let mut document = serde_json::from_str::<Value>(start.document_json()).unwrap();
+    let mut documents = BTreeMap::from([(start.version(), document.clone())]);
+    let mut metas: BTreeMap<u64, PatchMeta> = BTreeMap::new();
+    for committed in commits.try_iter() {
+        apply(&mut document, committed.ops()).unwrap();
+        documents.insert(committed.version(), document.clone());
+        metas.insert(committed.version(), committed.meta().clone());
+    }
+    assert_eq!(documents.keys().last(), Some(&sync.version()));
+    check_replicas(&events, |version| documents.get(&version).cloned());
+
+    // Each patch carries the metadata of its commit: the command's
+    // requestId, name and client, or none of them.
+    let client_id = events
+        .iter()
+        .find(|e| e["event"] == "patch" && e["originClientId"].is_string())
+        .expect("no patch of a command")["originClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for event in events.iter().filter(|e| e["event"] == "patch") {
+        let version = event["version"].as_u64().unwrap();
+        let meta = &metas[&version];
+        assert_eq!(event["requestId"], json!(meta.request_id), "{event}");
+        assert_eq!(event["command"], json!(meta.command), "{event}");
+        assert_eq!(
+            event["originClientId"],
+            json!(meta.origin_client_id),
+            "{event}"
+        );
+        if meta.request_id.is_some() {
+            assert_eq!(event["originClientId"], client_id.as_str(), "{event}");
+        }
+    }
+    let first_send = position(&events, "send", "first");
+    let done = events
+        .iter()
+        .position(|e| e["event"] == "commands_done")
+        .unwrap();
+    assert!(
+        events[first_send..done]
+            .iter()
+            .any(|e| e["event"] == "patch" && e["requestId"].is_null()),
+        "no patch of the ticker came while the commands ran"
+    );
+
+    // Acks: after every patch of their command, at a version at least that
+    // of the last one, with the handler's result.
+    let mut acked = vec![
+        (
+            "first".to_owned(),
+            json!({"channel": 0, "value": 1.235, "applied": 1}),
+        ),
+        (
+            "last".to_owned(),
+            json!({"channel": 3, "value": -9.877, "applied": 6}),
+        ),
+    ];
+    for k in 0..4 {
+        let request_id = format!("together-{k}");
+        let ack = &events[position(&events, "ack", &request_id)];
+        // Sent at once: the order in which they arrived is the client's.
+        let applied = ack["result"]["applied"].as_u64().unwrap();
+        assert!((2..=5).contains(&applied), "{ack}");
+        let value = (together_value(k) * 1000.0).round() / 1000.0;
+        acked.push((
+            request_id,
+            json!({"channel": k, "value": value, "applied": applied}),
+        ));
+    }
+    for (request_id, result) in &acked {
+        let request_id = request_id.as_str();
+        let at = position(&events, "ack", request_id);
+        let ack = &events[at];
+        assert_eq!(ack["command"], "configure", "{ack}");
+        assert_eq!(ack["result"], *result, "{ack}");
+        let ours: Vec<u64> = metas
+            .iter()
+            .filter(|(_, meta)| meta.request_id.as_deref() == Some(request_id))
+            .map(|(version, _)| *version)
+            .collect();
+        assert_eq!(ours.len(), 2, "{request_id}: two commits on our side");
+        let (before, after): (Vec<_>, Vec<_>) = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e["event"] == "patch" && e["requestId"] == *request_id)
+            .partition(|(index, _)| *index < at);
+        assert!(
+            after.is_empty(),
+            "{request_id}: patches after the ack {ack}: {after:?}"
+        );
+        let received: Vec<u64> = before
+            .iter()
+            .map(|(_, e)| e["version"].as_u64().unwrap())
+            .collect();
+        assert_eq!(received, ours, "{request_id}: every patch of the command");
+        let ack_version = ack["version"].as_u64().unwrap();
+        assert!(
+            ack_version >= ours[1],
+            "{request_id}: ack at version {ack_version}, its last patch is {}",
+            ours[1]
+        );
+        // What `send_command` returned, once the ack was taken.
+        let returned = &events[position(&events, "returned", request_id)];
+        assert!(position(&events, "returned", request_id) > at);
+        assert_eq!(returned["version"], ack_version);
+        assert_eq!(returned["result"], *result);
+    }
+    // Commands of one connection run in the order they arrived: the
+    // sequential ones are counted first and last.
+    assert!(position(&events, "ack", "first") < position(&events, "send", "range"));
+
+    // Errors: every field as the handler built it, raised by
+    // `send_command` as taken by `on_command_error`.
+    let expected_errors = [
+        json!({"command": "calibrate", "requestId": "range", "code": "out_of_range",
+               "message": "No such channel.", "detail": "channel 7 asked, the rig has 4",
+               "severity": "warning", "display": "inline", "recoverable": false,
+               "path": "/channels/7", "originClientId": client_id}),
+        json!({"command": "calibrate", "requestId": "hardware", "code": "hardware_timeout",
+               "message": "The voltage source did not respond before the timeout.",
+               "detail": "UDP timeout after 5.0 s", "severity": "error", "display": "banner",
+               "recoverable": true, "path": "/channels/1", "originClientId": client_id}),
+    ];
+    for expected in &expected_errors {
+        let request_id = expected["requestId"].as_str().unwrap();
+        let error = checked_error(&events, request_id);
+        let mut without_version = error.clone();
+        without_version.as_object_mut().unwrap().remove("version");
+        without_version.as_object_mut().unwrap().remove("event");
+        assert_eq!(without_version, *expected);
+    }
+    for (request_id, field) in [("wrong-type", "channel"), ("missing", "name")] {
+        let error = checked_error(&events, request_id);
+        assert_eq!(error["command"], "configure", "{error}");
+        assert_eq!(error["code"], "invalid_params", "{error}");
+        assert_eq!(error["display"], "inline", "{error}");
+        assert_eq!(error["severity"], "error", "{error}");
+        assert_eq!(error["recoverable"], true, "{error}");
+        assert_eq!(error["path"], format!("/{field}"), "{error}");
+        assert_eq!(error["originClientId"], client_id.as_str(), "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{field}`")), "{error}");
+    }
+    // Nothing else failed, and nothing answered the failed commands twice.
+    let errors = events.iter().filter(|e| e["event"] == "error").count();
+    assert_eq!(errors, 4, "{events:#?}");
+    let acks = events.iter().filter(|e| e["event"] == "ack").count();
+    assert_eq!(acks, acked.len(), "{events:#?}");
+
+    server.check_final(&sync, &events).await;
+    let state = server.state().await;
+    assert_eq!(state["applied"], 6);
+    assert_eq!(
+        state["channels"][3],
+        json!({"name": "last", "value": -9.877, "active": true})
+    );
+    server.stop().await;
+}
+
+/// The index of the one event of `kind` for `request_id`.
+#[track_caller]
+fn position(events: &[Value], kind: &str, request_id: &str) -> usize {
+    let found: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["event"] == kind && e["requestId"] == request_id)
+        .map(|(index, _)| index)
+        .collect();
+    match found.as_slice() {
+        [index] => *index,
+        _ => panic!(
+            "{} {kind} events for {request_id}: {events:#?}",
+            found.len()
+        ),
+    }
+}
+
+/// The `error` event of `request_id`, after checking that `send_command`
+/// raised the same error and that the command caused no patch and no ack.
+#[track_caller]
+fn checked_error(events: &[Value], request_id: &str) -> Value {
+    let error = events[position(events, "error", request_id)].clone();
+    let mut raised = events[position(events, "raised", request_id)].clone();
+    raised["event"] = json!("error");
+    assert_eq!(raised, error, "raised and taken differ");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["requestId"] == request_id && (e["event"] == "patch" || e["event"] == "ack")),
+        "{request_id} failed, yet caused a patch or an ack"
+    );
+    error
 }
 
 /// Checks every `snapshot` and `patch` event: its replica equals the
@@ -432,7 +786,7 @@ impl TestServer {
     }
 }
 
-/// `tests/python/client_interop.py`, running; killed when dropped.
+/// A script of `tests/python`, running; killed when dropped.
 struct Python {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -440,7 +794,8 @@ struct Python {
 }
 
 impl Python {
-    fn spawn(url: &str, args: &[&str]) -> Self {
+    /// Runs `tests/python/{script}` with the venv's interpreter.
+    fn spawn(script: &str, url: &str, args: &[&str]) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let python = root.join("../target/py-venv/bin/python");
         assert!(
@@ -451,10 +806,13 @@ impl Python {
             python.display()
         );
         let mut child = Command::new(&python)
-            .arg(root.join("tests/python/client_interop.py"))
+            .arg(root.join("tests/python").join(script))
             .arg(url)
             .args(["--timeout", "20"])
             .args(args)
+            // `command_interop.py` imports `client_interop.py`: no
+            // __pycache__ in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -91,24 +91,30 @@ async def main() -> int:
                     originClientId=error.origin_client_id,
                 )
         emit("ready")
-
-        target = int(await read_line(args.timeout))
-        deadline = asyncio.get_running_loop().time() + args.timeout
-        while client.version < target:
-            if not client.connected:
-                print(f"the connection closed at version {client.version}", file=sys.stderr)
-                return 1
-            if asyncio.get_running_loop().time() > deadline:
-                print(
-                    f"the replica stayed at version {client.version}, expected {target}",
-                    file=sys.stderr,
-                )
-                return 1
-            await asyncio.sleep(0.01)
-        emit("final", version=client.version, replica=client.snapshot())
-        return 0
+        return await report_final(client, args.timeout)
     finally:
         await client.close()
+
+
+async def report_final(client: AsyncLabLinkClient, timeout: float) -> int:
+    """Reads the target version from standard input, waits until the
+    replica reaches it and reports the `final` event; returns the exit code.
+    """
+    target = int(await read_line(timeout))
+    deadline = asyncio.get_running_loop().time() + timeout
+    while client.version < target:
+        if not client.connected:
+            print(f"the connection closed at version {client.version}", file=sys.stderr)
+            return 1
+        if asyncio.get_running_loop().time() > deadline:
+            print(
+                f"the replica stayed at version {client.version}, expected {target}",
+                file=sys.stderr,
+            )
+            return 1
+        await asyncio.sleep(0.01)
+    emit("final", version=client.version, replica=client.snapshot())
+    return 0
 
 
 if __name__ == "__main__":
