@@ -35,6 +35,23 @@
 //!   at one per millisecond; the healthy clients' deliveries and
 //!   completeness, the child's VmRSS, and how the slow client catches up
 //!   once it reads.
+//! - `command_rtt_1`, `command_rtt_16`: the server in a child process; 1
+//!   or 16 clients, each sending `set_channel` commands one after the
+//!   other (send, wait for the ack, repeat): after a warm-up of
+//!   [`COMMAND_WARMUP`] commands each, `--commands` commands each. Round
+//!   trip (send to ack) p50/p99/max, commands per second over all clients
+//!   (from the start to the last ack), and the child's CPU time per
+//!   command; every client also receives every other client's patches.
+//!   Checked: every command is acked, after its own patch, at a version at
+//!   least that patch's; each client's ack versions increase; each command
+//!   commits exactly one version (every value a client sends differs from
+//!   the channel's current value); every client got every version once,
+//!   in order; and every final replica equals `GET /sync/state`. With one
+//!   client the round trip is mostly the wake-ups of sleeping threads
+//!   (client, reader, command task, writer, client again): on an idle
+//!   machine it is about three times what it is while another process
+//!   keeps a core busy, and so is the CPU time per command. The filter
+//!   `command_rtt_1` also selects `command_rtt_16`: add `--exact`.
 //!
 //! CPU time is the time on CPU of each thread from
 //! `/proc/PID/task/*/schedstat`, in nanoseconds: utime + stime of
@@ -62,15 +79,17 @@
 //!   written to `target/bench/server.json` (the scenarios of this run only).
 //!   Without it (`cargo test --benches`) or with `--test`, a quick run with
 //!   small sizes checks that every scenario works, and no JSON is written.
-//! - `--clients N`, `--mutations M`, `--idle N`, `--pace-us US`: the sizes
-//!   (defaults 100, 2000, 500, 1000). These are this binary's own, so pass
-//!   them with `cargo bench -p lab-link --bench server -- --clients 50`, not
+//! - `--clients N`, `--mutations M`, `--idle N`, `--pace-us US`,
+//!   `--commands C`: the sizes (defaults 100, 2000, 500, 1000, and 2000
+//!   commands per client for `command_rtt_*`). These are this binary's
+//!   own, so pass them with `cargo bench -p lab-link --bench server -- --clients 50`, not
 //!   through `cargo xtask bench` (the divan benches refuse them).
 //! - Any other `--option` is ignored; divan's options that take a value
 //!   (`--sample-count 10`, …) are skipped with their value.
 //!
 //! Exits non-zero when a delivery was wrong: a patch out of order or
-//! repeated, a replica that differs from the state, or a client that failed.
+//! repeated, a replica that differs from the state, a command whose ack
+//! was missing or came before its patch, or a client that failed.
 //! A resynchronisation (a fresh snapshot sent to a client that fell more
 //! than the queue depth behind) is the server's documented behaviour, so it
 //! is counted, not failed.
@@ -82,10 +101,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use lab_link::engine::{apply, PatchOp};
 use lab_link::{LabSync, Routes, Server};
 use serde::Deserialize;
@@ -105,14 +124,19 @@ use bench_server::{AppState, Commits};
 const STAMP_PATH: &str = "/acquisition/stamp_ns";
 
 /// The scenarios, in the order they run.
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 8] = [
     "fan_out",
     "fan_out_paced",
     "fan_out_child",
     "fan_out_child_paced",
     "idle_memory",
     "slow_consumer",
+    "command_rtt_1",
+    "command_rtt_16",
 ];
+
+/// Commands each client of `command_rtt_*` sends before the measurement.
+const COMMAND_WARMUP: usize = 20;
 
 /// divan's options that take a value: skipped with it.
 const DIVAN_VALUE_OPTIONS: [&str; 15] = [
@@ -166,8 +190,9 @@ fn main() -> ExitCode {
         println!("server bench: quick test run (pass --bench, as `cargo bench` does, for the full sizes)");
     }
     println!(
-        "server bench: {} clients, {} mutations, {} idle connections, paced at one commit per {} µs",
-        options.clients, options.mutations, options.idle, options.pace_us
+        "server bench: {} clients, {} mutations, {} idle connections, paced at one commit per {} µs, \
+         {} commands per command client",
+        options.clients, options.mutations, options.idle, options.pace_us, options.commands
     );
 
     let started = Instant::now();
@@ -189,6 +214,8 @@ fn main() -> ExitCode {
             }
             "idle_memory" => in_child(|host| idle_memory(options, table, scenario, host)),
             "slow_consumer" => in_child(|host| slow_consumer(options, table, scenario, host)),
+            "command_rtt_1" => in_child(|host| command_rtt(options, table, scenario, host, 1)),
+            "command_rtt_16" => in_child(|host| command_rtt(options, table, scenario, host, 16)),
             _ => unreachable!("every scenario is listed in SCENARIOS"),
         };
         if let Err(message) = result {
@@ -243,6 +270,8 @@ struct Options {
     mutations: usize,
     idle: usize,
     pace_us: u64,
+    /// Commands per client of `command_rtt_*`, after the warm-up.
+    commands: usize,
 }
 
 impl Options {
@@ -271,7 +300,7 @@ impl Options {
                 "--list" => list = true,
                 "--exact" => exact = true,
                 "--skip" => skips.push(value(name)?.to_owned()),
-                "--clients" | "--mutations" | "--idle" | "--pace-us" => {
+                "--clients" | "--mutations" | "--idle" | "--pace-us" | "--commands" => {
                     let text = value(name)?;
                     let number = text
                         .parse()
@@ -307,6 +336,7 @@ impl Options {
             clients: size("--clients", 100, 10)?.max(2),
             mutations: size("--mutations", 2000, 50)?.max(1),
             idle: size("--idle", 500, 20)?.max(1),
+            commands: size("--commands", 2000, 20)?.max(1),
             pace_us: sizes
                 .get("--pace-us")
                 .copied()
@@ -449,6 +479,7 @@ impl Table {
             "clients": options.clients,
             "mutations": options.mutations,
             "idle_connections": options.idle,
+            "commands_per_client": options.commands,
             "pace_us": options.pace_us,
             "cores": std::thread::available_parallelism().map_or(1, usize::from),
             "rows": rows,
@@ -474,6 +505,11 @@ struct ServerMessage {
     patch: Vec<PatchOp>,
     data: Option<Value>,
     version: Option<u64>,
+    /// Of acks, errors and the patches of a command.
+    #[serde(rename = "requestId")]
+    request_id: Option<String>,
+    /// Of acks.
+    result: Option<Value>,
 }
 
 /// What one client received.
@@ -510,6 +546,11 @@ impl Received {
     fn take(&mut self, now_ns: u64, text: &str) -> Result<(), String> {
         let message: ServerMessage =
             serde_json::from_str(text).map_err(|e| format!("unreadable message: {e}"))?;
+        self.take_message(now_ns, message)
+    }
+
+    /// Takes one message (a patch or a snapshot) received at `now_ns`.
+    fn take_message(&mut self, now_ns: u64, message: ServerMessage) -> Result<(), String> {
         let version = message
             .version
             .ok_or_else(|| format!("a {} message without a version", message.kind))?;
@@ -1021,7 +1062,7 @@ impl InProcessServer {
             .enable_all()
             .build()
             .map_err(|e| format!("no server runtime: {e}"))?;
-        let sync = LabSync::new(bench_server::initial_state());
+        let sync = bench_server::new_sync();
         let server = runtime
             .block_on(Server::builder().bind(sync.clone(), "127.0.0.1:0"))
             .map_err(|e| format!("cannot bind: {e}"))?;
@@ -1590,4 +1631,356 @@ fn slow_consumer(
     })();
     clients.shutdown_timeout(Duration::from_secs(2));
     outcome
+}
+
+/// `command_rtt_*`: `clients` clients send `set_channel` commands one
+/// after the other; see the module documentation.
+fn command_rtt(
+    options: &Options,
+    table: &mut Table,
+    scenario: &'static str,
+    server: &mut ChildServer,
+    clients: usize,
+) -> Result<(), String> {
+    let runtime = client_runtime()?;
+    let outcome = (|| {
+        let commands = options.commands;
+        let per_client = COMMAND_WARMUP + commands;
+        let total = clients * per_client;
+        // Connected one after the other, before any command: they all
+        // start at the same version.
+        let connected = runtime.block_on(async {
+            let mut connected = Vec::with_capacity(clients);
+            for _ in 0..clients {
+                let mut ws = connect(server.addr, None).await?;
+                let received = first_snapshot(&mut ws, total).await?;
+                connected.push((ws, received));
+            }
+            Ok::<_, String>(connected)
+        })?;
+        let start_version = connected[0].1.version;
+        if connected.iter().any(|(_, r)| r.version != start_version) {
+            return Err("the command clients started at different versions".to_owned());
+        }
+        let target = start_version + total as u64;
+        // The clients and this thread meet after the warm-up.
+        let warmed = Arc::new(tokio::sync::Barrier::new(clients + 1));
+        let handles: Vec<_> = connected
+            .into_iter()
+            .enumerate()
+            .map(|(index, (ws, received))| {
+                let client = CommandClient {
+                    index,
+                    warmup: COMMAND_WARMUP,
+                    commands,
+                    target,
+                    warmed: warmed.clone(),
+                };
+                runtime.spawn(client.run(ws, received))
+            })
+            .collect();
+        let (started, cpu_before) = runtime.block_on(async {
+            tokio::time::timeout(CLIENT_DEADLINE, warmed.wait())
+                .await
+                .map_err(|_| format!("the warm-up took more than {CLIENT_DEADLINE:?}"))?;
+            Ok::<_, String>((Instant::now(), Cpu::of(server.pid)))
+        })?;
+        let results: Vec<Result<CommandRun, String>> = runtime.block_on(async {
+            let mut results = Vec::with_capacity(handles.len());
+            for handle in handles {
+                results.push(
+                    handle
+                        .await
+                        .unwrap_or_else(|e| Err(format!("panicked: {e}"))),
+                );
+            }
+            results
+        });
+        let cpu_after = Cpu::of(server.pid);
+        let state = server.state()?;
+
+        let runs: Vec<&CommandRun> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        for error in results.iter().filter_map(|r| r.as_ref().err()) {
+            table.problem(scenario, format!("a command client failed: {error}"));
+        }
+        let measured = runs.iter().map(|run| run.latencies_ns.len()).sum::<usize>();
+        table.count(
+            scenario,
+            "clients, each sending one command at a time",
+            clients,
+        );
+        table.count(
+            scenario,
+            "commands per client (after the warm-up)",
+            commands,
+        );
+        table.count(scenario, "commands measured (all clients)", measured);
+        if let Some(last_ack) = runs.iter().filter_map(|run| run.last_ack).max() {
+            let elapsed = last_ack.saturating_duration_since(started).as_secs_f64();
+            table.add(
+                scenario,
+                "commands per second (all clients)",
+                measured as f64 / elapsed.max(1e-9),
+                0,
+                "commands/s",
+            );
+        }
+        let mut latencies: Vec<u64> = runs
+            .iter()
+            .flat_map(|run| run.latencies_ns.iter().copied())
+            .collect();
+        latencies.sort_unstable();
+        for (name, quantile) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+            table.add(
+                scenario,
+                format!("round trip, send to ack, {name}"),
+                percentile(&latencies, quantile) as f64 / 1e3,
+                0,
+                "µs",
+            );
+        }
+        if let (Some(before), Some(after), true) = (cpu_before, cpu_after, measured > 0) {
+            let used = after.since(before);
+            table.add(
+                scenario,
+                "server CPU per command: server process, all threads",
+                used.total_ns as f64 / 1e3 / measured as f64,
+                2,
+                "µs",
+            );
+            table.add(
+                scenario,
+                "  of which the server runtime's threads",
+                used.server_ns as f64 / 1e3 / measured as f64,
+                2,
+                "µs",
+            );
+        }
+
+        // Correctness.
+        let acks: usize = runs.iter().map(|run| run.acks).sum();
+        table.count(scenario, "acks received (warm-up included)", acks);
+        if acks != total {
+            table.problem(scenario, format!("{acks} acks for {total} commands"));
+        }
+        let early: usize = runs.iter().map(|run| run.acks_before_their_patch).sum();
+        table.count(
+            scenario,
+            "acks before their command's patch (must be 0)",
+            early,
+        );
+        if early > 0 {
+            table.problem(
+                scenario,
+                format!("{early} acks came before their command's patch, or at a lower version"),
+            );
+        }
+        let backwards: usize = runs.iter().map(|run| run.versions_not_increasing).sum();
+        table.count(
+            scenario,
+            "acks not above their client's previous ack's version (must be 0)",
+            backwards,
+        );
+        if backwards > 0 {
+            table.problem(
+                scenario,
+                format!("{backwards} acks did not increase their client's version"),
+            );
+        }
+        let covered: usize = runs.iter().map(|run| run.acks_after_a_resync).sum();
+        table.count(
+            scenario,
+            "acks whose command's patch came in a resync snapshot",
+            covered,
+        );
+        let complete = runs
+            .iter()
+            .filter(|run| run.received.complete(total))
+            .count();
+        table.add(
+            scenario,
+            "clients that got every version once, in order",
+            complete as f64,
+            0,
+            "clients",
+        );
+        // A client that fell more than the queue depth behind (say, while
+        // its runtime ran the other clients) gets a fresh snapshot: the
+        // server's documented behaviour, counted, not failed.
+        let resyncs: usize = runs.iter().map(|run| run.received.resyncs).sum();
+        let resynced = runs.iter().filter(|run| run.received.resyncs > 0).count();
+        table.count(scenario, "resynchronisations (fresh snapshots)", resyncs);
+        table.count(scenario, "clients resynchronised", resynced);
+        let disorder: usize = runs.iter().map(|run| run.received.disorder).sum();
+        if disorder > 0 {
+            table.problem(
+                scenario,
+                format!("{disorder} patches arrived out of order or repeated"),
+            );
+        }
+        let equal = runs
+            .iter()
+            .filter(|run| run.received.replica == state)
+            .count();
+        table.add(
+            scenario,
+            "final replicas equal to GET /sync/state",
+            equal as f64,
+            0,
+            "clients",
+        );
+        if equal != clients {
+            table.problem(
+                scenario,
+                format!("{} replicas differ from GET /sync/state", clients - equal),
+            );
+        }
+        let version = runs.iter().map(|run| run.received.version).max();
+        if version != Some(target) {
+            table.problem(
+                scenario,
+                format!("the clients ended at version {version:?}, not {target}: one version per command"),
+            );
+        }
+        Ok(())
+    })();
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    outcome
+}
+
+/// One client of `command_rtt_*`.
+struct CommandClient {
+    index: usize,
+    warmup: usize,
+    commands: usize,
+    /// The version after every client's commands.
+    target: u64,
+    /// Waited on after the warm-up.
+    warmed: Arc<tokio::sync::Barrier>,
+}
+
+/// What one client of `command_rtt_*` measured and checked.
+#[derive(Debug)]
+struct CommandRun {
+    /// Send-to-ack times of the measured commands, in nanoseconds.
+    latencies_ns: Vec<u64>,
+    /// When the last ack came.
+    last_ack: Option<Instant>,
+    /// Acks received, warm-up included.
+    acks: usize,
+    /// Acks that came before their command's patch, or at a version below
+    /// it.
+    acks_before_their_patch: usize,
+    /// Acks whose command's patch the client did not get as a patch: a
+    /// resynchronisation (a fresh snapshot) came while it waited.
+    acks_after_a_resync: usize,
+    /// Acks at a version not above the client's previous ack.
+    versions_not_increasing: usize,
+    /// Every patch the client received, up to the target version.
+    received: Received,
+}
+
+impl CommandClient {
+    /// The channel this client sets.
+    fn channel(&self) -> usize {
+        self.index % 4
+    }
+
+    /// The value of the client's `n`-th command, before rounding: the
+    /// clients' values are 0.5 apart and each client alternates between
+    /// two, so that every command changes the channel (one commit each).
+    fn value(&self, n: usize) -> f64 {
+        let base = (self.index % 30) as f64 * 0.5 - 7.25;
+        base + (n % 2) as f64 * 0.001 + 0.0004
+    }
+
+    /// Sends the warm-up commands, meets the others, sends the measured
+    /// ones, then reads up to the target version.
+    async fn run(self, mut ws: Ws, received: Received) -> Result<CommandRun, String> {
+        let mut run = CommandRun {
+            latencies_ns: Vec::with_capacity(self.commands),
+            last_ack: None,
+            acks: 0,
+            acks_before_their_patch: 0,
+            acks_after_a_resync: 0,
+            versions_not_increasing: 0,
+            received,
+        };
+        let mut last_ack_version = 0;
+        for n in 0..self.warmup + self.commands {
+            if n == self.warmup {
+                self.warmed.wait().await;
+            }
+            let request_id = format!("c{}-{n}", self.index);
+            let value = self.value(n);
+            let rounded = (value * 1000.0).round() / 1000.0;
+            let command = json!({
+                "type": "command",
+                "command": "set_channel",
+                "params": {"channel": self.channel(), "value": value},
+                "requestId": request_id,
+            })
+            .to_string();
+            let sent = Instant::now();
+            ws.send(Message::Text(command.into()))
+                .await
+                .map_err(|e| format!("cannot send {request_id}: {e}"))?;
+            let mut own_patch = None;
+            let mut resynced = false;
+            // Bounded: every message is a patch of the clients' commands,
+            // or this command's ack.
+            let ack = loop {
+                let text = tokio::time::timeout(Duration::from_secs(10), next_text(&mut ws))
+                    .await
+                    .map_err(|_| format!("no ack for {request_id} within 10 s"))??;
+                let message: ServerMessage =
+                    serde_json::from_str(&text).map_err(|e| format!("unreadable message: {e}"))?;
+                match message.kind.as_str() {
+                    "command_ack" => break message,
+                    "command_error" => return Err(format!("{request_id} failed: {text}")),
+                    _ => {
+                        if message.kind == "snapshot" {
+                            resynced = true;
+                        } else if message.request_id.as_deref() == Some(request_id.as_str()) {
+                            own_patch = message.version;
+                        }
+                        run.received.take_message(bench_server::now_ns(), message)?;
+                    }
+                }
+            };
+            let elapsed = sent.elapsed();
+            if ack.request_id.as_deref() != Some(request_id.as_str()) {
+                return Err(format!(
+                    "the ack of {:?} came while {request_id} was waiting",
+                    ack.request_id
+                ));
+            }
+            let expected = json!({"channel": self.channel(), "value": rounded});
+            if ack.result.as_ref() != Some(&expected) {
+                return Err(format!(
+                    "{request_id}: result {:?}, expected {expected}",
+                    ack.result
+                ));
+            }
+            let version = ack.version.unwrap_or(0);
+            run.acks += 1;
+            match own_patch {
+                Some(patch) if version >= patch => {}
+                // The patch is in the snapshot.
+                None if resynced => run.acks_after_a_resync += 1,
+                _ => run.acks_before_their_patch += 1,
+            }
+            if version <= last_ack_version {
+                run.versions_not_increasing += 1;
+            }
+            last_ack_version = version;
+            if n >= self.warmup {
+                run.latencies_ns
+                    .push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+                run.last_ack = Some(Instant::now());
+            }
+        }
+        follow_to(&mut ws, &mut run.received, self.target).await?;
+        Ok(run)
+    }
 }

@@ -18,6 +18,11 @@
 //!   last mutation and the version after the last.
 //! - `quit`: shuts down.
 //!
+//! Clients can send one command, `set_channel` (`{"channel": 0, "value":
+//! 1.25}`): it sets that channel's bias voltage, rounded to millivolts, and
+//! answers `{"channel": 0, "value": 1.25}`; the benchmark's command round
+//! trips use it.
+//!
 //! The server shuts down gracefully on SIGTERM, SIGINT, `quit`, or when
 //! stdin closes (so that it never outlives the benchmark that started it).
 //!
@@ -29,8 +34,10 @@ use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lab_link::{LabSync, Reactive, Server};
+use lab_link::command::DisplayHint;
+use lab_link::{command, CommandError, LabSync, Reactive, Server};
 use serde::Serialize;
+use serde_json::{json, Value};
 
 fn main() -> ExitCode {
     run()
@@ -80,6 +87,31 @@ pub(crate) fn initial_state() -> AppState {
             stamp_ns: 0,
         },
     }
+}
+
+/// Set one channel's bias voltage, rounded to millivolts.
+#[command]
+pub(crate) fn set_channel(
+    sync: LabSync<AppState>,
+    channel: usize,
+    value: f64,
+) -> Result<Value, CommandError> {
+    if channel >= sync.read().channels.len() {
+        return Err(CommandError::new("out_of_range", "No such channel.")
+            .display(DisplayHint::Inline)
+            .path(format!("/channels/{channel}")));
+    }
+    let rounded = (value * 1000.0).round() / 1000.0;
+    // A value outside -10..=10 is refused as `invalid_value`.
+    sync.try_mutate(|s| s.channels().at(channel)?.set_bias_voltage(rounded))?;
+    Ok(json!({"channel": channel, "value": rounded}))
+}
+
+/// [`initial_state`], with [`set_channel`] registered.
+pub(crate) fn new_sync() -> LabSync<AppState> {
+    let sync = LabSync::new(initial_state());
+    sync.command(set_channel);
+    sync
 }
 
 /// The wall-clock time in nanoseconds since the Unix epoch: comparable
@@ -151,7 +183,7 @@ fn serve() -> io::Result<()> {
         .thread_name("lab-server")
         .enable_all()
         .build()?;
-    let sync = LabSync::new(initial_state());
+    let sync = new_sync();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.block_on(
         Server::builder()

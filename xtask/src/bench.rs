@@ -19,7 +19,8 @@ const BENCHES: [(&str, &str); 3] = [
     ("lab-link-core", "core"),
     // Typed mutations through LabSync.
     ("lab-link", "state"),
-    // The server: fan-out to WebSocket clients, idle memory, a slow client.
+    // The server: fan-out to WebSocket clients, idle memory, a slow client,
+    // command round trips.
     ("lab-link", "server"),
 ];
 
