@@ -36,86 +36,37 @@ pub trait TrackedMap: Serialize {
     fn for_each_value(&self, visit: &mut Visit<'_, Self::Value>) -> Result<(), MutationError>;
 }
 
-impl<V: Reactive> TrackedMap for BTreeMap<String, V> {
-    type Value = V;
-    fn get_mut_value(&mut self, key: &str) -> Option<&mut V> {
-        self.get_mut(key)
-    }
-    fn insert_value(&mut self, key: String, value: V) -> Option<V> {
-        self.insert(key, value)
-    }
-    fn remove_value(&mut self, key: &str) -> Option<V> {
-        self.remove(key)
-    }
-    fn len_values(&self) -> usize {
-        self.len()
-    }
-    fn clear_values(&mut self) {
-        self.clear();
-    }
-    fn retain_values(&mut self, keep: &mut dyn FnMut(&str, &V) -> bool) {
-        self.retain(|k, v| keep(k, v));
-    }
-    fn for_each_value(&self, visit: &mut Visit<'_, V>) -> Result<(), MutationError> {
-        self.iter().try_for_each(|(k, v)| visit(k, v))
-    }
-}
+/// `TrackedMap` and `Reactive` for one map type, whose inherent methods
+/// have the same names; `$remove` is the removal that keeps the order of
+/// the other entries where the map has one.
+macro_rules! tracked_map {
+    ($map:ty => [$($generics:tt)*], $remove:ident) => {
+        impl<$($generics)*> TrackedMap for $map {
+            type Value = V;
+            fn get_mut_value(&mut self, key: &str) -> Option<&mut V> {
+                self.get_mut(key)
+            }
+            fn insert_value(&mut self, key: String, value: V) -> Option<V> {
+                self.insert(key, value)
+            }
+            fn remove_value(&mut self, key: &str) -> Option<V> {
+                self.$remove(key)
+            }
+            fn len_values(&self) -> usize {
+                self.len()
+            }
+            fn clear_values(&mut self) {
+                self.clear();
+            }
+            fn retain_values(&mut self, keep: &mut dyn FnMut(&str, &V) -> bool) {
+                self.retain(|k, v| keep(k, v));
+            }
+            fn for_each_value(&self, visit: &mut Visit<'_, V>) -> Result<(), MutationError> {
+                self.iter().try_for_each(|(k, v)| visit(k, v))
+            }
+        }
 
-impl<V: Reactive, S: BuildHasher> TrackedMap for HashMap<String, V, S> {
-    type Value = V;
-    fn get_mut_value(&mut self, key: &str) -> Option<&mut V> {
-        self.get_mut(key)
-    }
-    fn insert_value(&mut self, key: String, value: V) -> Option<V> {
-        self.insert(key, value)
-    }
-    fn remove_value(&mut self, key: &str) -> Option<V> {
-        self.remove(key)
-    }
-    fn len_values(&self) -> usize {
-        self.len()
-    }
-    fn clear_values(&mut self) {
-        self.clear();
-    }
-    fn retain_values(&mut self, keep: &mut dyn FnMut(&str, &V) -> bool) {
-        self.retain(|k, v| keep(k, v));
-    }
-    fn for_each_value(&self, visit: &mut Visit<'_, V>) -> Result<(), MutationError> {
-        self.iter().try_for_each(|(k, v)| visit(k, v))
-    }
-}
-
-#[cfg(feature = "indexmap")]
-impl<V: Reactive, S: BuildHasher> TrackedMap for indexmap::IndexMap<String, V, S> {
-    type Value = V;
-    fn get_mut_value(&mut self, key: &str) -> Option<&mut V> {
-        self.get_mut(key)
-    }
-    fn insert_value(&mut self, key: String, value: V) -> Option<V> {
-        self.insert(key, value)
-    }
-    fn remove_value(&mut self, key: &str) -> Option<V> {
-        // Keep the order of the other entries, as the JSON object does.
-        self.shift_remove(key)
-    }
-    fn len_values(&self) -> usize {
-        self.len()
-    }
-    fn clear_values(&mut self) {
-        self.clear();
-    }
-    fn retain_values(&mut self, keep: &mut dyn FnMut(&str, &V) -> bool) {
-        self.retain(|k, v| keep(k, v));
-    }
-    fn for_each_value(&self, visit: &mut Visit<'_, V>) -> Result<(), MutationError> {
-        self.iter().try_for_each(|(k, v)| visit(k, v))
-    }
-}
-
-macro_rules! reactive_map {
-    ($($map:ty => [$($generics:tt)*]),* $(,)?) => {
-        $(impl<$($generics)*> Reactive for $map {
+        impl<$($generics)*> Reactive for $map {
             type Tracked<'a>
                 = MapTracked<'a, $map>
             where
@@ -128,17 +79,16 @@ macro_rules! reactive_map {
             fn validate(&self, path: &mut String) -> Result<(), MutationError> {
                 validate_map(self, path)
             }
-        })*
+        }
     };
 }
 
-reactive_map!(
-    BTreeMap<String, V> => [V: Reactive],
-    HashMap<String, V, S> => [V: Reactive, S: BuildHasher],
-);
-
+tracked_map!(BTreeMap<String, V> => [V: Reactive], remove);
+tracked_map!(HashMap<String, V, S> => [V: Reactive, S: BuildHasher], remove);
+// `shift_remove` keeps the order of the other entries, as the JSON object
+// does.
 #[cfg(feature = "indexmap")]
-reactive_map!(indexmap::IndexMap<String, V, S> => [V: Reactive, S: BuildHasher]);
+tracked_map!(indexmap::IndexMap<String, V, S> => [V: Reactive, S: BuildHasher], shift_remove);
 
 fn validate_map<M: TrackedMap>(map: &M, path: &mut String) -> Result<(), MutationError> {
     let len = path.len();
