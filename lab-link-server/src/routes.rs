@@ -78,10 +78,19 @@ impl Routes {
     /// The endpoints of `source` (a `LabSync<S>` or an
     /// `Arc<dyn SyncSource>`).
     pub fn new(source: impl IntoSource, config: ServerConfig) -> Self {
+        let source = source.into_source();
+        if !source.snapshot().document_json().starts_with('{') {
+            // The 0.5.0 Python and browser clients replace a non-object
+            // snapshot with `{}` and then fail on the first patch.
+            tracing::warn!(
+                "the state serialises to a JSON value that is not an object: \
+                 lab-link 0.5.0 clients expect an object and will not follow its patches"
+            );
+        }
         let connections = Arc::new(Semaphore::new(config.max_connections));
         Self {
             shared: Arc::new(Shared {
-                source: source.into_source(),
+                source,
                 config,
                 connections,
                 shutdown: CancellationToken::new(),
