@@ -56,6 +56,7 @@ mod patch_log;
 pub mod pointer;
 pub mod reactive;
 mod store;
+pub mod stream;
 mod sync;
 
 pub use command::{Command, CommandContext, CommandError};

@@ -87,6 +87,9 @@ pub struct LabSync<S> {
 
 struct Shared<S> {
     inner: Mutex<Inner<S>>,
+    /// The streams: their own lock, taken after `inner` when both are
+    /// held (see [`crate::stream`]).
+    streams: Arc<StreamHub>,
     /// Guards dropped on a thread that holds `inner` (a [`Batch`] or a
     /// [`Subscription`] moved into a `mutate` closure or a listener): that
     /// thread cannot take the lock again, so the drop is recorded here and
@@ -200,6 +203,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
         let document = to_document(&state)?;
         Ok(Self {
             shared: Arc::new(Shared {
+                streams: Arc::default(),
                 inner: Mutex::new(Inner {
                     state,
                     store: Store::with_config(document, config),
@@ -554,6 +558,118 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     }
 }
 
+use crate::stream::{
+    AppendStream, IntDeltaStream, Json, ReplaceStream, StreamHub, StreamMessage,
+    StreamSubscription, F32, F64,
+};
+
+/// Streams: see [`crate::stream`].
+impl<S: Reactive + Send + 'static> LabSync<S> {
+    /// Registers an append stream: a ring buffer of `capacity` JSON
+    /// values. Registration works before or after serving starts; clients
+    /// connected already get its snapshot on their next resync.
+    ///
+    /// # Panics
+    ///
+    /// When a stream of the same id is registered, or the id is longer
+    /// than 65535 bytes: bugs in the program.
+    pub fn append_stream(&self, id: &str, capacity: usize) -> AppendStream {
+        crate::stream::append_stream(&self.shared.streams, id, capacity)
+    }
+
+    /// Registers a replace stream of JSON samples (`stream_replace`).
+    ///
+    /// # Panics
+    ///
+    /// As [`append_stream`](LabSync::append_stream).
+    pub fn replace_stream(&self, id: &str) -> ReplaceStream<Json> {
+        crate::stream::replace_stream(&self.shared.streams, id)
+    }
+
+    /// Registers a replace stream of float32 samples (binary frames, tag
+    /// `0x01`).
+    ///
+    /// # Panics
+    ///
+    /// As [`append_stream`](LabSync::append_stream).
+    pub fn replace_stream_f32(&self, id: &str) -> ReplaceStream<F32> {
+        crate::stream::replace_stream(&self.shared.streams, id)
+    }
+
+    /// Registers a replace stream of float64 samples (binary frames, tag
+    /// `0x02`).
+    ///
+    /// # Panics
+    ///
+    /// As [`append_stream`](LabSync::append_stream).
+    pub fn replace_stream_f64(&self, id: &str) -> ReplaceStream<F64> {
+        crate::stream::replace_stream(&self.shared.streams, id)
+    }
+
+    /// Registers an int_delta stream of `bins` integer bins, all 0.
+    ///
+    /// # Panics
+    ///
+    /// As [`append_stream`](LabSync::append_stream).
+    pub fn int_delta_stream(&self, id: &str, bins: usize) -> IntDeltaStream {
+        crate::stream::int_delta_stream(&self.shared.streams, id, bins)
+    }
+
+    /// [`subscribe_from`](LabSync::subscribe_from) with the streams:
+    /// `on_start` gets the start and every stream's snapshot, taken under
+    /// the state's lock and the streams' lock together, so the patch
+    /// listener gets every later patch and the stream listener every later
+    /// stream message, none lost, none repeated. The stream listener runs
+    /// under the streams' lock: it must not write a stream or subscribe.
+    pub fn subscribe_with_streams(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: impl FnOnce(Start, Vec<StreamMessage>),
+        listener: impl FnMut(&Committed) + Send + 'static,
+        stream_listener: impl FnMut(&StreamMessage) + Send + 'static,
+    ) -> (Subscription, StreamSubscription) {
+        let mut inner = self.lock();
+        let mut streams = self.shared.streams.lock();
+        let start = match since.map(|version| (version, inner.store.since(version))) {
+            Some((version, Since::Patches(patches))) if patches.len() <= max_resume => {
+                Start::Resume { version, patches }
+            }
+            _ => Start::Snapshot(inner.store.snapshot()),
+        };
+        on_start(start, streams.snapshots());
+        let stream_subscription = streams.listen(&self.shared.streams, Box::new(stream_listener));
+        let id = inner.next_listener_id;
+        inner.next_listener_id += 1;
+        inner.listeners.push((id, Box::new(listener)));
+        let shared: Arc<dyn SharedOps> = self.shared.clone();
+        let subscription = Subscription {
+            shared: Arc::downgrade(&shared),
+            id,
+        };
+        (subscription, stream_subscription)
+    }
+
+    /// Calls `on_snapshot` with stream `id`'s `stream_snapshot` under the
+    /// streams' lock (so no message of that stream can come between the
+    /// snapshot and what `on_snapshot` does with it); `false` when no such
+    /// stream is registered.
+    pub fn with_stream_snapshot(
+        &self,
+        id: &str,
+        on_snapshot: &mut dyn FnMut(StreamMessage),
+    ) -> bool {
+        let streams = self.shared.streams.lock();
+        match streams.snapshot(id) {
+            Some(snapshot) => {
+                on_snapshot(snapshot);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Where a subscriber starts: see [`LabSync::subscribe_from`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -574,6 +690,19 @@ pub enum Start {
 ///
 /// Implemented for every `LabSync<S>`; you do not implement it.
 pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
+    /// See [`LabSync::subscribe_with_streams`].
+    fn subscribe_with_streams(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start, Vec<StreamMessage>),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+        stream_listener: Box<dyn FnMut(&StreamMessage) + Send>,
+    ) -> (Subscription, StreamSubscription);
+
+    /// See [`LabSync::with_stream_snapshot`].
+    fn with_stream_snapshot(&self, id: &str, on_snapshot: &mut dyn FnMut(StreamMessage)) -> bool;
+
     /// See [`LabSync::subscribe_from`].
     fn subscribe_from(
         &self,
@@ -600,6 +729,28 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
 }
 
 impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
+    fn subscribe_with_streams(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start, Vec<StreamMessage>),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+        stream_listener: Box<dyn FnMut(&StreamMessage) + Send>,
+    ) -> (Subscription, StreamSubscription) {
+        LabSync::subscribe_with_streams(
+            self,
+            since,
+            max_resume,
+            on_start,
+            listener,
+            stream_listener,
+        )
+    }
+
+    fn with_stream_snapshot(&self, id: &str, on_snapshot: &mut dyn FnMut(StreamMessage)) -> bool {
+        LabSync::with_stream_snapshot(self, id, on_snapshot)
+    }
+
     fn subscribe_from(
         &self,
         since: Option<u64>,
@@ -634,6 +785,21 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
 /// A shared source is a source: lets `Arc<dyn SyncSource>` go wherever a
 /// `LabSync` goes.
 impl SyncSource for Arc<dyn SyncSource> {
+    fn subscribe_with_streams(
+        &self,
+        since: Option<u64>,
+        max_resume: usize,
+        on_start: &mut dyn FnMut(Start, Vec<StreamMessage>),
+        listener: Box<dyn FnMut(&Committed) + Send>,
+        stream_listener: Box<dyn FnMut(&StreamMessage) + Send>,
+    ) -> (Subscription, StreamSubscription) {
+        (**self).subscribe_with_streams(since, max_resume, on_start, listener, stream_listener)
+    }
+
+    fn with_stream_snapshot(&self, id: &str, on_snapshot: &mut dyn FnMut(StreamMessage)) -> bool {
+        (**self).with_stream_snapshot(id, on_snapshot)
+    }
+
     fn subscribe_from(
         &self,
         since: Option<u64>,
