@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
 use lab_link_core::command::{CommandContext, CommandError};
+use lab_link_core::stream::{StreamKind, StreamMessage, StreamPayload, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
 use std::panic::AssertUnwindSafe;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -151,6 +152,10 @@ pub struct ClientStats {
     /// patches until it had caught up with its queue, then got a fresh
     /// snapshot.
     pub fell_behind: u64,
+    /// Replace-stream frames held outside the queue because it was full:
+    /// at most one per replace stream (the latest), written once the queue
+    /// has drained.
+    pub pending_frames: usize,
 }
 
 /// What a connection's tasks share.
@@ -163,7 +168,7 @@ pub(crate) struct Link {
     /// The current subscription and the flag that switches its listener
     /// off (set before a new subscription starts, so two listeners never
     /// both feed the queue).
-    subscription: Mutex<Option<(Subscription, Arc<AtomicBool>)>>,
+    subscription: Mutex<Option<(Subscription, StreamSubscription, Arc<AtomicBool>)>>,
     /// Tells the writer the client is gone.
     stop_writer: CancellationToken,
     /// Tells the reader the writer has ended (the client was dropped after
@@ -190,6 +195,9 @@ struct Backlog {
     peak: AtomicUsize,
     /// How many times `lagging` was set.
     fell_behind: AtomicU64,
+    /// The latest replace-stream frame per stream that did not fit the
+    /// queue (latest wins), in the order the streams first overflowed.
+    pending: Mutex<Vec<(Arc<str>, Message)>>,
 }
 
 impl Backlog {
@@ -240,7 +248,7 @@ impl Link {
     /// later patch, with nothing lost or repeated in between.
     fn subscribe(&self, since: Option<u64>) {
         let mut current = lock(&self.subscription);
-        if let Some((_, active)) = current.take() {
+        if let Some((_, _, active)) = current.take() {
             active.store(false, Ordering::Release);
         }
         let active = Arc::new(AtomicBool::new(true));
@@ -262,14 +270,48 @@ impl Link {
                 }
             }
         };
+        let stream_listener = {
+            let active = active.clone();
+            let backlog = self.backlog.clone();
+            let queue = self.queue.clone();
+            move |message: &StreamMessage| {
+                if !active.load(Ordering::Acquire) {
+                    return;
+                }
+                let frame = stream_frame(message);
+                let replace = message.kind() == StreamKind::Replace;
+                if replace {
+                    // A replace frame already waiting outside the queue
+                    // is superseded: latest wins, order kept.
+                    let mut pending = lock(&backlog.pending);
+                    if let Some(slot) = pending.iter_mut().find(|(id, _)| **id == *message.id()) {
+                        slot.1 = frame;
+                        return;
+                    }
+                    drop(pending);
+                }
+                match queue.try_send(frame) {
+                    Ok(()) => backlog.queued(&queue),
+                    Err(TrySendError::Full(frame)) if replace => {
+                        lock(&backlog.pending).push((message.id().into(), frame));
+                    }
+                    Err(TrySendError::Full(_)) => {
+                        active.store(false, Ordering::Release);
+                        backlog.full();
+                    }
+                    Err(TrySendError::Closed(_)) => active.store(false, Ordering::Release),
+                }
+            }
+        };
         let max_resume = self.shared.config.queue_depth.saturating_sub(2);
-        let subscription = self.shared.source.subscribe_from(
+        let (subscription, streams) = self.shared.source.subscribe_with_streams(
             since,
             max_resume,
-            &mut |start| self.queue_start(start, &active),
+            &mut |start, snapshots| self.queue_start(start, snapshots, &active),
             Box::new(listener),
+            Box::new(stream_listener),
         );
-        *current = Some((subscription, active));
+        *current = Some((subscription, streams, active));
     }
 
     /// Queues the first frames of a subscription. Runs under the state
@@ -277,8 +319,10 @@ impl Link {
     /// and switches the new listener off (the patches it would queue have
     /// no base on the client), and the writer resubscribes the client once
     /// the queue has drained.
-    fn queue_start(&self, start: Start, active: &AtomicBool) {
-        let frames = match start {
+    fn queue_start(&self, start: Start, streams: Vec<StreamMessage>, active: &AtomicBool) {
+        // The stream snapshots supersede any frame still waiting.
+        lock(&self.backlog.pending).clear();
+        let mut frames = match start {
             Start::Snapshot(snapshot) => {
                 vec![Message::Text(Utf8Bytes::from(
                     snapshot.message(Some(&self.client_id)),
@@ -293,6 +337,7 @@ impl Link {
                 frames
             }
         };
+        frames.extend(streams.iter().map(stream_frame));
         for frame in frames {
             if self.queue.try_send(frame).is_err() {
                 active.store(false, Ordering::Release);
@@ -304,7 +349,7 @@ impl Link {
     }
 
     fn unsubscribe(&self) {
-        if let Some((_, active)) = lock(&self.subscription).take() {
+        if let Some((_, _, active)) = lock(&self.subscription).take() {
             active.store(false, Ordering::Release);
         }
     }
@@ -328,6 +373,7 @@ impl Link {
             queued: self.queue.max_capacity() - self.queue.capacity(),
             peak_queued: self.backlog.peak.load(Ordering::Relaxed),
             fell_behind: self.backlog.fell_behind.load(Ordering::Relaxed),
+            pending_frames: lock(&self.backlog.pending).len(),
         }
     }
 }
@@ -338,6 +384,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A stream message as a WebSocket frame, sharing its bytes.
+fn stream_frame(message: &StreamMessage) -> Message {
+    match message.payload() {
+        StreamPayload::Text(text) => Message::Text(shared_text(text.clone())),
+        StreamPayload::Binary(bytes) => Message::Binary(bytes.clone()),
+    }
 }
 
 /// The shared message text as a WebSocket text payload, without copying.
@@ -416,6 +470,22 @@ async fn write_loop<IO>(
         }
         if closing {
             break;
+        }
+        if receiver.is_empty() {
+            // Replace frames that did not fit the queue: the latest of
+            // each stream, after everything queued before them.
+            let pending = std::mem::take(&mut *lock(&link.backlog.pending));
+            if !pending.is_empty() {
+                let write = async {
+                    for (_, frame) in pending {
+                        sink.feed(frame).await?;
+                    }
+                    sink.flush().await
+                };
+                if !matches!(tokio::time::timeout(write_timeout, write).await, Ok(Ok(()))) {
+                    break;
+                }
+            }
         }
         if receiver.is_empty() && link.backlog.lagging.swap(false, Ordering::AcqRel) {
             tracing::debug!(client = %link.client_id, "client fell behind: resynchronised with a snapshot");
@@ -540,11 +610,28 @@ async fn handle_text(link: &Link, text: &str, commands: &mpsc::Sender<PendingCom
                 .await;
         }
         Ok(ClientMessage::StreamResync { id }) => {
-            link.reply(protocol::error_message(
-                "bad_message",
-                &format!("no stream {id:?} is registered"),
-            ))
-            .await;
+            // Queued under the streams' lock, so no later frame of the
+            // stream can come before it.
+            let mut queued = true;
+            let found = link
+                .shared
+                .source
+                .with_stream_snapshot(&id, &mut |snapshot| {
+                    lock(&link.backlog.pending).retain(|(pending, _)| **pending != *id);
+                    queued = link.queue.try_send(stream_frame(&snapshot)).is_ok();
+                });
+            if !found {
+                link.reply(protocol::error_message(
+                    "bad_message",
+                    &format!("no stream {id:?} is registered"),
+                ))
+                .await;
+            } else if !queued {
+                // A full queue: the client is resynced whole once it drains.
+                link.backlog.full();
+            } else {
+                link.backlog.queued(&link.queue);
+            }
         }
         Err(message) => {
             link.reply(protocol::error_message("bad_message", &message))
