@@ -58,6 +58,7 @@ pub mod reactive;
 mod store;
 pub mod stream;
 mod sync;
+mod updater;
 
 pub use command::{Command, CommandContext, CommandError};
 pub use diff::diff;
@@ -68,3 +69,4 @@ pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKin
 pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
 pub use sync::{Batch, LabSync, LoadError, Start, StateRef, Subscription, SyncSource};
+pub use updater::{TickFuture, TickResult, Updater};

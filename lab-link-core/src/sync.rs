@@ -51,6 +51,7 @@ use crate::command::{
     RegisterError,
 };
 use crate::reactive::{MutationError, Reactive, Recorder};
+use crate::updater::{TypedUpdater, Updater};
 use crate::{diff, Committed, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
 
 /// The authoritative state of an instrument, shared by the code that owns
@@ -102,7 +103,14 @@ struct Shared<S> {
     commands: RwLock<BTreeMap<String, Arc<dyn Command<S>>>>,
     /// The JSON Schema of `S`, when the application published it.
     state_schema: OnceLock<Value>,
+    /// The registered updaters, kept as data: the core spawns nothing.
+    updaters: Mutex<Vec<TypedUpdater<S>>>,
+    /// `load_state` for the type-erased [`SyncSource::load_document`], set
+    /// by [`LabSync::with_loader`] (it needs `S: DeserializeOwned`).
+    loader: OnceLock<Loader<S>>,
 }
+
+type Loader<S> = fn(&LabSync<S>, Value) -> Result<u64, LoadError>;
 
 #[derive(Default)]
 struct DroppedInside {
@@ -168,6 +176,10 @@ pub enum LoadError {
     /// The document deserialises but breaks a constraint.
     #[error(transparent)]
     Invalid(#[from] MutationError),
+    /// The `LabSync` cannot load a document without its type: see
+    /// [`LabSync::with_loader`].
+    #[error("this LabSync has no loader: call `with_loader()` on it")]
+    Unsupported,
 }
 
 impl<S: Reactive + Send + 'static> LabSync<S> {
@@ -216,6 +228,8 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                 dropped_inside: Mutex::default(),
                 commands: RwLock::default(),
                 state_schema: OnceLock::new(),
+                updaters: Mutex::default(),
+                loader: OnceLock::new(),
             }),
         })
     }
@@ -259,6 +273,54 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
         let schema = serde_json::to_value(schemars::schema_for!(S)).unwrap_or(Value::Null);
         let _ = self.shared.state_schema.set(schema);
         self
+    }
+
+    /// Lets a transport restore a saved document through
+    /// [`load_state`](LabSync::load_state) without knowing `S`
+    /// ([`SyncSource::load_document`]): what the server's persistence needs.
+    #[must_use]
+    pub fn with_loader(self) -> Self
+    where
+        S: DeserializeOwned,
+    {
+        let _ = self
+            .shared
+            .loader
+            .set(|sync, document| sync.load_state(document));
+        self
+    }
+
+    pub(crate) fn register_updater(&self, updater: TypedUpdater<S>) {
+        self.shared
+            .updaters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(updater);
+    }
+
+    /// The registered updaters, each bound to this `LabSync`, for a
+    /// transport to run (see [`updater`](LabSync::updater)).
+    pub fn updaters(&self) -> Vec<Updater> {
+        self.shared
+            .updaters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|updater| updater.bind(self))
+            .collect()
+    }
+
+    /// [`load_state`](LabSync::load_state) when a loader was registered
+    /// with [`with_loader`](LabSync::with_loader).
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Unsupported`] without a loader, else as `load_state`.
+    pub fn load_document(&self, document: Value) -> Result<u64, LoadError> {
+        match self.shared.loader.get() {
+            Some(load) => load(self, document),
+            None => Err(LoadError::Unsupported),
+        }
     }
 
     /// The state's JSON Schema, if [published](LabSync::with_state_schema).
@@ -726,6 +788,16 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
 
     /// See [`LabSync::state_schema`].
     fn state_schema(&self) -> Option<Value>;
+
+    /// See [`LabSync::updaters`].
+    fn updaters(&self) -> Vec<Updater>;
+
+    /// See [`LabSync::load_document`].
+    ///
+    /// # Errors
+    ///
+    /// As [`LabSync::load_document`].
+    fn load_document(&self, document: Value) -> Result<u64, LoadError>;
 }
 
 impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
@@ -780,6 +852,14 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
     fn state_schema(&self) -> Option<Value> {
         LabSync::state_schema(self)
     }
+
+    fn updaters(&self) -> Vec<Updater> {
+        LabSync::updaters(self)
+    }
+
+    fn load_document(&self, document: Value) -> Result<u64, LoadError> {
+        LabSync::load_document(self, document)
+    }
 }
 
 /// A shared source is a source: lets `Arc<dyn SyncSource>` go wherever a
@@ -828,6 +908,14 @@ impl SyncSource for Arc<dyn SyncSource> {
 
     fn state_schema(&self) -> Option<Value> {
         (**self).state_schema()
+    }
+
+    fn updaters(&self) -> Vec<Updater> {
+        (**self).updaters()
+    }
+
+    fn load_document(&self, document: Value) -> Result<u64, LoadError> {
+        (**self).load_document(document)
     }
 }
 

@@ -1,6 +1,11 @@
 //! The server's options and their defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::persist::PersistConfig;
+
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// Options of the transport, with documented defaults.
 ///
@@ -24,6 +29,7 @@ pub struct ServerConfig {
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) persist: Option<PersistConfig>,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +43,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
+            persist: None,
         }
     }
 }
@@ -106,6 +113,34 @@ impl ServerConfig {
     #[must_use]
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Saves the document in the SQLite file at `path` (created with
+    /// owner-only permissions) and restores it at start (default: off).
+    /// The state must be restorable: call `with_loader()` on the
+    /// `LabSync`. See the book chapter "Background work and persistence".
+    #[must_use]
+    pub fn persist(mut self, path: impl Into<PathBuf>) -> Self {
+        let debounce = self
+            .persist
+            .as_ref()
+            .map_or(DEFAULT_DEBOUNCE, |persist| persist.debounce);
+        self.persist = Some(PersistConfig {
+            path: path.into(),
+            debounce,
+        });
+        self
+    }
+
+    /// How long after a commit the document is saved, coalescing the
+    /// commits within that window (default 500 ms). Only with
+    /// [`persist`](ServerConfig::persist), called after it.
+    #[must_use]
+    pub fn persist_debounce(mut self, debounce: Duration) -> Self {
+        if let Some(persist) = &mut self.persist {
+            persist.debounce = debounce;
+        }
         self
     }
 

@@ -27,12 +27,15 @@
 //! or slowing anyone else. No lock is held across an `.await`.
 #![doc(test(attr(deny(warnings))))]
 
+mod background;
 mod config;
 mod connection;
+mod persist;
 mod protocol;
 mod routes;
 mod server;
 
+pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
 pub use connection::ClientStats;
 pub use routes::{Body, IntoSource, Routes};

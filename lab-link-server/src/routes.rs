@@ -281,6 +281,10 @@ impl Routes {
         self.shared.clone()
     }
 
+    pub(crate) fn source(&self) -> Arc<dyn SyncSource> {
+        self.shared.source.clone()
+    }
+
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.shared.config
     }

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::task::TaskTracker;
 
 use crate::routes::{IntoSource, Routes};
+use crate::Background;
 use crate::ServerConfig;
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -93,8 +94,9 @@ impl Server {
         &self.routes
     }
 
-    /// Accepts connections until the shutdown signal (or
-    /// [`Routes::shutdown`]), then stops accepting, closes every sync socket
+    /// Restores the saved document (with [`ServerConfig::persist`]) and
+    /// starts the updaters ([`Background`]), accepts connections until the
+    /// shutdown signal (or [`Routes::shutdown`]), then stops accepting, closes every sync socket
     /// with 1001 after sending what was queued for it, and waits for the
     /// connections to end (within the configured grace period).
     pub async fn run(self) {
@@ -105,6 +107,9 @@ impl Server {
             ..
         } = self;
         let shutdown = routes_token(&routes);
+        // Restores the saved document before the first connection is
+        // accepted, and starts the updaters.
+        let background = Background::start(routes.source(), routes.config());
         if let Some(SignalBox(signal)) = signal {
             let routes = routes.clone();
             tokio::spawn(async move {
@@ -159,6 +164,8 @@ impl Server {
             connections.wait().await;
         })
         .await;
+        // Last, so the final save holds every commit.
+        background.stop().await;
         tracing::info!("lab-link server stopped");
     }
 }
