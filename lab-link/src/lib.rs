@@ -148,6 +148,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `indexmap` | `IndexMap<String, V>` fields get the tracked map view |
+//! | `client` | `lab_link::client`: the Rust client, a replica over the sync socket |
 #![doc(test(attr(deny(warnings))))]
 
 /// The sans-IO engine: JSON Pointer, JSON Patch apply and diff, the versioned
@@ -173,6 +174,13 @@ pub use lab_link_server::{serve, Routes, Server, ServerConfig};
 /// the WebSocket handler.
 pub mod server {
     pub use lab_link_server::*;
+}
+
+/// The Rust client (`lab-link-client`): a replica kept current over the
+/// sync socket, and commands. Needs the `client` feature.
+#[cfg(feature = "client")]
+pub mod client {
+    pub use lab_link_client::*;
 }
 
 /// Support for generated code. Not public API.

@@ -1,0 +1,274 @@
+//! [`Client`] and its [`ClientBuilder`]: the public handle on one sync
+//! connection and its replica.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::connection::{self, Request};
+use crate::{ClientError, Event};
+
+/// How many events a subscriber may fall behind before it lags.
+const EVENT_CAPACITY: usize = 1024;
+
+/// A connection to a lab-link server and the replica it keeps current.
+///
+/// A background task reads the socket: it applies every patch to the
+/// replica, checks that versions follow one another, answers commands and
+/// reconnects when the connection drops. Cloning the client is cheap and
+/// shares the connection; the task ends with [`close`](Client::close) or
+/// when the last clone is dropped.
+///
+/// See the [crate documentation](crate) for an example.
+#[derive(Clone, Debug)]
+pub struct Client {
+    shared: Arc<Shared>,
+    requests: mpsc::Sender<Request>,
+}
+
+/// Options of a [`Client`] before it connects.
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    pub(crate) bearer_token: Option<String>,
+    pub(crate) command_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect: bool,
+}
+
+/// The answer to a command: its `command_ack`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CommandReply {
+    /// The server's version after the command; the replica holds at least
+    /// this version when [`Client::command`] returns.
+    pub version: u64,
+    /// What the command returned, if anything.
+    pub result: Option<Value>,
+}
+
+/// What the client handles and the background task share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) replica: Mutex<Replica>,
+    pub(crate) resyncs: AtomicU64,
+    pub(crate) events: broadcast::Sender<Event>,
+    next_request: AtomicU64,
+    pub(crate) config: ClientBuilder,
+}
+
+/// The replica: a copy of the server's document at `version`.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub(crate) document: Value,
+    pub(crate) version: u64,
+    pub(crate) client_id: Option<String>,
+    /// Set while a resync is requested: patches are discarded until the
+    /// fresh snapshot arrives.
+    pub(crate) resyncing: bool,
+}
+
+impl Client {
+    /// Connects with the default options (see [`ClientBuilder`]) to a sync
+    /// socket such as `ws://127.0.0.1:8000/sync/ws`, and waits for the
+    /// first snapshot.
+    ///
+    /// # Errors
+    ///
+    /// When the connection cannot be opened or no snapshot arrives within
+    /// the connect timeout ([`ClientError::is_connect`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling drops the half-open connection; nothing else is left
+    /// behind.
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        Self::builder().connect(url).await
+    }
+
+    /// Options: a bearer token, timeouts, reconnecting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A copy of the replica: the server's document at
+    /// [`version`](Client::version).
+    pub fn replica(&self) -> Value {
+        self.shared.lock().document.clone()
+    }
+
+    /// The replica's version.
+    pub fn version(&self) -> u64 {
+        self.shared.lock().version
+    }
+
+    /// The `clientId` of the current connection's snapshot (level-2
+    /// servers send it): the `originClientId` of this client's own
+    /// commands' patches. A new connection gets a new id.
+    pub fn client_id(&self) -> Option<String> {
+        self.shared.lock().client_id.clone()
+    }
+
+    /// How many times the client found its replica could not follow (a
+    /// version gap or repeat, a patch that did not apply, a resume from
+    /// another version) and asked the server for a fresh snapshot.
+    pub fn resyncs(&self) -> u64 {
+        self.shared.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// Every later server message, after the replica has taken it into
+    /// account.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Runs the command `name` on the server with `params` (a JSON object,
+    /// or `null` for none) and waits for its answer.
+    ///
+    /// When it returns the ack, the replica already holds every patch the
+    /// command caused: the server sends them before the ack. (Unless the
+    /// replica was resynchronising at that moment: then it catches up with
+    /// the snapshot that follows.)
+    ///
+    /// # Errors
+    ///
+    /// - [`ClientError::Command`]: the server answered with a
+    ///   `command_error`;
+    /// - [`ClientError::Timeout`]: no answer within the command timeout;
+    /// - [`ClientError::Disconnected`]: the connection was lost (or was
+    ///   being re-established) before the answer;
+    /// - [`ClientError::Closed`]: the client was closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the wait, not the command: once sent, it runs on
+    /// the server; its answer is then ignored.
+    pub async fn command(&self, name: &str, params: Value) -> Result<CommandReply, ClientError> {
+        let number = self.shared.next_request.fetch_add(1, Ordering::Relaxed);
+        let request_id = format!("rs{number}");
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Command {
+            name: name.to_owned(),
+            params,
+            request_id,
+            reply,
+        };
+        if self.requests.send(request).await.is_err() {
+            return Err(ClientError::Closed);
+        }
+        let timeout = self.shared.config.command_timeout;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            // The task ended without answering: the client was closed.
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout(timeout)),
+        }
+    }
+
+    /// Closes the connection (with a close frame) and stops reconnecting;
+    /// pending commands fail with [`ClientError::Disconnected`], later ones
+    /// with [`ClientError::Closed`]. Subscribers get [`Event::Closed`].
+    /// Closing a closed client does nothing.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the wait; the client still closes.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.requests.send(Request::Close { done }).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Replica> {
+        // The replica is only replaced or patched atomically; a panic
+        // elsewhere cannot leave it half-updated.
+        self.replica
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            bearer_token: None,
+            command_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            reconnect: true,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Sends `Authorization: Bearer <token>` with the WebSocket handshake
+    /// (and with every reconnect). Default: none.
+    #[must_use]
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// How long [`Client::command`] waits for the answer. Default: 10 s.
+    #[must_use]
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// How long opening the connection and receiving the first snapshot
+    /// may take, for the first connection and for each reconnect attempt.
+    /// Default: 10 s.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whether to reconnect when the connection drops unexpectedly, with a
+    /// backoff from 50 ms doubling up to 2 s between attempts, resuming
+    /// from the replica's version (`?since=N`). Default: true.
+    #[must_use]
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// Connects to `url` and waits for the first snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::connect`].
+    pub async fn connect(self, url: &str) -> Result<Client, ClientError> {
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let shared = Arc::new(Shared {
+            replica: Mutex::new(Replica {
+                document: Value::Null,
+                version: 0,
+                client_id: None,
+                resyncing: false,
+            }),
+            resyncs: AtomicU64::new(0),
+            events,
+            next_request: AtomicU64::new(1),
+            config: self,
+        });
+        let socket = connection::open(&shared, url, None).await?;
+        let (requests, receiver) = mpsc::channel(64);
+        tokio::spawn(connection::drive(
+            shared.clone(),
+            url.to_owned(),
+            socket,
+            receiver,
+        ));
+        Ok(Client { shared, requests })
+    }
+}
