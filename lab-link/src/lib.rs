@@ -34,8 +34,17 @@
 //!   wire: `GET /sync/state` and the `/sync/ws` sync socket, pre-wired or
 //!   mounted in your own hyper or axum app (the book's chapter "Serving").
 //!
-//! Commands over the socket (acks, `/schema`), streams and the testkit land
-//! with later issues and will be re-exported here.
+//! - **Commands.** [`macro@command`] functions registered with
+//!   [`LabSync::command`], answered over the socket with acks and structured
+//!   errors (the chapter "Commands").
+//! - **Streams and background work.** Typed stream handles
+//!   ([`LabSync::append_stream`] and friends), updaters
+//!   ([`LabSync::updater`]) and opt-in SQLite persistence
+//!   ([`ServerConfig::persist`]).
+//! - **Client.** With the `client` feature, `lab_link::client` is a Rust client that
+//!   keeps a checked replica.
+//!
+//! The testkit, the demo and access control land with later issues.
 //!
 //! # Example
 //!
@@ -156,6 +165,8 @@
 pub use lab_link_core as engine;
 
 pub use lab_link_core::reactive::{self, MutationError, MutationErrorKind, Reactive};
+/// Streams: high-rate series beside the document (append, replace, int_delta).
+pub use lab_link_core::stream::{self, AppendStream, IntDeltaStream, ReplaceStream};
 pub use lab_link_core::{Batch, LabSync, LoadError, StateRef, Subscription};
 
 /// Commands: the handlers clients call by name, their errors and context.
@@ -168,7 +179,7 @@ pub use lab_link_derive::command;
 /// tracked getter per `Reactive` field, paths that follow serde's renames.
 pub use lab_link_derive::Reactive;
 
-pub use lab_link_server::{serve, Routes, Server, ServerConfig};
+pub use lab_link_server::{serve, Background, BackgroundHandle, Routes, Server, ServerConfig};
 
 /// The transport (`lab-link-server`): the builder, the hyper service and
 /// the WebSocket handler.
@@ -215,4 +226,10 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/commands.md")]
     struct Commands;
+
+    #[doc = include_str!("../../docs/src/streams.md")]
+    struct Streams;
+
+    #[doc = include_str!("../../docs/src/background.md")]
+    struct Background;
 }
