@@ -52,6 +52,18 @@
 //!   machine it is about three times what it is while another process
 //!   keeps a core busy, and so is the CPU time per command. The filter
 //!   `command_rtt_1` also selects `command_rtt_16`: add `--exact`.
+//! - `stream_replace`: the server in a child process; [`STREAM_CLIENTS`]
+//!   clients connected and reading binary frames; the child publishes
+//!   `--mutations` frames of [`bench_server::TRACE_SAMPLES`] float32
+//!   samples on the replace stream `trace` as fast as it can. Frames
+//!   delivered per second and MB/s (all clients' frames over the time from
+//!   the first publish to the last delivery), frames received per client,
+//!   the server's backlog right after the last publish (replace frames
+//!   held outside full queues: latest wins), and the child's CPU time per
+//!   delivered frame. A lagging client may skip frames (latest wins, by
+//!   design): counted, not failed. Checked: every frame is well formed and
+//!   holds the samples of its seq, each client's seqs increase, and every
+//!   client's last frame has the last seq.
 //!
 //! CPU time is the time on CPU of each thread from
 //! `/proc/PID/task/*/schedstat`, in nanoseconds: utime + stime of
@@ -124,7 +136,7 @@ use bench_server::{AppState, Commits};
 const STAMP_PATH: &str = "/acquisition/stamp_ns";
 
 /// The scenarios, in the order they run.
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "fan_out",
     "fan_out_paced",
     "fan_out_child",
@@ -133,7 +145,11 @@ const SCENARIOS: [&str; 8] = [
     "slow_consumer",
     "command_rtt_1",
     "command_rtt_16",
+    "stream_replace",
 ];
+
+/// Clients of `stream_replace`.
+const STREAM_CLIENTS: usize = 10;
 
 /// Commands each client of `command_rtt_*` sends before the measurement.
 const COMMAND_WARMUP: usize = 20;
@@ -216,6 +232,7 @@ fn main() -> ExitCode {
             "slow_consumer" => in_child(|host| slow_consumer(options, table, scenario, host)),
             "command_rtt_1" => in_child(|host| command_rtt(options, table, scenario, host, 1)),
             "command_rtt_16" => in_child(|host| command_rtt(options, table, scenario, host, 16)),
+            "stream_replace" => in_child(|host| stream_replace(options, table, scenario, host)),
             _ => unreachable!("every scenario is listed in SCENARIOS"),
         };
         if let Err(message) = result {
@@ -1206,6 +1223,35 @@ impl ChildServer {
             .map_err(|_| format!("the child server said nothing within {timeout:?}"))
     }
 
+    /// Has the child publish `frames` frames on `trace`; see
+    /// `examples/bench_server.rs`.
+    fn stream(&mut self, frames: usize) -> Result<Published, String> {
+        let stdin = self.stdin.as_mut().ok_or("the child's stdin is closed")?;
+        writeln!(stdin, "stream {frames}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("cannot write to the child: {e}"))?;
+        let answer = self.line(Duration::from_secs(60))?;
+        let numbers: Vec<u64> = answer
+            .strip_prefix("streamed ")
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match numbers.as_slice() {
+            [_, first_ns, last_ns, seq, pending, peak, fell_behind] => Ok(Published {
+                first_ns: *first_ns,
+                last_ns: *last_ns,
+                seq: *seq,
+                pending_frames: *pending,
+                peak_queued: *peak,
+                fell_behind: *fell_behind,
+            }),
+            _ => Err(format!("unexpected answer of the child: {answer:?}")),
+        }
+    }
+
     fn rss_kib(&self) -> Result<u64, String> {
         rss_kib(self.pid)
     }
@@ -1983,4 +2029,326 @@ impl CommandClient {
         follow_to(&mut ws, &mut run.received, self.target).await?;
         Ok(run)
     }
+}
+
+// ---------------------------------------------------------------------------
+// stream_replace
+
+/// What the child answered to `stream N`.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    /// Wall-clock time before the first frame.
+    first_ns: u64,
+    /// Wall-clock time after the last frame.
+    last_ns: u64,
+    /// The stream's seq after the last frame.
+    seq: u64,
+    /// Replace frames held outside full queues right after the last frame,
+    /// all clients.
+    pending_frames: u64,
+    /// The largest queue peak of any client.
+    peak_queued: u64,
+    /// Queue overflows, all clients.
+    fell_behind: u64,
+}
+
+/// What one client of `stream_replace` received.
+#[derive(Debug, Default)]
+struct StreamRun {
+    /// Binary frames received.
+    frames: usize,
+    /// Their WebSocket payload bytes.
+    bytes: usize,
+    /// Frames whose seq was not above the previous one.
+    not_increasing: usize,
+    /// Frames skipped: gaps between consecutive seqs (latest wins).
+    skipped: u64,
+    /// The seq of the last frame.
+    last_seq: u64,
+    /// Wall-clock time of the last frame.
+    last_ns: u64,
+}
+
+/// Checks one binary frame of `trace` (tag `0x01`, id, seq, then
+/// [`bench_server::TRACE_SAMPLES`] float32 samples, the frame of seq S
+/// holding `S - 1 + i`); returns its seq.
+fn trace_seq(frame: &[u8]) -> Result<u64, String> {
+    const ID: &[u8] = b"trace";
+    let header = 3 + ID.len() + 4;
+    let expected = header + bench_server::TRACE_SAMPLES * 4;
+    if frame.len() != expected {
+        return Err(format!("a frame of {} bytes, not {expected}", frame.len()));
+    }
+    if frame[0] != 0x01 || frame[1..3] != [ID.len() as u8, 0] || &frame[3..3 + ID.len()] != ID {
+        return Err(format!("a frame with header {:?}", &frame[..header]));
+    }
+    let word = |at: usize| [frame[at], frame[at + 1], frame[at + 2], frame[at + 3]];
+    let seq = u32::from_le_bytes(word(3 + ID.len()));
+    let first = f32::from_le_bytes(word(header));
+    let last = f32::from_le_bytes(word(expected - 4));
+    let base = seq.saturating_sub(1) as f32;
+    if first != base || last != base + (bench_server::TRACE_SAMPLES - 1) as f32 {
+        return Err(format!(
+            "the frame of seq {seq} holds {first}..{last}, not the samples of its seq"
+        ));
+    }
+    Ok(u64::from(seq))
+}
+
+/// One client of `stream_replace`: connects, reads its snapshot, reports on
+/// `ready`, then reads binary frames until seq `last_seq`.
+async fn stream_client(
+    addr: SocketAddr,
+    last_seq: u64,
+    ready: mpsc::Sender<Result<(), String>>,
+) -> Result<StreamRun, String> {
+    let start = async {
+        let mut ws = connect(addr, None).await?;
+        first_snapshot(&mut ws, 0).await?;
+        Ok::<_, String>(ws)
+    };
+    let mut ws = match start.await {
+        Ok(ws) => ws,
+        Err(e) => {
+            let _ = ready.send(Err(e.clone()));
+            return Err(e);
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut run = StreamRun::default();
+    let reading = async {
+        while run.last_seq < last_seq {
+            match ws.next().await {
+                Some(Ok(Message::Binary(frame))) => {
+                    let seq = trace_seq(&frame)?;
+                    if seq <= run.last_seq {
+                        run.not_increasing += 1;
+                    } else {
+                        run.skipped += seq - run.last_seq - 1;
+                    }
+                    run.frames += 1;
+                    run.bytes += frame.len();
+                    run.last_seq = seq;
+                    run.last_ns = bench_server::now_ns();
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let start: String = text.as_str().chars().take(120).collect();
+                    return Err(format!("unexpected text message: {start}"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(format!("closed by the server: {frame:?}"))
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("read failed: {e}")),
+                None => return Err("the server closed the connection".to_owned()),
+            }
+        }
+        Ok::<_, String>(())
+    };
+    tokio::time::timeout(CLIENT_DEADLINE, reading)
+        .await
+        .map_err(|_| {
+            format!(
+                "stopped at seq {} of {last_seq} after {CLIENT_DEADLINE:?}",
+                run.last_seq
+            )
+        })??;
+    Ok(run)
+}
+
+/// `stream_replace`: see the module documentation.
+fn stream_replace(
+    options: &Options,
+    table: &mut Table,
+    scenario: &'static str,
+    server: &mut ChildServer,
+) -> Result<(), String> {
+    let runtime = client_runtime()?;
+    let outcome = (|| {
+        let frames = options.mutations;
+        // The stream is fresh in a fresh child: its seqs are 1..=frames.
+        let last_seq = frames as u64;
+        let (ready, readiness) = mpsc::channel();
+        let handles: Vec<_> = (0..STREAM_CLIENTS)
+            .map(|_| runtime.spawn(stream_client(server.addr, last_seq, ready.clone())))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for _ in 0..STREAM_CLIENTS {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match readiness.recv_timeout(wait) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(format!("a client could not start: {e}")),
+                Err(_) => return Err("the clients did not all connect within 30 s".to_owned()),
+            }
+        }
+        let cpu_before = Cpu::of(server.pid);
+        let published = server.stream(frames)?;
+        let results: Vec<Result<StreamRun, String>> = runtime.block_on(async {
+            let mut results = Vec::with_capacity(handles.len());
+            for handle in handles {
+                results.push(
+                    handle
+                        .await
+                        .unwrap_or_else(|e| Err(format!("panicked: {e}"))),
+                );
+            }
+            results
+        });
+        let cpu_after = Cpu::of(server.pid);
+
+        for error in results.iter().filter_map(|r| r.as_ref().err()) {
+            table.problem(scenario, format!("a client failed: {error}"));
+        }
+        let runs: Vec<&StreamRun> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let delivered: usize = runs.iter().map(|run| run.frames).sum();
+        let bytes: usize = runs.iter().map(|run| run.bytes).sum();
+        let last_ns = runs.iter().map(|run| run.last_ns).max().unwrap_or(0);
+        let publish_s = nanos_to_s(published.last_ns.saturating_sub(published.first_ns));
+        let delivery_s = nanos_to_s(last_ns.saturating_sub(published.first_ns)).max(1e-9);
+
+        table.count(scenario, "clients", STREAM_CLIENTS);
+        table.count(
+            scenario,
+            "float32 samples per frame",
+            bench_server::TRACE_SAMPLES,
+        );
+        table.count(scenario, "frames published", frames);
+        if publish_s > 0.0 {
+            table.add(
+                scenario,
+                "publish rate (driver)",
+                frames as f64 / publish_s,
+                0,
+                "frames/s",
+            );
+        }
+        table.count(scenario, "frames received (all clients)", delivered);
+        let per_client = |pick: fn(std::slice::Iter<'_, &StreamRun>) -> Option<usize>| {
+            pick(runs.iter()).unwrap_or(0)
+        };
+        table.count(
+            scenario,
+            "frames received per client, min",
+            per_client(|runs| runs.map(|run| run.frames).min()),
+        );
+        table.count(
+            scenario,
+            "frames received per client, max",
+            per_client(|runs| runs.map(|run| run.frames).max()),
+        );
+        let skipped: u64 = runs.iter().map(|run| run.skipped).sum();
+        table.add(
+            scenario,
+            "frames skipped (latest wins, all clients)",
+            skipped as f64,
+            0,
+            "",
+        );
+        table.add(
+            scenario,
+            "frames delivered per second (all clients)",
+            delivered as f64 / delivery_s,
+            0,
+            "frames/s",
+        );
+        table.add(
+            scenario,
+            "bytes delivered per second (all clients)",
+            bytes as f64 / 1e6 / delivery_s,
+            1,
+            "MB/s",
+        );
+        table.add(
+            scenario,
+            "first publish to last delivery",
+            delivery_s * 1e3,
+            1,
+            "ms",
+        );
+        table.add(
+            scenario,
+            "server: frames held outside full queues after the last publish",
+            published.pending_frames as f64,
+            0,
+            "",
+        );
+        table.add(
+            scenario,
+            "server: largest queue peak of a client",
+            published.peak_queued as f64,
+            0,
+            "messages",
+        );
+        table.add(
+            scenario,
+            "server: queue overflows (resyncs)",
+            published.fell_behind as f64,
+            0,
+            "",
+        );
+        if let (Some(before), Some(after), true) = (cpu_before, cpu_after, delivered > 0) {
+            let used = after.since(before);
+            table.add(
+                scenario,
+                "server CPU per delivered frame: server process, all threads",
+                used.total_ns as f64 / 1e3 / delivered as f64,
+                2,
+                "µs",
+            );
+            table.add(
+                scenario,
+                "  of which the server runtime's threads",
+                used.server_ns as f64 / 1e3 / delivered as f64,
+                2,
+                "µs",
+            );
+            table.add(
+                scenario,
+                "  of which the publishing thread",
+                used.driver_ns as f64 / 1e3 / delivered as f64,
+                2,
+                "µs",
+            );
+        }
+
+        // Correctness.
+        if published.seq != last_seq {
+            table.problem(
+                scenario,
+                format!("the stream ended at seq {}, not {last_seq}", published.seq),
+            );
+        }
+        let at_last = runs.iter().filter(|run| run.last_seq == last_seq).count();
+        table.add(
+            scenario,
+            "clients whose last frame has the last seq",
+            at_last as f64,
+            0,
+            "clients",
+        );
+        if at_last != STREAM_CLIENTS {
+            table.problem(
+                scenario,
+                format!(
+                    "{} clients did not end with seq {last_seq}",
+                    STREAM_CLIENTS - at_last
+                ),
+            );
+        }
+        let backwards: usize = runs.iter().map(|run| run.not_increasing).sum();
+        table.count(
+            scenario,
+            "frames whose seq did not increase (must be 0)",
+            backwards,
+        );
+        if backwards > 0 {
+            table.problem(
+                scenario,
+                format!("{backwards} frames did not increase their client's seq"),
+            );
+        }
+        Ok(())
+    })();
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    outcome
 }

@@ -16,6 +16,17 @@
 //!   every PACE_US microseconds (0: as fast as possible). Answers
 //!   `committed M FIRST_NS LAST_NS VERSION`: the stamps of the first and the
 //!   last mutation and the version after the last.
+//! - `stream N`: publishes N frames of [`TRACE_SAMPLES`] float32 samples on
+//!   the replace stream `trace` (a `replace_stream_f32`), as fast as
+//!   possible; the frame of seq S holds the samples `S - 1 + i`. The
+//!   stream is registered by the first `stream` command, not at start: a
+//!   stream's snapshot goes to every client on connect, and the patch
+//!   scenarios' clients expect patches only. Answers `streamed N FIRST_NS
+//!   LAST_NS SEQ PENDING PEAK_QUEUED FELL_BEHIND`: the wall-clock times
+//!   before the first frame and after the last, the stream's seq, and the
+//!   server's client backlog right after the last frame (the replace
+//!   frames held outside full queues, latest wins; the largest queue
+//!   peak; how often queues overflowed).
 //! - `quit`: shuts down.
 //!
 //! Clients can send one command, `set_channel` (`{"channel": 0, "value":
@@ -35,7 +46,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lab_link::command::DisplayHint;
-use lab_link::{command, CommandError, LabSync, Reactive, Server};
+use lab_link::engine::stream::{ReplaceStream, F32};
+use lab_link::{command, CommandError, LabSync, Reactive, Routes, Server};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -165,6 +177,37 @@ pub(crate) fn commit(sync: &LabSync<AppState>, mutations: usize, pace: Duration)
     }
 }
 
+/// Samples per frame of the `trace` stream.
+pub(crate) const TRACE_SAMPLES: usize = 4096;
+
+/// What [`stream`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streamed {
+    /// The wall-clock time before the first frame.
+    pub(crate) first_ns: u64,
+    /// The wall-clock time after the last frame.
+    pub(crate) last_ns: u64,
+    /// The stream's seq after the last frame.
+    pub(crate) seq: u64,
+}
+
+/// Publishes `frames` frames on `trace` as fast as possible; the frame of
+/// seq S holds the samples `S - 1 + i`.
+pub(crate) fn stream(trace: &ReplaceStream<F32>, frames: usize) -> Streamed {
+    let start = trace.snapshot().seq();
+    let first_ns = now_ns();
+    for seq in (start..).take(frames) {
+        let base = seq as f32;
+        trace.replace((0..TRACE_SAMPLES).map(|i| base + i as f32));
+    }
+    let last_ns = now_ns();
+    Streamed {
+        first_ns,
+        last_ns,
+        seq: trace.snapshot().seq(),
+    }
+}
+
 /// Serves [`initial_state`] until SIGTERM, SIGINT, `quit` or the end of
 /// stdin; commits on request (see the module documentation).
 pub(crate) fn run() -> ExitCode {
@@ -204,10 +247,11 @@ fn serve() -> io::Result<()> {
     }
     // Blocking stdin on a thread of its own; it is not joined, since it may
     // still be blocked in a read when a signal ends the server.
+    let routes = server.routes().clone();
     std::thread::Builder::new()
         .name("bench-driver".to_owned())
         .spawn(move || {
-            answer_commands(&sync);
+            answer_commands(&sync, &routes);
             let _ = stop.send(());
         })?;
     runtime.block_on(server.run());
@@ -215,7 +259,8 @@ fn serve() -> io::Result<()> {
 }
 
 /// Reads commands until `quit` or the end of stdin.
-fn answer_commands(sync: &LabSync<AppState>) {
+fn answer_commands(sync: &LabSync<AppState>, routes: &Routes) {
+    let mut trace = None;
     let stdin = io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { return };
@@ -234,7 +279,22 @@ fn answer_commands(sync: &LabSync<AppState>) {
                     _ => format!("error: bad numbers in {line:?}"),
                 }
             }
-            _ => format!("error: unknown command {line:?} (commit M PACE_US | quit)"),
+            ["stream", frames] => match frames.parse::<usize>() {
+                Ok(frames) => {
+                    let trace = trace.get_or_insert_with(|| sync.replace_stream_f32("trace"));
+                    let done = stream(trace, frames);
+                    let clients = routes.clients();
+                    let pending: usize = clients.iter().map(|c| c.pending_frames).sum();
+                    let peak = clients.iter().map(|c| c.peak_queued).max().unwrap_or(0);
+                    let fell_behind: u64 = clients.iter().map(|c| c.fell_behind).sum();
+                    format!(
+                        "streamed {frames} {} {} {} {pending} {peak} {fell_behind}",
+                        done.first_ns, done.last_ns, done.seq
+                    )
+                }
+                Err(_) => format!("error: bad number in {line:?}"),
+            },
+            _ => format!("error: unknown command {line:?} (commit M PACE_US | stream N | quit)"),
         };
         let mut out = io::stdout().lock();
         if writeln!(out, "{answer}")
