@@ -1,0 +1,267 @@
+//! [`TestClient`]: a [`Client`] with helpers that wait with a timeout and
+//! fail with a readable message.
+
+use std::time::Duration;
+
+use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, Event};
+use lab_link_core::PatchOp;
+use serde_json::Value;
+use tokio::sync::{broadcast, Mutex};
+use tokio::time::Instant;
+
+/// How long the helpers wait by default: for a patch, a condition, a
+/// command's answer, a connection.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A patch the client applied to its replica (see
+/// [`TestClient::next_patch`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Patch {
+    /// The replica's version after the patch.
+    pub version: u64,
+    /// The RFC 6902 operations.
+    pub ops: Vec<PatchOp>,
+    /// The name of the command that caused it, if one did.
+    pub command: Option<String>,
+    /// The request id of that command.
+    pub request_id: Option<String>,
+    /// The `clientId` of the connection that sent the command.
+    pub origin_client_id: Option<String>,
+}
+
+/// A [`Client`] for tests: every helper waits at most
+/// [`timeout`](TestClient::timeout) and panics with what it saw instead of
+/// returning an error, so a test reads as a list of expectations.
+///
+/// [`client`](TestClient::client) gives the underlying [`Client`] for
+/// anything else (its `Result`s, [`Client::resyncs`], closing).
+///
+/// ```
+/// use lab_link::LabSync;
+/// use lab_link_testkit::TestServer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::start(LabSync::new(vec![0_i64; 3])).await;
+/// let client = server.client().await;
+///
+/// // A change on the server side arrives as a patch.
+/// server.sync().try_mutate(|s| s.set(1, 7)).unwrap();
+/// let patch = client.next_patch().await;
+/// assert_eq!(patch.version, 1);
+/// assert_eq!(patch.command, None);
+///
+/// // Or wait for the replica to reach a condition.
+/// server.sync().try_mutate(|s| s.set(2, 9)).unwrap();
+/// let replica = client.wait_for(|r| r[2] == 9).await;
+/// assert_eq!(replica, serde_json::json!([0, 7, 9]));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TestClient {
+    client: Client,
+    /// Subscribed right after connecting: what [`TestClient::next_patch`]
+    /// reads.
+    events: Mutex<broadcast::Receiver<Event>>,
+    timeout: Duration,
+}
+
+impl TestClient {
+    /// Connects to a sync socket URL (`ws://127.0.0.1:PORT/sync/ws`) and
+    /// waits for the snapshot. [`TestServer::client`](crate::TestServer::client)
+    /// is the usual way.
+    ///
+    /// # Panics
+    ///
+    /// When the connection fails or no snapshot arrives within
+    /// [`DEFAULT_TIMEOUT`].
+    pub async fn connect(url: &str) -> Self {
+        let client = Client::builder()
+            .connect_timeout(DEFAULT_TIMEOUT)
+            .command_timeout(DEFAULT_TIMEOUT)
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("TestClient: cannot connect to {url}: {e}"));
+        Self::from_client(client)
+    }
+
+    /// Wraps a [`Client`] connected by other means (with a bearer token,
+    /// say). Patches it applied before this call are not seen by
+    /// [`next_patch`](TestClient::next_patch).
+    pub fn from_client(client: Client) -> Self {
+        let events = Mutex::new(client.subscribe());
+        Self {
+            client,
+            events,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets how long the helpers wait (default [`DEFAULT_TIMEOUT`]).
+    /// Commands keep the client's own command timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long the helpers wait.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A copy of the replica.
+    pub fn replica(&self) -> Value {
+        self.client.replica()
+    }
+
+    /// The replica's version.
+    pub fn version(&self) -> u64 {
+        self.client.version()
+    }
+
+    /// How many times the client had to resynchronise (see
+    /// [`Client::resyncs`]); zero in a healthy test.
+    pub fn resyncs(&self) -> u64 {
+        self.client.resyncs()
+    }
+
+    /// The next patch the client applied since it connected (or since the
+    /// previous `next_patch`), skipping other events.
+    ///
+    /// # Panics
+    ///
+    /// When no patch arrives within the timeout, when the client closes,
+    /// or when more than 1024 events went unread (the oldest were lost).
+    pub async fn next_patch(&self) -> Patch {
+        let mut events = self.events.lock().await;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    panic!("TestClient::next_patch: {n} events were lost, read patches sooner")
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    panic!("TestClient::next_patch: the client is closed")
+                }
+                Err(_) => panic!(
+                    "TestClient::next_patch: no patch within {:?}; the replica is at version {}:\n{}",
+                    self.timeout,
+                    self.version(),
+                    pretty(&self.replica()),
+                ),
+            };
+            match event {
+                Event::Patch {
+                    version,
+                    ops,
+                    request_id,
+                    command,
+                    origin_client_id,
+                } => {
+                    return Patch {
+                        version,
+                        ops,
+                        command,
+                        request_id,
+                        origin_client_id,
+                    }
+                }
+                Event::Closed => panic!("TestClient::next_patch: the client was closed"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits until `predicate` holds for the replica and returns that
+    /// replica. The predicate is checked at once, then after every event.
+    ///
+    /// # Panics
+    ///
+    /// When the predicate does not hold within the timeout; the message
+    /// shows the last replica and its version.
+    pub async fn wait_for(&self, mut predicate: impl FnMut(&Value) -> bool) -> Value {
+        // Subscribe before the first look, so no change slips in between.
+        let mut events = self.client.subscribe();
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let replica = self.replica();
+            if predicate(&replica) {
+                return replica;
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                // A lag only means we look at the replica again.
+                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
+                    let replica = self.replica();
+                    if predicate(&replica) {
+                        return replica;
+                    }
+                    panic!(
+                        "TestClient::wait_for: the condition did not hold within {:?}; \
+                         the replica at version {} is:\n{}",
+                        self.timeout,
+                        self.version(),
+                        pretty(&replica),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Runs the command `name` with `params` (a JSON object, or `null`)
+    /// and returns its ack; the replica already holds the command's
+    /// patches.
+    ///
+    /// # Panics
+    ///
+    /// When the command fails (a `command_error`, a timeout, a lost
+    /// connection); [`Client::command`] on [`client`](TestClient::client)
+    /// returns those as errors instead.
+    pub async fn command(&self, name: &str, params: Value) -> CommandReply {
+        match self.client.command(name, params.clone()).await {
+            Ok(reply) => reply,
+            Err(e) => panic!("TestClient::command: {name}({params}) failed: {e}"),
+        }
+    }
+
+    /// Runs the command `name` with `params`, expects a `command_error`
+    /// with `code`, and returns it for further checks (its message, its
+    /// path).
+    ///
+    /// # Panics
+    ///
+    /// When the command succeeds, fails with another code, or fails
+    /// without a `command_error` (a timeout, a lost connection).
+    pub async fn expect_error(&self, name: &str, params: Value, code: &str) -> CommandFailure {
+        match self.client.command(name, params.clone()).await {
+            Ok(reply) => panic!(
+                "TestClient::expect_error: {name}({params}) succeeded (version {}, result {:?}), \
+                 expected the error code {code:?}",
+                reply.version, reply.result,
+            ),
+            Err(ClientError::Command(failure)) if failure.code == code => failure,
+            Err(ClientError::Command(failure)) => panic!(
+                "TestClient::expect_error: {name}({params}) failed with the code {:?}, \
+                 expected {code:?}: {failure}",
+                failure.code,
+            ),
+            Err(e) => panic!(
+                "TestClient::expect_error: {name}({params}) failed without a command_error, \
+                 expected the code {code:?}: {e}"
+            ),
+        }
+    }
+}
+
+/// A document for a failure message.
+pub(crate) fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
