@@ -44,7 +44,11 @@
 //! - **Client.** With the `client` feature, `lab_link::client` is a Rust client that
 //!   keeps a checked replica.
 //!
-//! The testkit, the demo and access control land with later issues.
+//! - **Testing.** `lab-link-testkit` (a separate dev-dependency) serves the
+//!   state on an ephemeral port for integration tests (the chapter
+//!   "Testing your instrument server").
+//!
+//! The demo and access control land with later issues.
 //!
 //! # Example
 //!
@@ -232,4 +236,10 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/background.md")]
     struct Background;
+
+    #[doc = include_str!("../../docs/src/testing.md")]
+    struct Testing;
+
+    #[doc = include_str!("../../docs/src/scripting.md")]
+    struct Scripting;
 }
