@@ -271,9 +271,12 @@ async fn serve(
                     // tungstenite answers the close frame on the next read,
                     // which then ends the stream.
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    tracing::debug!("ignored a binary frame: binary streams are not supported yet");
-                }
+                Some(Ok(Message::Binary(frame))) => match crate::event::decode_stream_frame(&frame) {
+                    Some((id, seq, samples)) => {
+                        let _ = shared.events.send(Event::StreamFrame { id, seq, samples });
+                    }
+                    None => tracing::warn!("ignored a malformed binary frame"),
+                },
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::debug!("the socket failed: {e}");

@@ -49,6 +49,16 @@ pub enum Event {
     StreamDelta(Value),
     /// A `stream_snapshot` message, as sent.
     StreamSnapshot(Value),
+    /// A binary replace-stream frame, decoded: tag `0x01` (float32
+    /// samples, widened to `f64` exactly) or `0x02` (float64).
+    StreamFrame {
+        /// The stream's id.
+        id: String,
+        /// The frame's seq (the wire carries its low 32 bits).
+        seq: u32,
+        /// The samples.
+        samples: Vec<f64>,
+    },
     /// A level-2 `error` message (a `bad_message` answer, say).
     Error {
         /// The error's code.
@@ -59,4 +69,49 @@ pub enum Event {
     /// The client was closed (by [`Client::close`](crate::Client::close),
     /// or for good because reconnecting is off): no more events follow.
     Closed,
+}
+
+/// Decodes a binary stream frame: byte 0 the tag (`0x01` float32, `0x02`
+/// float64), bytes 1-2 the id's length (u16 LE), the id (UTF-8), the seq
+/// (u32 LE), then the samples (LE). `None` for anything malformed.
+///
+/// ```
+/// use lab_link_client::decode_stream_frame;
+///
+/// let mut frame = vec![0x01, 1, 0, b't', 7, 0, 0, 0];
+/// frame.extend_from_slice(&0.5_f32.to_le_bytes());
+/// assert_eq!(decode_stream_frame(&frame), Some(("t".to_owned(), 7, vec![0.5])));
+/// assert_eq!(decode_stream_frame(&[0x03]), None);
+/// ```
+pub fn decode_stream_frame(frame: &[u8]) -> Option<(String, u32, Vec<f64>)> {
+    let (&tag, rest) = frame.split_first()?;
+    let width = match tag {
+        0x01 => 4,
+        0x02 => 8,
+        _ => return None,
+    };
+    let id_len = usize::from(u16::from_le_bytes(rest.get(..2)?.try_into().ok()?));
+    let rest = &rest[2..];
+    let id = std::str::from_utf8(rest.get(..id_len)?).ok()?.to_owned();
+    let rest = &rest[id_len..];
+    let seq = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+    let samples = &rest[4..];
+    if samples.len() % width != 0 {
+        return None;
+    }
+    let samples = samples
+        .chunks_exact(width)
+        .map(|chunk| {
+            if width == 4 {
+                let mut bytes = [0_u8; 4];
+                bytes.copy_from_slice(chunk);
+                f64::from(f32::from_le_bytes(bytes))
+            } else {
+                let mut bytes = [0_u8; 8];
+                bytes.copy_from_slice(chunk);
+                f64::from_le_bytes(bytes)
+            }
+        })
+        .collect();
+    Some((id, seq, samples))
 }

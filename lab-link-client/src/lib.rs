@@ -80,9 +80,10 @@
 //!
 //! # Not yet supported
 //!
-//! Streams arrive as raw JSON events ([`Event::StreamAppend`] and
-//! friends); binary stream frames are ignored. TLS (`wss://`) is not
-//! enabled.
+//! JSON stream messages arrive as raw JSON events ([`Event::StreamAppend`]
+//! and friends); binary replace-stream frames arrive decoded as
+//! [`Event::StreamFrame`]. The client keeps no stream buffers of its own
+//! yet. TLS (`wss://`) is not enabled.
 #![doc(test(attr(deny(warnings))))]
 
 mod client;
@@ -92,4 +93,4 @@ mod event;
 
 pub use client::{Client, ClientBuilder, CommandReply};
 pub use error::{ClientError, CommandFailure};
-pub use event::Event;
+pub use event::{decode_stream_frame, Event};

@@ -378,3 +378,33 @@ async fn the_client_reconnects_after_a_restart() {
     client.close().await;
     second.stop().await;
 }
+
+/// Binary replace-stream frames reach subscribers decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_stream_frames_arrive_decoded() {
+    let sync = LabSync::new(State::default());
+    let trace = sync.replace_stream_f32("trace");
+    let server = Server::builder()
+        .bind(sync.clone(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let routes = server.routes().clone();
+    tokio::spawn(server.run());
+    let client = Client::connect(&format!("ws://{addr}/sync/ws"))
+        .await
+        .unwrap();
+    let mut events = client.subscribe();
+    trace.replace([0.5_f32, -1.25]);
+    let frame = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(Event::StreamFrame { id, seq, samples }) = events.recv().await {
+                return (id, seq, samples);
+            }
+        }
+    })
+    .await
+    .expect("a frame in time");
+    assert_eq!(frame, ("trace".to_owned(), 1, vec![0.5, -1.25]));
+    routes.shutdown();
+}
