@@ -68,5 +68,7 @@ pub use patch_log::{PatchLog, Since};
 pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKind};
 pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
-pub use sync::{Batch, LabSync, LoadError, Start, StateRef, Subscription, SyncSource};
+pub use sync::{
+    Batch, DynamicError, LabSync, LoadError, Start, StateRef, Subscription, SyncSource, Transaction,
+};
 pub use updater::{TickFuture, TickResult, Updater};

@@ -32,6 +32,10 @@
 //! inside a `mutate` closure or a subscriber would deadlock; it panics with a
 //! message instead.
 
+mod dynamic;
+
+pub use dynamic::{DynamicError, Transaction};
+
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;

@@ -171,7 +171,9 @@ pub use lab_link_core as engine;
 pub use lab_link_core::reactive::{self, MutationError, MutationErrorKind, Reactive};
 /// Streams: high-rate series beside the document (append, replace, int_delta).
 pub use lab_link_core::stream::{self, AppendStream, IntDeltaStream, ReplaceStream};
-pub use lab_link_core::{Batch, LabSync, LoadError, StateRef, Subscription};
+pub use lab_link_core::{
+    Batch, DynamicError, LabSync, LoadError, StateRef, Subscription, Transaction,
+};
 
 /// Commands: the handlers clients call by name, their errors and context.
 pub use lab_link_core::command;
