@@ -30,6 +30,7 @@
 mod background;
 mod config;
 mod connection;
+mod lifespan;
 mod persist;
 mod protocol;
 mod routes;
@@ -38,5 +39,6 @@ mod server;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
 pub use connection::ClientStats;
+pub use lifespan::Lifespan;
 pub use routes::{Body, IntoSource, Routes};
 pub use server::{serve, Builder, Server};

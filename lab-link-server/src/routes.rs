@@ -72,6 +72,10 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     /// The open sync sockets, for [`Routes::clients`].
     pub(crate) clients: Mutex<Vec<Weak<Link>>>,
+    /// Whether [`Routes::start`] ran, and whether serving without it was
+    /// already reported.
+    pub(crate) started: std::sync::atomic::AtomicBool,
+    pub(crate) warned_unstarted: std::sync::atomic::AtomicBool,
 }
 
 impl Routes {
@@ -96,6 +100,8 @@ impl Routes {
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 clients: Mutex::new(Vec::new()),
+                started: std::sync::atomic::AtomicBool::new(false),
+                warned_unstarted: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -107,6 +113,7 @@ impl Routes {
     // value: boxing it would cost an allocation per fall-through.
     #[allow(clippy::result_large_err)]
     pub fn handle<B>(&self, request: Request<B>) -> Result<Response<Body>, Request<B>> {
+        self.check_started();
         let prefix = self.shared.config.prefix.as_str();
         let Some(endpoint) = request.uri().path().strip_prefix(prefix) else {
             return Err(request);
@@ -186,6 +193,7 @@ impl Routes {
     /// `503` when the connection limit is reached or the server is shutting
     /// down.
     pub fn upgrade<B>(&self, mut request: Request<B>) -> Response<Body> {
+        self.check_started();
         let key = match check_upgrade(&request) {
             Ok(key) => key,
             Err(reason) => return plain(StatusCode::BAD_REQUEST, reason),
@@ -279,6 +287,34 @@ impl Routes {
     #[cfg(test)]
     pub(crate) fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    pub(crate) fn mark_started(&self) {
+        self.shared
+            .started
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Serving mounted routes whose lifespan was never started leaves
+    /// updaters and persistence off: say so, loudly and once.
+    fn check_started(&self) {
+        use std::sync::atomic::Ordering;
+        if self.shared.started.load(Ordering::Acquire) {
+            return;
+        }
+        // Checked at the first request only: the hot path stays one load.
+        if self.shared.warned_unstarted.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let has_work =
+            !self.shared.source.updaters().is_empty() || self.shared.config.persist.is_some();
+        if has_work {
+            tracing::error!(
+                "lab-link routes are serving, but their lifespan was never started: \
+                 updaters and persistence are not running; call `Routes::start()` \
+                 when your app starts and `Lifespan::stop()` when it stops"
+            );
+        }
     }
 
     pub(crate) fn source(&self) -> Arc<dyn SyncSource> {

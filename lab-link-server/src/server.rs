@@ -12,7 +12,6 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::task::TaskTracker;
 
 use crate::routes::{IntoSource, Routes};
-use crate::Background;
 use crate::ServerConfig;
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -109,7 +108,7 @@ impl Server {
         let shutdown = routes_token(&routes);
         // Restores the saved document before the first connection is
         // accepted, and starts the updaters.
-        let background = Background::start(routes.source(), routes.config());
+        let lifespan = routes.start();
         if let Some(SignalBox(signal)) = signal {
             let routes = routes.clone();
             tokio::spawn(async move {
@@ -165,7 +164,7 @@ impl Server {
         })
         .await;
         // Last, so the final save holds every commit.
-        background.stop().await;
+        lifespan.stop_within(Some(std::time::Duration::ZERO)).await;
         tracing::info!("lab-link server stopped");
     }
 }

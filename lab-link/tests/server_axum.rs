@@ -132,6 +132,68 @@ async fn websocket_handler_inside_an_axum_router() {
     timeout(server).await.unwrap().unwrap();
 }
 
+/// An axum app with the mounted routes and their lifespan: the lifespan
+/// runs an updater while the app serves a client, and stopping it closes
+/// the client with 1001 and stops the updater.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounted_routes_with_their_lifespan_run_updaters() {
+    let sync = LabSync::new(Instrument {
+        enabled: false,
+        channels: vec![0.0],
+    });
+    sync.updater(Duration::from_millis(5), |sync| {
+        sync.try_mutate(|s| {
+            let next = s.channels[0] + 1.0;
+            s.channels().set(0, next)
+        })
+    });
+    let routes = Routes::new(sync.clone(), ServerConfig::default().prefix("/api"));
+    let lifespan = routes.start();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app(routes))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    let (mut ws, _) = timeout(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/api/live"
+    )))
+    .await
+    .unwrap();
+    let snapshot = next_json(&mut ws).await;
+    let start = snapshot["version"].as_u64().unwrap();
+    // The updater's patches arrive, one version after the other.
+    for expected in start + 1..=start + 3 {
+        let patch = next_json(&mut ws).await;
+        assert_eq!(patch["version"], expected);
+        assert!(
+            patch.get("command").is_none(),
+            "no command metadata: {patch}"
+        );
+    }
+
+    stop.send(()).unwrap();
+    timeout(lifespan.stop()).await;
+    let close = loop {
+        match timeout(ws.next()).await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close frame").code), 1001);
+    timeout(server).await.unwrap().unwrap();
+    // The updater stopped with the lifespan.
+    let version = sync.version();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sync.version(), version);
+}
+
 async fn timeout<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(TIMEOUT, future)
         .await
