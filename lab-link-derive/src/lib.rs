@@ -22,6 +22,7 @@
 
 mod command;
 mod errors;
+mod opt;
 mod reactive;
 
 use proc_macro::TokenStream;

@@ -12,6 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::errors::Errors;
+use crate::opt::Opt;
 
 /// The attribute's name, for messages.
 pub(crate) const COMMAND: &str = "command";
@@ -25,12 +26,6 @@ pub(crate) const CRATE: &str = "crate";
 /// The options accepted, for the unknown-option message.
 const OPTIONS: &str =
     "`name = \"<name>\"`, `requires = [\"<capability>\", ...]` or `crate = \"<path>\"`";
-
-/// One option as written: the span of its name, for errors, and its value.
-pub(crate) struct Opt<T> {
-    pub(crate) span: Span,
-    pub(crate) value: T,
-}
 
 /// The options of one `#[command(...)]`.
 #[derive(Default)]

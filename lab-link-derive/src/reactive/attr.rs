@@ -12,6 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, LitStr, Path, Token};
 
 use super::Errors;
+use crate::opt::Opt;
 
 /// The attribute this derive reads.
 pub(crate) const REACTIVE: &str = "reactive";
@@ -32,12 +33,6 @@ pub(crate) const SERDE: &str = "serde";
 const CONTAINER_OPTIONS: &str = "`crate = \"<path>\"` or `leaf`";
 /// The options accepted on a field, for the unknown-option message.
 const FIELD_OPTIONS: &str = "`leaf`, `range = <range>` or `validate = <path>`";
-
-/// One option as written: the span of its name, for errors, and its value.
-pub(crate) struct Opt<T> {
-    pub(crate) span: Span,
-    pub(crate) value: T,
-}
 
 /// The `#[reactive(...)]` options of the struct or enum.
 #[derive(Default)]
