@@ -41,4 +41,4 @@ pub use config::ServerConfig;
 pub use connection::ClientStats;
 pub use lifespan::Lifespan;
 pub use routes::{Body, IntoSource, Routes};
-pub use server::{serve, Builder, Server};
+pub use server::{serve, terminate_signal, Builder, Server};

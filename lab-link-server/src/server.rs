@@ -6,15 +6,23 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use std::sync::Arc;
+
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::task::TaskTracker;
 
 use crate::routes::{IntoSource, Routes};
-use crate::ServerConfig;
+use crate::{Body, ServerConfig};
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The handler of every request the sync endpoints do not answer.
+type Fallback = Arc<dyn Fn(Request<Incoming>) -> Response<Body> + Send + Sync>;
 
 /// Serves `source` (a `LabSync`) on `addr` with the default configuration
 /// until SIGINT or SIGTERM, then shuts down gracefully.
@@ -58,6 +66,7 @@ pub struct Server {
     local_addr: SocketAddr,
     routes: Routes,
     signal: Option<SignalBox>,
+    fallback: Option<FallbackBox>,
 }
 
 /// Options of a [`Server`] before it is bound.
@@ -65,6 +74,17 @@ pub struct Server {
 pub struct Builder {
     config: ServerConfig,
     signal: Option<SignalBox>,
+    fallback: Option<FallbackBox>,
+}
+
+/// The fallback handler (debug-printable).
+#[derive(Clone)]
+struct FallbackBox(Fallback);
+
+impl std::fmt::Debug for FallbackBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fallback")
+    }
 }
 
 /// The shutdown signal, boxed (and debug-printable).
@@ -103,6 +123,7 @@ impl Server {
             listener,
             routes,
             signal,
+            fallback,
             ..
         } = self;
         let shutdown = routes_token(&routes);
@@ -136,10 +157,21 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let routes = routes.clone();
+            let fallback = fallback.clone();
             let shutdown = shutdown.clone();
             connections.spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let response =
+                        routes
+                            .handle(request)
+                            .unwrap_or_else(|request| match &fallback {
+                                Some(FallbackBox(fallback)) => fallback(request),
+                                None => not_found(),
+                            });
+                    std::future::ready(Ok::<_, std::convert::Infallible>(response))
+                });
                 let connection = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), routes)
+                    .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades();
                 tokio::pin!(connection);
                 let result = tokio::select! {
@@ -189,6 +221,38 @@ impl Builder {
         self
     }
 
+    /// Answers every request that is not for the sync endpoints with
+    /// `handler` (default: `404 Not Found`): the application's own pages,
+    /// such as a web UI served next to `{prefix}/ws`.
+    ///
+    /// ```no_run
+    /// use http_body_util::Full;
+    /// use hyper::Response;
+    /// use lab_link_server::Server;
+    ///
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let sync = lab_link_core::LabSync::new(vec![0.0_f64; 4]);
+    /// let server = Server::builder()
+    ///     .fallback(|request| {
+    ///         let page = if request.uri().path() == "/" { "<h1>panel</h1>" } else { "nothing here" };
+    ///         Response::new(Full::from(page))
+    ///     })
+    ///     .bind(sync, "127.0.0.1:0")
+    ///     .await?;
+    /// server.run().await;
+    /// # Ok(())
+    /// # }
+    /// # let _ = demo;
+    /// ```
+    #[must_use]
+    pub fn fallback(
+        mut self,
+        handler: impl Fn(Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+    ) -> Self {
+        self.fallback = Some(FallbackBox(Arc::new(handler)));
+        self
+    }
+
     /// Binds `addr` and returns the server, ready to [`run`](Server::run).
     ///
     /// # Errors
@@ -206,6 +270,7 @@ impl Builder {
             local_addr,
             routes: Routes::new(source, self.config),
             signal: self.signal,
+            fallback: self.fallback,
         })
     }
 
@@ -230,8 +295,33 @@ impl Builder {
     }
 }
 
-/// Completes on SIGINT or (on Unix) SIGTERM.
-async fn terminate_signal() {
+/// `404 Not Found` in plain text.
+fn not_found() -> Response<Body> {
+    let mut response = Response::new(Body::from("not found"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Completes on SIGINT or (on Unix) SIGTERM: the default shutdown signal of
+/// [`Builder::serve`], for [`Builder::shutdown_signal`] with
+/// [`Builder::bind`].
+///
+/// ```no_run
+/// use lab_link_server::{terminate_signal, Server};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let sync = lab_link_core::LabSync::new(vec![0.0_f64; 4]);
+/// let server = Server::builder()
+///     .shutdown_signal(terminate_signal())
+///     .bind(sync, "127.0.0.1:0")
+///     .await?;
+/// println!("listening on {}", server.local_addr());
+/// server.run().await;
+/// # Ok(())
+/// # }
+/// # let _ = demo;
+/// ```
+pub async fn terminate_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -120,6 +120,26 @@ impl Cmd {
         Err(Error::new(message))
     }
 
+    /// Replaces this process with the command (Unix `exec`), so signals
+    /// sent to `cargo xtask …` reach the command itself; the command line
+    /// is echoed on standard error, leaving standard output to the command.
+    /// Returns only if the command could not be started.
+    pub(crate) fn exec(&self) -> Error {
+        eprintln!("$ {self}");
+        #[cfg(unix)]
+        let error = {
+            use std::os::unix::process::CommandExt;
+            self.command().exec()
+        };
+        #[cfg(not(unix))]
+        let error = match self.command().status() {
+            Ok(status) if status.success() => std::process::exit(0),
+            Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+            Err(error) => error,
+        };
+        self.spawn_error(&error)
+    }
+
     /// Runs the command quietly and returns the first line of its output,
     /// or `None` if it cannot be started or fails: the check of whether a
     /// tool is installed.

@@ -1,23 +1,23 @@
-//! `cargo xtask serve-demo`: will serve the demo instrument of DEMO.md.
+//! `cargo xtask serve-demo`: serves the demo instrument of DEMO.md (the
+//! `lab-link-demo` binary, built by cargo on the way).
 //!
-//! The demo does not exist yet: it lands with the demo issue. Until then
-//! the subcommand accepts the documented flags, so that the interface is
-//! fixed, and fails with a message saying so; it never fakes a server.
+//! xtask replaces itself with `cargo run -p lab-link-demo -- FLAGS` (Unix
+//! `exec`, and cargo's `run` execs the binary in turn), so the process that
+//! started `cargo xtask serve-demo` ends up being the demo itself: SIGINT
+//! and SIGTERM reach it directly and it stops cleanly, and its standard
+//! output carries exactly the `lab-link demo listening on …` line.
 
+use crate::cmd::{Cmd, JOBS};
 use crate::flags::ServeDemo;
-use crate::{Error, Result};
+use crate::Result;
 
-/// `cargo xtask serve-demo`: always fails, for now.
+/// `cargo xtask serve-demo [FLAGS]`: returns only if cargo cannot start.
 pub(crate) fn run(flags: &ServeDemo) -> Result {
-    Err(Error::new(format!(
-        "the demo instrument is not implemented yet: it lands with the demo issue, \
-         so nothing is served (requested: {})",
-        describe(flags)
-    )))
+    Err(command(flags).exec())
 }
 
-/// The requested configuration, in words.
-fn describe(flags: &ServeDemo) -> String {
+/// `cargo run -p lab-link-demo [--release] -- FLAGS`.
+fn command(flags: &ServeDemo) -> Cmd {
     let ServeDemo {
         host,
         port,
@@ -28,33 +28,34 @@ fn describe(flags: &ServeDemo) -> String {
         allowed_origin,
         no_trust_loopback,
     } = flags;
-    let mut words = vec![format!("http://{host}:{port} with prefix {prefix}")];
+    let mut cmd = Cmd::cargo().args(["run", "--quiet", "-p", "lab-link-demo", "-j", JOBS]);
     if *release {
-        words.push("release build".to_owned());
+        cmd = cmd.arg("--release");
     }
+    cmd = cmd
+        .args(["--", "--host", host, "--port"])
+        .arg(port.to_string())
+        .args(["--prefix", prefix]);
     if let Some(path) = persist {
-        words.push(format!("state persisted to {}", path.display()));
+        cmd = cmd.arg("--persist").arg(path);
     }
     if let Some(path) = auth {
-        words.push(format!(
-            "access control with its store at {}",
-            path.display()
-        ));
+        cmd = cmd.arg("--auth").arg(path);
     }
     for origin in allowed_origin {
-        words.push(format!("allowed origin {origin}"));
+        cmd = cmd.args(["--allowed-origin", origin]);
     }
     if *no_trust_loopback {
-        words.push("loopback clients authenticate".to_owned());
+        cmd = cmd.arg("--no-trust-loopback");
     }
-    words.join(", ")
+    cmd
 }
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
-    use super::run;
+    use super::command;
     use crate::flags::{Command, Xtask};
 
     #[track_caller]
@@ -65,15 +66,18 @@ mod tests {
         let Command::ServeDemo(flags) = Xtask::parse_from(argv).command else {
             panic!("not the serve-demo subcommand")
         };
-        assert_eq!(run(&flags).unwrap_err().to_string(), expect);
+        let line = command(&flags).to_string();
+        let line = line
+            .split_once(' ')
+            .map_or(line.as_str(), |(_cargo, rest)| rest);
+        assert_eq!(line, expect);
     }
 
     #[test]
-    fn says_the_demo_lands_with_the_demo_issue() {
+    fn passes_every_flag_to_the_demo_binary() {
         check(
             &[],
-            "the demo instrument is not implemented yet: it lands with the demo issue, \
-             so nothing is served (requested: http://127.0.0.1:8000 with prefix /sync)",
+            "run --quiet -p lab-link-demo -j 2 -- --host 127.0.0.1 --port 8000 --prefix /sync",
         );
         check(
             &[
@@ -84,11 +88,13 @@ mod tests {
                 "demo.sqlite",
                 "--auth",
                 "auth.sqlite",
+                "--allowed-origin",
+                "http://a:1",
+                "--no-trust-loopback",
             ],
-            "the demo instrument is not implemented yet: it lands with the demo issue, \
-             so nothing is served (requested: http://127.0.0.1:0 with prefix /sync, \
-             release build, state persisted to demo.sqlite, \
-             access control with its store at auth.sqlite)",
+            "run --quiet -p lab-link-demo -j 2 --release -- --host 127.0.0.1 --port 0 \
+             --prefix /sync --persist demo.sqlite --auth auth.sqlite \
+             --allowed-origin http://a:1 --no-trust-loopback",
         );
     }
 }

@@ -4,11 +4,11 @@
 //! and how to install it. A tool that is there is left alone, so a second
 //! run costs one version check per tool. Today the list is the Rust
 //! toolchain's rustfmt and clippy (checked only), mdBook (installed with
-//! `cargo install`), and the Python reference client `lab-link` 0.5.0 for
-//! the interop tests (installed with `pip` into a virtualenv at
-//! `target/py-venv`, made with `python3 -m venv`). Later issues add Debian
-//! packages for the browser tests (`apt-get install`, as root) as a further
-//! [`Install`] kind and entries of [`TOOLS`].
+//! `cargo install`), the Python reference `lab-link` 0.5.0 with what its
+//! demo needs to serve (`bench/python/requirements.txt`, installed with
+//! `pip` into a virtualenv at `target/py-venv`, made with `python3 -m
+//! venv`), and Debian's `chromium` and `chromium-driver` for the browser
+//! tests (`apt-get install`, as root).
 
 use std::path::PathBuf;
 
@@ -42,13 +42,16 @@ enum Install {
     /// the Rust distribution server, not from a package registry, so setup
     /// does not try: it names the command and fails.
     Rustup { component: &'static str },
-    /// `pip install` of an exact version from PyPI into the project's
-    /// virtualenv ([`VENV`]), which is first created with `python3 -m venv`
-    /// when it is missing.
+    /// `pip install -r` of a requirements file of exact versions from PyPI
+    /// into the project's virtualenv ([`VENV`]), which is first created
+    /// with `python3 -m venv` when it is missing.
     Pip {
-        package: &'static str,
-        version: &'static str,
+        /// The requirements file, relative to the workspace root.
+        requirements: &'static str,
     },
+    /// `apt-get install` of Debian packages (after `apt-get update`); needs
+    /// root, else setup names the command and fails.
+    Apt { packages: &'static [&'static str] },
 }
 
 /// rustfmt, for `cargo fmt --check`.
@@ -90,28 +93,49 @@ pub(crate) const MDBOOK: Tool = Tool {
 /// clean`; the interop tests look for its interpreter at this path.
 pub(crate) const VENV: &str = "target/py-venv";
 
-/// The Python reference implementation, whose client the interop tests
-/// (`lab-link/tests/python_client.rs`) drive against our server. The check
-/// imports the package and fails unless it is exactly the pinned version,
-/// so a venv holding another version is brought to this one.
+/// The Python reference implementation: its client, which the interop
+/// tests (`lab-link/tests/python_client.rs`) drive against our server, and
+/// its server, which runs the reference demo (`bench/python/demo.py`) for
+/// the contract test and `cargo xtask bench --reference`. The check
+/// imports the packages and fails unless every version is the pinned one,
+/// so a venv holding other versions is brought to these.
 const PYTHON_LAB_LINK: Tool = Tool {
-    name: "the Python reference client",
-    why: "`cargo test` runs the interop tests in lab-link/tests/python_client.rs with it",
+    name: "the Python reference (lab-link 0.5.0 and its demo's server)",
+    why: "`cargo test` runs the interop tests in lab-link/tests/python_client.rs and the \
+          reference demo of bench/python with it",
     check: || {
         Cmd::new(venv_python()).args([
             "-c",
-            "import importlib.metadata as m, lab_link; v = m.version('lab-link'); \
-             print('lab-link', v); raise SystemExit(v != '0.5.0')",
+            "import importlib.metadata as m, lab_link, uvicorn, sqlmodel; \
+             v = {p: m.version(p) for p in ('lab-link', 'uvicorn', 'sqlmodel')}; \
+             print(' '.join(f'{p} {x}' for p, x in v.items())); \
+             raise SystemExit(v != {'lab-link': '0.5.0', 'uvicorn': '0.54.0', 'sqlmodel': '0.0.50'})",
         ])
     },
     install: Install::Pip {
-        package: "lab-link",
-        version: "0.5.0",
+        requirements: "bench/python/requirements.txt",
+    },
+};
+
+/// Debian's Chromium and its WebDriver, for the demo's browser tests
+/// (`lab-link-demo/tests/browser.rs`); never a browser downloaded by a
+/// test tool.
+const CHROMIUM: Tool = Tool {
+    name: "Chromium and ChromeDriver (Debian packages chromium, chromium-driver)",
+    why: "`cargo test` runs the demo's end-to-end tests in headless Chromium",
+    check: || {
+        Cmd::new("sh").args([
+            "-c",
+            "chromium --version >/dev/null && chromedriver --version | head -n 1",
+        ])
+    },
+    install: Install::Apt {
+        packages: &["chromium", "chromium-driver"],
     },
 };
 
 /// Everything `cargo xtask setup` makes sure of, in order.
-const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK, &PYTHON_LAB_LINK];
+const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK, &PYTHON_LAB_LINK, &CHROMIUM];
 
 /// `cargo xtask setup`: makes sure of every tool in [`TOOLS`].
 pub(crate) fn run() -> Result {
@@ -181,15 +205,48 @@ fn install(tool: &Tool) -> Result {
             "{} is not installed, and {}: install it with `rustup component add {component}`",
             tool.name, tool.why
         ))),
-        Install::Pip { package, version } => {
+        Install::Apt { packages } => {
+            let list = packages.join(" ");
+            let root = Cmd::new("id")
+                .arg("-u")
+                .probe()
+                .is_some_and(|uid| uid == "0");
+            if !root {
+                return Err(Error::new(format!(
+                    "{} is not installed, and {}: install it as root with \
+                     `apt-get update && apt-get install -y {list}`, then run `cargo xtask \
+                     setup` again",
+                    tool.name, tool.why
+                )));
+            }
+            println!("setup: installing {}, because {}", tool.name, tool.why);
+            Cmd::new("apt-get")
+                .args(["update", "-qq"])
+                .on_failure("`apt-get update` failed: is the Debian mirror reachable?")
+                .run()?;
+            apt_install(packages)
+                .on_failure(format!("could not install the Debian packages {list}"))
+                .run()?;
+            match (tool.check)().probe() {
+                Some(found) => {
+                    println!("setup: installed {} ({found})", tool.name);
+                    Ok(())
+                }
+                None => Err(Error::new(format!(
+                    "{list} were installed but `{}` still fails",
+                    (tool.check)()
+                ))),
+            }
+        }
+        Install::Pip { requirements } => {
             if !venv_python().exists() {
                 create_venv(tool)?;
             }
             println!(
-                "setup: installing {} (PyPI package `{package}=={version}`) into {VENV}, because {}",
+                "setup: installing {} (PyPI packages of {requirements}) into {VENV}, because {}",
                 tool.name, tool.why
             );
-            pip_install(package, version)
+            pip_install(requirements)
                 .on_failure(format!(
                     "could not install {}: it needs Python 3.11 or later and PyPI; to start \
                      over, delete {VENV}",
@@ -240,12 +297,20 @@ fn venv_python() -> PathBuf {
     project_root().join(VENV).join(bin)
 }
 
-/// `pip install` of an exact version into the virtualenv, through its own
-/// interpreter so that no other pip on PATH is picked up.
-fn pip_install(package: &str, version: &str) -> Cmd {
+/// `pip install -r` of a requirements file (exact versions) into the
+/// virtualenv, through its own interpreter so that no other pip on PATH is
+/// picked up.
+fn pip_install(requirements: &str) -> Cmd {
     Cmd::new(venv_python())
-        .args(["-m", "pip", "install", "--disable-pip-version-check"])
-        .arg(format!("{package}=={version}"))
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+        .arg(project_root().join(requirements))
+}
+
+/// `apt-get install` without questions.
+fn apt_install(packages: &[&str]) -> Cmd {
+    Cmd::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages.iter().copied())
 }
 
 /// `cargo install` of an exact version, with the lock file the package
@@ -259,7 +324,9 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 
 #[cfg(test)]
 mod tests {
-    use super::{cargo_install, pip_install, Install, MDBOOK, PYTHON_LAB_LINK};
+    use super::{
+        apt_install, cargo_install, pip_install, Install, CHROMIUM, MDBOOK, PYTHON_LAB_LINK,
+    };
 
     #[test]
     fn mdbook_is_installed_at_the_pinned_version() {
@@ -278,16 +345,39 @@ mod tests {
     }
 
     #[test]
-    fn the_python_client_is_installed_at_the_pinned_version() {
-        let Install::Pip { package, version } = PYTHON_LAB_LINK.install else {
-            panic!("the Python client comes from PyPI")
+    fn the_python_reference_is_installed_from_its_pinned_requirements() {
+        let Install::Pip { requirements } = PYTHON_LAB_LINK.install else {
+            panic!("the Python reference comes from PyPI")
+        };
+        let command = pip_install(requirements).to_string();
+        assert!(
+            command.starts_with("python -m pip install --disable-pip-version-check -r "),
+            "{command}"
+        );
+        // The check pins the versions the requirements file pins.
+        let pinned = std::fs::read_to_string(crate::project_root().join(requirements)).unwrap();
+        let check = (PYTHON_LAB_LINK.check)().to_string();
+        for package in ["lab-link", "uvicorn", "sqlmodel"] {
+            let line = pinned
+                .lines()
+                .find(|line| line.starts_with(&format!("{package}==")))
+                .unwrap_or_else(|| panic!("{requirements} pins {package}"));
+            let version = line.trim_start_matches(&format!("{package}=="));
+            assert!(
+                check.contains(&format!("'{package}': '{version}'")),
+                "{check} vs {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_browser_comes_from_debian() {
+        let Install::Apt { packages } = CHROMIUM.install else {
+            panic!("Chromium comes from Debian's packages")
         };
         assert_eq!(
-            pip_install(package, version).to_string(),
-            "python -m pip install --disable-pip-version-check lab-link==0.5.0"
+            apt_install(packages).to_string(),
+            "apt-get install -y -qq chromium chromium-driver"
         );
-        // The check pins the same version as the install.
-        let check = (PYTHON_LAB_LINK.check)().to_string();
-        assert!(check.contains(&format!("v != '{version}'")), "{check}");
     }
 }

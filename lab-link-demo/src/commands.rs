@@ -1,0 +1,307 @@
+//! The demo's eleven commands (DEMO.md, "Commands"), with the contract's
+//! results and errors.
+//!
+//! Every check that depends on the state (does channel N exist?) runs
+//! inside the same `mutate` as the write, so two clients racing an
+//! `add_channel` against a `set_channel` can never see a half-checked
+//! command.
+
+use lab_link::command::DisplayHint;
+use lab_link::{command, CommandError, LabSync};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::state::{Channel, DemoState, MAX_BIAS_V, MAX_RATE_HZ};
+
+/// `set_enabled`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct Enabled {
+    /// The new switch position.
+    pub enabled: bool,
+}
+
+/// `set_channel`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct ChannelValue {
+    /// The channel's index.
+    pub channel: i64,
+    /// The bias set, rounded to millivolts.
+    pub value: f64,
+}
+
+/// `set_active`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct ChannelActive {
+    /// The channel's index.
+    pub channel: i64,
+    /// The new switch position.
+    pub active: bool,
+}
+
+/// `add_channel`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct Added {
+    /// The new channel's index.
+    pub index: usize,
+}
+
+/// `remove_channel`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct Removed {
+    /// The removed channel's name.
+    pub removed: String,
+}
+
+/// `set_all`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct SetAll {
+    /// How many channels were set.
+    pub count: usize,
+}
+
+/// `start_acquisition`'s result.
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The rate the streams tick at.
+    pub rate_hz: f64,
+}
+
+/// Switch the source's output on or off.
+#[command]
+pub fn set_enabled(sync: LabSync<DemoState>, enabled: bool) -> Result<Enabled, CommandError> {
+    sync.try_mutate(|s| s.set_enabled(enabled))?;
+    Ok(Enabled { enabled })
+}
+
+/// Set one channel's bias voltage (volts, within ±10 V), rounded to
+/// millivolts.
+#[command]
+pub fn set_channel(
+    sync: LabSync<DemoState>,
+    channel: i64,
+    value: f64,
+) -> Result<ChannelValue, CommandError> {
+    let rounded = checked_bias(value, || format!("/channels/{channel}/bias_voltage"));
+    sync.mutate(|s| {
+        let index = existing(channel, s.channels.len())?;
+        let rounded = rounded?;
+        s.channels().at(index)?.set_bias_voltage(rounded)?;
+        Ok(ChannelValue {
+            channel,
+            value: rounded,
+        })
+    })
+}
+
+/// Switch one channel on or off.
+#[command]
+pub fn set_active(
+    sync: LabSync<DemoState>,
+    channel: i64,
+    active: bool,
+) -> Result<ChannelActive, CommandError> {
+    sync.mutate(|s| {
+        let index = existing(channel, s.channels.len())?;
+        s.channels().at(index)?.set_active(active)?;
+        Ok(ChannelActive { channel, active })
+    })
+}
+
+/// Append a channel named `name` (0 V, inactive).
+#[command]
+pub fn add_channel(sync: LabSync<DemoState>, name: String) -> Result<Added, CommandError> {
+    sync.mutate(|s| {
+        let index = s.channels.len();
+        s.channels().push(Channel::new(name))?;
+        Ok(Added { index })
+    })
+}
+
+/// Remove one channel; the later channels move up by one.
+#[command]
+pub fn remove_channel(sync: LabSync<DemoState>, channel: i64) -> Result<Removed, CommandError> {
+    sync.mutate(|s| {
+        let index = existing(channel, s.channels.len())?;
+        let removed = s.channels().remove(index)?;
+        Ok(Removed {
+            removed: removed.name,
+        })
+    })
+}
+
+/// Set the label `key` to `value`, or remove it with `null`. Any string is
+/// a key, `/` and `~` included.
+#[command]
+pub fn set_label(
+    sync: LabSync<DemoState>,
+    key: String,
+    value: Option<String>,
+) -> Result<(), CommandError> {
+    sync.mutate(|s| {
+        match value {
+            Some(value) => {
+                s.labels().insert(key, value)?;
+            }
+            None => {
+                s.labels().remove(&key);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Set every channel's bias voltage (one patch message), rounded to
+/// millivolts.
+#[command]
+pub fn set_all(sync: LabSync<DemoState>, value: f64) -> Result<SetAll, CommandError> {
+    let rounded = checked_bias(value, || "/channels".to_owned())?;
+    sync.mutate(|s| {
+        let count = s.channels.len();
+        let mut channels = s.channels();
+        for index in 0..count {
+            channels.at(index)?.set_bias_voltage(rounded)?;
+        }
+        Ok(SetAll { count })
+    })
+}
+
+/// Start the acquisition: the streams tick `rate_hz` times per second
+/// (above 0, at most 1000).
+#[command]
+pub fn start_acquisition(sync: LabSync<DemoState>, rate_hz: f64) -> Result<Started, CommandError> {
+    if !(rate_hz.is_finite() && rate_hz > 0.0 && rate_hz <= MAX_RATE_HZ) {
+        return Err(CommandError::new(
+            "out_of_range",
+            "Rate must be above 0 Hz and at most 1000 Hz.",
+        )
+        .display(DisplayHint::Inline)
+        .path("/acquisition/rate_hz"));
+    }
+    sync.try_mutate(|s| {
+        let mut acquisition = s.acquisition();
+        acquisition.set_rate_hz(rate_hz)?;
+        acquisition.set_running(true)
+    })?;
+    Ok(Started { rate_hz })
+}
+
+/// Stop the acquisition; the streams keep their contents.
+#[command]
+pub fn stop_acquisition(sync: LabSync<DemoState>) -> Result<(), CommandError> {
+    sync.try_mutate(|s| s.acquisition().set_running(false))?;
+    Ok(())
+}
+
+/// Pretend the voltage source stopped answering: always fails with
+/// `hardware_timeout`, shown as a banner.
+#[command]
+pub fn simulate_timeout() -> Result<(), CommandError> {
+    Err(CommandError::new(
+        "hardware_timeout",
+        "The voltage source did not respond before the timeout.",
+    )
+    .detail("UDP timeout after 5.0 s")
+    .display(DisplayHint::Banner))
+}
+
+/// Restore the initial state (one whole-document replace); the streams
+/// keep their contents.
+#[command]
+pub fn reset(sync: LabSync<DemoState>) -> Result<(), CommandError> {
+    // Invariant: the initial state serialises (plain fields).
+    let initial = serde_json::to_value(DemoState::initial()).expect("the initial state serialises");
+    sync.load_state(initial)
+        .map_err(|e| CommandError::new("reset_failed", e.to_string()))?;
+    Ok(())
+}
+
+/// Registers the eleven commands on `sync`.
+///
+/// ```
+/// let sync = lab_link::LabSync::new(lab_link_demo::state::DemoState::initial());
+/// lab_link_demo::commands::register(&sync);
+/// assert_eq!(sync.command_infos().len(), 11);
+/// ```
+pub fn register(sync: &LabSync<DemoState>) {
+    sync.command(set_enabled)
+        .command(set_channel)
+        .command(set_active)
+        .command(add_channel)
+        .command(remove_channel)
+        .command(set_label)
+        .command(set_all)
+        .command(start_acquisition)
+        .command(stop_acquisition)
+        .command(simulate_timeout)
+        .command(reset);
+}
+
+/// `round(value, 3)` as Python computes it: the exact binary value rounded
+/// to three decimals (ties to even), through Rust's exact formatting.
+///
+/// ```
+/// use lab_link_demo::commands::round_millis;
+/// assert_eq!(round_millis(1.23456), 1.235);
+/// // 1.0005 is stored as 1.000499999…: it rounds down, as in Python.
+/// assert_eq!(round_millis(1.0005), 1.0);
+/// ```
+pub fn round_millis(value: f64) -> f64 {
+    // Invariant: a finite f64 formats as a decimal that parses back.
+    format!("{value:.3}")
+        .parse()
+        .expect("a formatted float parses")
+}
+
+/// The index of channel `channel` if it exists, else `invalid_channel`.
+fn existing(channel: i64, len: usize) -> Result<usize, CommandError> {
+    usize::try_from(channel)
+        .ok()
+        .filter(|&index| index < len)
+        .ok_or_else(|| {
+            CommandError::new(
+                "invalid_channel",
+                format!("Channel {channel} does not exist."),
+            )
+            .display(DisplayHint::Inline)
+            .path(format!("/channels/{channel}"))
+        })
+}
+
+/// `value` rounded to millivolts, or `out_of_range` (NaN and infinities
+/// included) pointing at `path`.
+fn checked_bias(value: f64, path: impl FnOnce() -> String) -> Result<f64, CommandError> {
+    if value.is_finite() && value.abs() <= MAX_BIAS_V {
+        Ok(round_millis(value))
+    } else {
+        Err(CommandError::new(
+            "out_of_range",
+            "Bias voltage must be between -10 V and 10 V.",
+        )
+        .display(DisplayHint::Inline)
+        .path(path()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_millis;
+
+    #[test]
+    fn rounding_follows_python_round() {
+        // Values printed by Python 3.11's round(value, 3).
+        let cases = [
+            (1.0005, 1.0),
+            (2.6755, 2.675),
+            (0.0005, 0.001),
+            (-1.2345, -1.234),
+            (9.9999, 10.0),
+            (-0.0001, -0.0),
+            (4.56789, 4.568),
+        ];
+        for (value, expected) in cases {
+            let rounded = round_millis(value);
+            assert_eq!(rounded, expected, "round({value}, 3)");
+            assert_eq!(rounded.is_sign_negative(), expected.is_sign_negative());
+        }
+    }
+}

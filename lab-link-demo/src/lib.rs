@@ -1,0 +1,112 @@
+//! The demo instrument of `DEMO.md`: a simulated four-channel bias source
+//! with a photon counter, served with a web UI by `cargo xtask serve-demo`.
+//!
+//! Benchmarks, the end-to-end tests and outside tools drive it, so its
+//! state, commands, results, errors and streams are a contract. This crate
+//! is also the worked example of a complete lab-link application:
+//!
+//! - [`state`]: the `#[derive(Reactive)]` state;
+//! - [`commands`]: the eleven `#[command]`s with structured errors;
+//! - [`acquisition`]: the streams and the simulated detector, ticking as an
+//!   updater of the server's background runner;
+//! - [`ui`]: the embedded web page, served as the server's fallback;
+//! - [`bind`]: all of it on one socket, with persistence when asked.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let options = lab_link_demo::Options::default();
+//! let server = lab_link_demo::bind(&options).await?;
+//! println!("lab-link demo listening on http://{}", server.local_addr());
+//! server.run().await;
+//! # Ok(())
+//! # }
+//! # let _ = demo;
+//! ```
+
+use std::io;
+use std::path::PathBuf;
+
+use lab_link::{LabSync, Server, ServerConfig};
+
+pub mod acquisition;
+pub mod commands;
+pub mod state;
+pub mod ui;
+
+use crate::state::DemoState;
+
+/// The demo's state with its commands, streams and acquisition loop
+/// registered, and its schema and loader published (for `GET
+/// /sync/schema` and persistence).
+///
+/// ```
+/// let sync = lab_link_demo::instrument();
+/// assert_eq!(sync.read().channels.len(), 4);
+/// assert_eq!(sync.command_infos().len(), 11);
+/// ```
+pub fn instrument() -> LabSync<DemoState> {
+    let sync = LabSync::new(DemoState::initial())
+        .with_state_schema()
+        .with_loader();
+    commands::register(&sync);
+    let streams = acquisition::Streams::register(&sync);
+    acquisition::register(&sync, streams);
+    sync
+}
+
+/// Where and how to serve the demo: the flags of `DEMO.md` that concern
+/// the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Address to listen on (default `127.0.0.1`).
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (default 8000).
+    pub port: u16,
+    /// Path prefix of the sync endpoints (default `/sync`).
+    pub prefix: String,
+    /// SQLite file that keeps the state across restarts (default none: a
+    /// fresh state at every start).
+    pub persist: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8000,
+            prefix: "/sync".to_owned(),
+            persist: None,
+        }
+    }
+}
+
+/// Binds the demo's server: the sync endpoints under `options.prefix`, the
+/// web UI at `/`, persistence if asked, and a clean stop on SIGINT or
+/// SIGTERM. [`Server::run`] serves it.
+///
+/// # Errors
+///
+/// A prefix that is not empty and does not start with `/`
+/// (`InvalidInput`), or an address that cannot be bound.
+pub async fn bind(options: &Options) -> io::Result<Server> {
+    if !(options.prefix.is_empty() || options.prefix.starts_with('/')) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the prefix {:?} must start with `/` (or be empty)",
+                options.prefix
+            ),
+        ));
+    }
+    let mut config = ServerConfig::default().prefix(options.prefix.as_str());
+    if let Some(path) = &options.persist {
+        config = config.persist(path);
+    }
+    let prefix = config.prefix_str().to_owned();
+    Server::builder()
+        .config(config)
+        .fallback(ui::handler(&prefix))
+        .shutdown_signal(lab_link::server::terminate_signal())
+        .bind(instrument(), (options.host.as_str(), options.port))
+        .await
+}

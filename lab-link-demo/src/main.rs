@@ -1,0 +1,76 @@
+//! `lab-link-demo`: serves the demo instrument (`cargo xtask serve-demo`
+//! runs it). Prints `lab-link demo listening on http://HOST:PORT` once it
+//! accepts connections; logs go to standard error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lab_link_demo::Options;
+
+/// The demo instrument of DEMO.md: a simulated four-channel bias source
+/// with a photon counter and a web UI at `/`.
+#[derive(Debug, Parser)]
+#[command(name = "lab-link-demo", version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Path prefix of the sync endpoints.
+    #[arg(long, default_value = "/sync")]
+    prefix: String,
+    /// Keep the state in an SQLite file at PATH (restored at start).
+    #[arg(long, value_name = "PATH")]
+    persist: Option<PathBuf>,
+    /// Turn on access control with its store at PATH.
+    #[arg(long, value_name = "PATH")]
+    auth: Option<PathBuf>,
+    /// Add a separately hosted UI origin (repeatable; with --auth).
+    #[arg(long, value_name = "URL")]
+    allowed_origin: Vec<String>,
+    /// Make loopback clients authenticate too (with --auth).
+    #[arg(long)]
+    no_trust_loopback: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if cli.auth.is_some() || !cli.allowed_origin.is_empty() || cli.no_trust_loopback {
+        eprintln!(
+            "lab-link demo: access control (--auth, --allowed-origin, --no-trust-loopback) \
+             is not available yet; start the demo without these flags"
+        );
+        return ExitCode::from(2);
+    }
+    let options = Options {
+        host: cli.host,
+        port: cli.port,
+        prefix: cli.prefix,
+        persist: cli.persist,
+    };
+    let server = match lab_link_demo::bind(&options).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "lab-link demo: cannot serve on {}:{}: {e}",
+                options.host, options.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    // stdout is line-buffered: the line is out before the first accept.
+    println!("lab-link demo listening on http://{}", server.local_addr());
+    server.run().await;
+    ExitCode::SUCCESS
+}

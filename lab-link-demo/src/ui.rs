@@ -1,0 +1,110 @@
+//! The web UI, embedded in the binary: `index.html`, `app.js` and
+//! `style.css` from `ui/`, served by [`handler`] next to the sync
+//! endpoints. No build step: the files are served as written.
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use lab_link::server::Body;
+
+/// The page, with `{{PREFIX}}` where the sync prefix goes.
+const INDEX_HTML: &str = include_str!("../ui/index.html");
+/// The page's script.
+const APP_JS: &str = include_str!("../ui/app.js");
+/// The page's styles.
+const STYLE_CSS: &str = include_str!("../ui/style.css");
+
+/// A handler for `Server::builder().fallback(…)`: `/` (and
+/// `/index.html`) is the page, with the sync `prefix` filled in;
+/// `/app.js` and `/style.css` its assets; anything else `404`.
+///
+/// ```
+/// use http::Request;
+///
+/// let ui = lab_link_demo::ui::handler("/sync");
+/// let page = ui(Request::get("/").body(()).unwrap());
+/// assert_eq!(page.status(), 200);
+/// let missing = ui(Request::get("/nothing").body(()).unwrap());
+/// assert_eq!(missing.status(), 404);
+/// ```
+pub fn handler<B>(prefix: &str) -> impl Fn(Request<B>) -> Response<Body> + Send + Sync + 'static {
+    let index = INDEX_HTML.replace("{{PREFIX}}", &html_attribute(prefix));
+    move |request: Request<B>| {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        match request.uri().path() {
+            "/" | "/index.html" => asset(index.clone(), "text/html; charset=utf-8"),
+            "/app.js" => asset(APP_JS.to_owned(), "text/javascript; charset=utf-8"),
+            "/style.css" => asset(STYLE_CSS.to_owned(), "text/css; charset=utf-8"),
+            _ => text(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+}
+
+/// A `200` with the asset; `no-cache` so a rebuilt demo is never shown
+/// with a stale script.
+fn asset(body: String, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A plain-text answer.
+fn text(status: StatusCode, message: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::from(message));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// `value` escaped for a double-quoted HTML attribute.
+fn html_attribute(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Request;
+    use http_body_util::BodyExt;
+
+    use super::handler;
+
+    async fn body(response: http::Response<lab_link::server::Body>) -> String {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_page_carries_the_prefix_escaped() {
+        let ui = handler("/lab\"x");
+        let page = ui(Request::get("/").body(()).unwrap());
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let page = body(page).await;
+        assert!(page.contains(r#"content="/lab&quot;x""#), "{page}");
+        assert!(!page.contains("{{PREFIX}}"));
+        let script = ui(Request::get("/app.js").body(()).unwrap());
+        assert_eq!(
+            script.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        let post = ui(Request::post("/").body(()).unwrap());
+        assert_eq!(post.status(), 405);
+    }
+}
