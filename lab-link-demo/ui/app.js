@@ -830,9 +830,9 @@
       });
     }
     $('#set-label').addEventListener('click', setLabel);
-    [lk, lv].forEach(function (el) {
-      el.addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); setLabel(); } });
-    });
+    // Enter in the key moves on to the value; Enter in the value sets.
+    lk.addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); lv.focus(); } });
+    lv.addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); setLabel(); } });
     $('#labels').addEventListener('click', function (e) {
       var b = e.target.closest('button.remove-label');
       if (!b) return;

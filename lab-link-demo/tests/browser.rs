@@ -1,0 +1,563 @@
+//! End-to-end tests of the demo's web page in headless Chromium: Debian's
+//! `chromium` driven through `chromedriver` (WebDriver), never a browser
+//! downloaded by a test tool. `cargo xtask setup` installs both.
+//!
+//! Each test starts the demo binary, a chromedriver and one browser
+//! session; the tests take turns (one browser at a time on a two-core
+//! machine). The page and testkit clients talk to the same server, so each
+//! test checks both directions: a click in the page reaches the state seen
+//! by a client, a client's command reaches the page without a reload.
+//! Every run saves a screenshot under `target/e2e/`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use lab_link_testkit::TestClient;
+use serde_json::{json, Value};
+use support::DemoProcess;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// How long the page may take to show something.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One browser at a time.
+static BROWSER_LOCK: Mutex<()> = Mutex::const_new(());
+
+/// Where the screenshots go: `target/e2e/`.
+fn screenshot_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().expect("target/tmp has a parent").join("e2e")
+}
+
+/// A chromedriver process and one headless Chromium session on the demo's
+/// page.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Browser {
+    /// Starts chromedriver, opens a headless session, loads `url` and
+    /// waits until the page is connected.
+    async fn open(url: &str) -> Self {
+        let turn = BROWSER_LOCK.lock().await;
+        for tool in ["chromium", "chromedriver"] {
+            assert!(
+                std::process::Command::new(tool)
+                    .arg("--version")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|status| status.success()),
+                "`{tool}` is not installed: the browser tests need Debian's packages \
+                 `chromium` and `chromium-driver` (`cargo xtask setup` installs them as root: \
+                 apt-get install -y chromium chromium-driver)"
+            );
+        }
+        let port = free_port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let stdout = driver.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        tokio::time::timeout(PAGE_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("chromedriver's output") {
+                if line.contains("started successfully") {
+                    return;
+                }
+            }
+            panic!("chromedriver ended before it was ready");
+        })
+        .await
+        .expect("chromedriver starts within the timeout");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", "--window-size=1280,900",
+                    "--no-first-run", "--disable-extensions",
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session starts");
+        let browser = Self {
+            client,
+            driver,
+            _turn: turn,
+        };
+        browser.client.goto(url).await.expect("the page loads");
+        browser
+            .wait_until(
+                "the page connects",
+                "document.body.dataset.connection === 'open'",
+            )
+            .await;
+        browser
+    }
+
+    /// Evaluates `expression` in the page.
+    async fn eval(&self, expression: &str) -> Value {
+        self.client
+            .execute(&format!("return ({expression});"), Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("evaluating `{expression}`: {e}"))
+    }
+
+    /// Waits until `expression` is truthy in the page.
+    async fn wait_until(&self, what: &str, expression: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let value = self.eval(expression).await;
+            if !matches!(value, Value::Null | Value::Bool(false))
+                && value != json!(0)
+                && value != json!("")
+            {
+                return value;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let body = self.eval("document.body.innerText").await;
+                panic!(
+                    "{what}: `{expression}` did not hold within {PAGE_TIMEOUT:?}; the page shows:\n{}",
+                    body.as_str().unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Replaces the text of the input at `css` and presses Enter.
+    async fn type_into(&self, css: &str, text: &str) {
+        self.fill(css, &format!("{text}\u{E007}")).await;
+    }
+
+    /// Replaces the text of the input at `css`.
+    async fn fill(&self, css: &str, text: &str) {
+        let input = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no input `{css}`: {e}"));
+        input.clear().await.expect("clear");
+        input.send_keys(text).await.expect("typing");
+    }
+
+    /// Asserts that the page's replica is `expected` (numbers compared as
+    /// numbers: JavaScript has no `0.0`).
+    async fn assert_replica(&self, expected: &Value) {
+        let replica = self.eval("window.labLink.state").await;
+        assert!(
+            lab_link::engine::patch::json_equal(&replica, expected),
+            "the page's replica differs:\n{replica}\nexpected:\n{expected}"
+        );
+    }
+
+    /// Clicks the element at `css`.
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking `{css}`: {e}"));
+    }
+
+    /// Saves a screenshot as `target/e2e/NAME.png`.
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("target/e2e");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("the screenshot is written");
+        path
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
+/// The demo, the page on it, and a testkit client on the same server.
+async fn setup() -> (DemoProcess, Browser, TestClient) {
+    let demo = DemoProcess::ours(&[]).await;
+    let browser = Browser::open(&format!("{}/", demo.origin)).await;
+    let client = TestClient::connect(&demo.ws_url()).await;
+    (demo, browser, client)
+}
+
+#[tokio::test]
+async fn the_page_shows_the_initial_state() {
+    let (demo, browser, _client) = setup().await;
+    let names = browser
+        .eval("[...document.querySelectorAll('#channels tr[data-channel] .channel-name')].map(e => e.textContent.trim())")
+        .await;
+    assert_eq!(names, json!(["ch0", "ch1", "ch2", "ch3"]));
+    let biases = browser
+        .eval("[...document.querySelectorAll('#channels tr[data-channel] input.bias')].map(e => Number(e.value))")
+        .await;
+    assert_eq!(biases, json!([0, 0, 0, 0]));
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#enabled').checked")
+            .await,
+        false
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#acq-running').textContent.trim()")
+            .await,
+        "stopped"
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#version').textContent.trim()")
+            .await,
+        "0"
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#banner').hidden")
+            .await,
+        true
+    );
+    // The page's replica is the server's document.
+    browser.assert_replica(&demo.state().await).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_click_in_the_page_changes_the_state_a_client_sees() {
+    let (_demo, browser, client) = setup().await;
+    browser.click("#enabled").await;
+    client.wait_for(|state| state["enabled"] == true).await;
+
+    browser
+        .type_into("tr[data-channel='1'] input.bias", "2.5")
+        .await;
+    client
+        .wait_for(|state| state["channels"][1]["bias_voltage"] == 2.5)
+        .await;
+
+    browser.click("tr[data-channel='2'] input.active").await;
+    client
+        .wait_for(|state| state["channels"][2]["active"] == true)
+        .await;
+
+    browser.fill("#add-channel-name", "probe").await;
+    browser.click("#add-channel").await;
+    let state = client
+        .wait_for(|state| state["channels"].as_array().is_some_and(|c| c.len() == 5))
+        .await;
+    assert_eq!(state["channels"][4]["name"], "probe");
+
+    browser.fill("#label-key", "sample/id").await;
+    browser.fill("#label-value", "B-12").await;
+    browser.click("#set-label").await;
+    client
+        .wait_for(|state| state["labels"]["sample/id"] == "B-12")
+        .await;
+
+    // The page's own edits are acknowledged: nothing stays pending.
+    browser
+        .wait_until(
+            "no pending edits",
+            "document.querySelectorAll('.pending').length === 0",
+        )
+        .await;
+    browser.assert_replica(&client.replica()).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_client_command_updates_the_page_without_reload() {
+    let (_demo, browser, client) = setup().await;
+    browser.eval("(window.__noReload = 'still here')").await;
+    client
+        .command("set_channel", json!({"channel": 3, "value": -4.25}))
+        .await;
+    browser
+        .wait_until(
+            "the bias reaches the page",
+            "Number(document.querySelector(\"tr[data-channel='3'] input.bias\").value) === -4.25",
+        )
+        .await;
+    client.command("add_channel", json!({"name": "aux"})).await;
+    browser
+        .wait_until(
+            "the new row appears",
+            "document.querySelector(\"tr[data-channel='4'] .channel-name\")?.textContent.trim() === 'aux'",
+        )
+        .await;
+    client
+        .command("set_label", json!({"key": "operator", "value": "kim"}))
+        .await;
+    browser
+        .wait_until(
+            "the label appears",
+            "[...document.querySelectorAll('#labels [data-key]')].some(e => e.dataset.key === 'operator' && e.textContent.includes('kim'))",
+        )
+        .await;
+    client
+        .command("set_enabled", json!({"enabled": true}))
+        .await;
+    browser
+        .wait_until(
+            "the switch follows",
+            "document.querySelector('#enabled').checked",
+        )
+        .await;
+    let version = client.version();
+    browser
+        .wait_until(
+            "the page's version follows",
+            &format!("document.querySelector('#version').textContent.trim() === '{version}'"),
+        )
+        .await;
+    assert_eq!(browser.eval("window.__noReload").await, "still here");
+    browser.assert_replica(&client.replica()).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn simulate_timeout_shows_its_banner() {
+    let (_demo, browser, client) = setup().await;
+    let version = client.version();
+    browser.click("#simulate-timeout").await;
+    browser
+        .wait_until(
+            "the banner shows",
+            "!document.querySelector('#banner').hidden",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#banner .banner-message').textContent.trim()")
+            .await,
+        "The voltage source did not respond before the timeout."
+    );
+    let detail = browser
+        .eval("document.querySelector('#banner .banner-detail').textContent")
+        .await;
+    assert!(
+        detail
+            .as_str()
+            .unwrap_or_default()
+            .contains("UDP timeout after 5.0 s"),
+        "{detail}"
+    );
+    browser.screenshot("banner").await;
+    browser.click("#banner .banner-dismiss").await;
+    browser
+        .wait_until(
+            "the banner goes",
+            "document.querySelector('#banner').hidden",
+        )
+        .await;
+    assert_eq!(
+        client.version(),
+        version,
+        "a failed command changes nothing"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn out_of_range_input_shows_the_inline_error() {
+    let (_demo, browser, client) = setup().await;
+    browser
+        .type_into("tr[data-channel='0'] input.bias", "20")
+        .await;
+    let slot = "document.querySelector(\"[data-error-for='/channels/0/bias_voltage']\")";
+    browser
+        .wait_until(
+            "the inline error shows",
+            &format!("!{slot}.hidden && {slot}.textContent.includes('between -10 V and 10 V')"),
+        )
+        .await;
+    // The optimistic value goes back to the server's.
+    browser
+        .wait_until(
+            "the input reverts",
+            "Number(document.querySelector(\"tr[data-channel='0'] input.bias\").value) === 0",
+        )
+        .await;
+    // Not a toast or a banner.
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#banner').hidden")
+            .await,
+        true
+    );
+    assert_eq!(client.replica()["channels"][0]["bias_voltage"], 0.0);
+
+    // The rate's range error lands next to the rate.
+    browser.fill("#acq-rate", "5000").await;
+    browser.click("#acq-start").await;
+    let rate_slot = "document.querySelector(\"[data-error-for='/acquisition/rate_hz']\")";
+    browser
+        .wait_until(
+            "the rate error shows",
+            &format!("!{rate_slot}.hidden && {rate_slot}.textContent.length > 0"),
+        )
+        .await;
+    assert_eq!(client.replica()["acquisition"]["running"], false);
+
+    // A valid value afterwards clears the bias error.
+    browser
+        .type_into("tr[data-channel='0'] input.bias", "1.5")
+        .await;
+    client
+        .wait_for(|state| state["channels"][0]["bias_voltage"] == 1.5)
+        .await;
+    browser
+        .wait_until("the error clears", &format!("{slot}.hidden"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_plots_receive_the_streams() {
+    let (_demo, browser, client) = setup().await;
+    client
+        .command("set_enabled", json!({"enabled": true}))
+        .await;
+    client.command("set_all", json!({"value": 2.0})).await;
+    client
+        .command("set_active", json!({"channel": 0, "active": true}))
+        .await;
+    browser.fill("#acq-rate", "40").await;
+    browser.click("#acq-start").await;
+    client
+        .wait_for(|state| state["acquisition"]["running"] == true)
+        .await;
+    browser
+        .wait_until(
+            "binary trace frames reach the plot",
+            "Number(document.querySelector('#trace-plot').dataset.frames) >= 10",
+        )
+        .await;
+    browser
+        .wait_until(
+            "counts reach their plot",
+            "Number(document.querySelector('#counts-plot').dataset.points) >= 10",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the histogram fills",
+            "Number(document.querySelector('#histogram-plot').dataset.total) >= 30",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the tick count shows",
+            "Number(document.querySelector('#acq-count').textContent) >= 10",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#acq-running').textContent.trim()")
+            .await,
+        "running"
+    );
+    // Enter in the key moves to the value, Enter in the value sets it.
+    browser.type_into("#label-key", "sample").await;
+    browser.type_into("#label-value", "GaAs wafer 7").await;
+    client
+        .wait_for(|state| state["labels"]["sample"] == "GaAs wafer 7")
+        .await;
+    let path = browser.screenshot("demo").await;
+    assert!(
+        std::fs::metadata(&path)
+            .expect("the screenshot exists")
+            .len()
+            > 10_000
+    );
+    browser.click("#acq-stop").await;
+    client
+        .wait_for(|state| state["acquisition"]["running"] == false)
+        .await;
+    browser.close().await;
+}
+
+/// The page's JSON Patch engine passes the standard conformance suite
+/// (read in place from ../shared/conformance/json-patch).
+#[tokio::test]
+async fn the_page_applies_json_patch_like_the_rfc() {
+    let (_demo, browser, _client) = setup().await;
+    let dir = support::workspace_root().join("../shared/conformance/json-patch");
+    let mut checked = 0;
+    for file in ["tests.json", "spec_tests.json"] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the conformance suite at {}: {e}", path.display()));
+        let cases: Vec<Value> = serde_json::from_str(&text).expect("the suite is JSON");
+        let outcomes = browser
+            .client
+            .execute(
+                "return arguments[0].map(c => {
+                   try { return {ok: window.labLink.patch.apply(c.doc, c.patch)}; }
+                   catch (e) { return {error: String(e && e.message || e)}; }
+                 });",
+                vec![Value::Array(cases.clone())],
+            )
+            .await
+            .expect("the suite runs in the page");
+        for (case, outcome) in cases.iter().zip(outcome_list(&outcomes)) {
+            if case["disabled"] == true {
+                continue;
+            }
+            let name = case["comment"].as_str().unwrap_or("(no comment)");
+            if let Some(expected) = case.get("expected") {
+                assert_eq!(
+                    outcome.get("ok"),
+                    Some(expected),
+                    "{file}: {name}: {outcome}"
+                );
+                checked += 1;
+            } else if case.get("error").is_some() {
+                assert!(
+                    outcome.get("error").is_some(),
+                    "{file}: {name} must fail: {outcome}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 90, "only {checked} cases checked");
+    browser.close().await;
+}
+
+fn outcome_list(outcomes: &Value) -> Vec<Value> {
+    outcomes.as_array().expect("one outcome per case").clone()
+}
