@@ -221,6 +221,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/introduction.md")]
     struct Introduction;
 
+    #[doc = include_str!("../../docs/src/getting-started.md")]
+    struct GettingStarted;
+
     #[doc = include_str!("../../docs/src/state.md")]
     struct State;
 
