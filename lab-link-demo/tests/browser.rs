@@ -510,6 +510,66 @@ async fn the_plots_receive_the_streams() {
     browser.close().await;
 }
 
+#[tokio::test]
+async fn the_page_reconnects_when_the_demo_comes_back() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-reconnect");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.sqlite");
+    let file = file.to_str().unwrap();
+
+    let demo = DemoProcess::ours(&["--persist", file]).await;
+    let port = demo.port().to_string();
+    let browser = Browser::open(&format!("{}/", demo.origin)).await;
+    let client = TestClient::connect(&demo.ws_url()).await;
+    client
+        .command("set_channel", json!({"channel": 1, "value": 7.125}))
+        .await;
+    browser
+        .wait_until(
+            "the value shows",
+            "Number(document.querySelector(\"tr[data-channel='1'] input.bias\").value) === 7.125",
+        )
+        .await;
+
+    let (status, _) = demo.stop_with("TERM").await;
+    assert!(status.success());
+    browser
+        .wait_until(
+            "the page notices the stop",
+            "document.body.dataset.connection !== 'open'",
+        )
+        .await;
+
+    // Same port, same file: the page reconnects by itself and shows the
+    // restored state; commands on the new server reach it.
+    let demo = DemoProcess::ours(&["--port", &port, "--persist", file]).await;
+    browser
+        .wait_until(
+            "the page reconnects",
+            "document.body.dataset.connection === 'open'",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the restored value shows",
+            "Number(document.querySelector(\"tr[data-channel='1'] input.bias\").value) === 7.125",
+        )
+        .await;
+    let client = TestClient::connect(&demo.ws_url()).await;
+    client
+        .command("set_enabled", json!({"enabled": true}))
+        .await;
+    browser
+        .wait_until(
+            "the page follows the new server",
+            "document.querySelector('#enabled').checked",
+        )
+        .await;
+    browser.assert_replica(&client.replica()).await;
+    browser.close().await;
+}
+
 /// The page's JSON Patch engine passes the standard conformance suite
 /// (read in place from ../shared/conformance/json-patch).
 #[tokio::test]

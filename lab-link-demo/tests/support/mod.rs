@@ -41,11 +41,14 @@ pub struct DemoProcess {
 }
 
 impl DemoProcess {
-    /// Starts our demo binary with `args` (plus `--port 0`) and waits for
-    /// its `listening` line.
+    /// Starts our demo binary with `args` (plus `--port 0` unless they
+    /// name a port) and waits for its `listening` line.
     pub async fn ours(args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lab-link-demo"));
-        command.args(["--port", "0"]).args(args);
+        if !args.contains(&"--port") {
+            command.args(["--port", "0"]);
+        }
+        command.args(args);
         Self::start(command, "/sync").await
     }
 
@@ -102,6 +105,15 @@ impl DemoProcess {
             child: Some(child),
             stderr: Some(stderr),
         }
+    }
+
+    /// The port the demo listens on.
+    pub fn port(&self) -> u16 {
+        self.origin
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the origin ends with the port")
     }
 
     /// The child's process id.
