@@ -511,6 +511,59 @@ async fn the_plots_receive_the_streams() {
 }
 
 #[tokio::test]
+async fn a_version_gap_makes_the_page_resync() {
+    let (demo, browser, client) = setup().await;
+    client
+        .command("set_enabled", json!({"enabled": true}))
+        .await;
+    browser
+        .wait_until(
+            "the switch follows",
+            "document.querySelector('#enabled').checked",
+        )
+        .await;
+    let version = client.version();
+    // A patch three versions ahead: the page must not apply it, and must
+    // ask for a fresh snapshot.
+    let bogus = json!({"type": "patch", "version": version + 3,
+                       "patch": [{"op": "replace", "path": "/enabled", "value": false}]});
+    browser
+        .eval(&format!(
+            "window.labLink.receive({})",
+            serde_json::to_string(&bogus.to_string()).unwrap()
+        ))
+        .await;
+    browser
+        .wait_until("the page resyncs", "window.labLink.resyncs === 1")
+        .await;
+    browser
+        .wait_until(
+            "the snapshot arrives",
+            &format!("window.labLink.version === {version}"),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#enabled').checked")
+            .await,
+        true
+    );
+    browser.assert_replica(&demo.state().await).await;
+    // And it goes on following.
+    client
+        .command("set_label", json!({"key": "after", "value": "gap"}))
+        .await;
+    browser
+        .wait_until(
+            "the next patch applies",
+            "window.labLink.state.labels.after === 'gap'",
+        )
+        .await;
+    assert_eq!(browser.eval("window.labLink.resyncs").await, 1);
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn the_page_reconnects_when_the_demo_comes_back() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-reconnect");
     let _ = std::fs::remove_dir_all(&dir);

@@ -284,7 +284,10 @@
     return true;
   }
 
+  var resyncs = 0;  // how many times the replica was given up (tests read it)
+
   function requestResync(reason) {
+    resyncs += 1;
     console.warn('lab-link: resync (' + reason + ')');
     awaitingSnapshot = true;
     if (level1) forceReconnect();
@@ -1124,8 +1127,12 @@
     get version() { return version; },
     get clientId() { return clientId; },
     get connected() { return document.body.dataset.connection === 'open'; },
+    get resyncs() { return resyncs; },
     patch: jsonPatch,
-    command: command
+    command: command,
+    // Hands `text` to the message handler as if the server had sent it:
+    // how the tests feed the page a version gap.
+    receive: function (text) { onMessage(text); }
   };
 
   function boot() {
