@@ -343,9 +343,11 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     /// Runs the command `ctx.command()` with `params`, with the command's
     /// metadata in scope: every patch its mutations commit carries
     /// `originClientId`, `requestId` and `command`. An unknown name is an
-    /// `unknown_command` error; when the context has a principal that lacks
-    /// a capability the command requires (`control` unless it declares
-    /// others), a `forbidden` error, and the handler does not run.
+    /// `unknown_command` error (`forbidden` for a principal without
+    /// `control`, so that it cannot probe for names); when the context has
+    /// a principal that lacks a capability the command requires (`control`
+    /// unless it declares others, none for `requires = []`), a `forbidden`
+    /// error, and the handler does not run.
     ///
     /// Each patch the command commits has been handed to the subscribers
     /// (the transport's queues) before the returned future completes, so an
@@ -353,21 +355,24 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     pub fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
         let command = read(&self.shared.commands).get(ctx.command()).cloned();
         let Some(command) = command else {
-            let error = CommandError::unknown_command(ctx.command());
+            // A principal that may not control gets `forbidden` for every
+            // name, so it cannot tell which commands exist.
+            let error = match ctx.principal() {
+                Some(principal) if !principal.can("control") => CommandError::forbidden(),
+                _ => CommandError::unknown_command(ctx.command()),
+            };
             return Box::pin(std::future::ready(Err(error)));
         };
         if let Some(principal) = ctx.principal() {
-            // A command needs `control` unless it declares its own
-            // requirements; without a principal (no access control) every
-            // command may run.
-            let info = command.info();
-            let allowed = if info.requires.is_empty() {
-                principal.can("control")
-            } else {
-                info.requires
-                    .iter()
-                    .all(|capability| principal.can(capability))
-            };
+            // Without a principal (no access control) every command may
+            // run; with one, it needs every capability the command
+            // requires (`control` unless it declares others; none for an
+            // explicit `requires = []`).
+            let allowed = command
+                .info()
+                .requires
+                .iter()
+                .all(|capability| principal.can(capability));
             if !allowed {
                 return Box::pin(std::future::ready(Err(CommandError::forbidden())));
             }

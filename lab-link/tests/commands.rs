@@ -442,7 +442,7 @@ fn info_reads_the_options_and_the_docs() {
         info.description.as_deref(),
         Some("Set one channel's bias voltage.\n\nThe value is rounded to millivolts.")
     );
-    assert!(info.requires.is_empty(), "`control` is implied");
+    assert_eq!(info.requires, ["control"], "`control` is the default");
     assert_eq!(info.params["title"], "set_channel");
     assert_eq!(info.params["required"], json!(["channel", "value"]));
 

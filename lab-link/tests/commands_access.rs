@@ -88,3 +88,66 @@ async fn capabilities_are_checked_before_the_handler_runs() {
         "This credential is not permitted to run that command."
     );
 }
+
+/// Reads nothing, changes nothing: any authenticated client may run it.
+#[command(requires = [])]
+fn ping() -> &'static str {
+    "pong"
+}
+
+#[tokio::test]
+async fn an_empty_requires_lets_any_principal_run_the_command() {
+    let sync = LabSync::new(State::default());
+    sync.command(ping).command(touch);
+    let viewer = || Principal::new("viewer", ["read_state"]);
+    assert_eq!(run(&sync, "ping", Some(viewer())).await, Ok(()));
+    assert_eq!(
+        run(
+            &sync,
+            "ping",
+            Some(Principal::new("nobody", Vec::<String>::new()))
+        )
+        .await,
+        Ok(())
+    );
+    let infos = sync.command_infos();
+    let requires = |name: &str| {
+        infos
+            .iter()
+            .find(|info| info.name == name)
+            .map(|info| info.requires.clone())
+            .unwrap()
+    };
+    assert!(requires("ping").is_empty());
+    assert_eq!(requires("touch"), ["control"]);
+}
+
+#[tokio::test]
+async fn the_wildcard_holds_every_capability() {
+    let sync = LabSync::new(State::default());
+    sync.command(touch).command(administer);
+    let local = || Principal::new("local", ["*"]);
+    assert_eq!(run(&sync, "touch", Some(local())).await, Ok(()));
+    assert_eq!(run(&sync, "administer", Some(local())).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_principal_without_control_cannot_probe_command_names() {
+    let sync = LabSync::new(State::default());
+    sync.command(touch);
+    let viewer = || Principal::new("viewer", ["read_state"]);
+    let operator = || Principal::new("operator", ["control"]);
+    assert_eq!(
+        run(&sync, "no_such", Some(viewer())).await,
+        Err("forbidden".into()),
+        "unknown and forbidden look the same to a viewer"
+    );
+    assert_eq!(
+        run(&sync, "no_such", Some(operator())).await,
+        Err("unknown_command".into())
+    );
+    assert_eq!(
+        run(&sync, "no_such", None).await,
+        Err("unknown_command".into())
+    );
+}

@@ -28,9 +28,16 @@ impl Principal {
         &self.name
     }
 
-    /// Whether it holds `capability`.
+    /// Whether it holds `capability`, or the wildcard `*`.
+    ///
+    /// ```
+    /// use lab_link_core::command::Principal;
+    ///
+    /// assert!(Principal::new("local", ["*"]).can("manage_access"));
+    /// assert!(!Principal::new("viewer", ["read_state"]).can("control"));
+    /// ```
     pub fn can(&self, capability: &str) -> bool {
-        self.capabilities.contains(capability)
+        self.capabilities.contains("*") || self.capabilities.contains(capability)
     }
 }
 

@@ -61,8 +61,8 @@ pub struct CommandInfo {
     /// The handler's doc comment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The capabilities a principal needs to run it (`control` when none is
-    /// declared).
+    /// The capabilities a principal needs to run it: `["control"]` unless
+    /// the command declares its own; empty: any principal.
     pub requires: Vec<String>,
     /// JSON Schema of the params object.
     pub params: Value,

@@ -234,12 +234,16 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         Some(text) => quote!(::core::option::Option::Some(::std::string::String::from(#text))),
         None => quote!(::core::option::Option::None),
     };
-    let requires = input
-        .options
-        .requires
-        .iter()
-        .flat_map(|opt| &opt.value)
-        .map(|capability| quote!(::std::string::String::from(#capability)));
+    // No `requires` option: `control`, as in lab-link 0.5.0; an explicit
+    // `requires = []`: any principal may run the command.
+    let requires: Vec<TokenStream> = match &input.options.requires {
+        Some(opt) => opt
+            .value
+            .iter()
+            .map(|capability| quote!(::std::string::String::from(#capability)))
+            .collect(),
+        None => vec![quote!(::std::string::String::from("control"))],
+    };
     let result_schema = match &input.output {
         Output::Unit => quote!(#private::schema_of::<()>()),
         Output::Value(ty) | Output::Result { ok: Some(ty), .. } => {
