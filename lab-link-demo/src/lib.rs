@@ -26,6 +26,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use lab_link::auth::{Auth, AuthConfig};
 use lab_link::{LabSync, Server, ServerConfig};
 
 pub mod acquisition;
@@ -56,7 +57,7 @@ pub fn instrument() -> LabSync<DemoState> {
 
 /// Where and how to serve the demo: the flags of `DEMO.md` that concern
 /// the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Address to listen on (default `127.0.0.1`).
     pub host: String,
@@ -67,6 +68,9 @@ pub struct Options {
     /// SQLite file that keeps the state across restarts (default none: a
     /// fresh state at every start).
     pub persist: Option<PathBuf>,
+    /// Access control (default none: the demo is open, as the
+    /// reference's demo is).
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Options {
@@ -76,6 +80,7 @@ impl Default for Options {
             port: 8000,
             prefix: "/sync".to_owned(),
             persist: None,
+            auth: None,
         }
     }
 }
@@ -87,7 +92,8 @@ impl Default for Options {
 /// # Errors
 ///
 /// A prefix that is not empty and does not start with `/`
-/// (`InvalidInput`), or an address that cannot be bound.
+/// (`InvalidInput`), an access-control store that cannot be opened, or an
+/// address that cannot be bound.
 pub async fn bind(options: &Options) -> io::Result<Server> {
     if !(options.prefix.is_empty() || options.prefix.starts_with('/')) {
         return Err(io::Error::new(
@@ -101,6 +107,17 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
     let mut config = ServerConfig::default().prefix(options.prefix.as_str());
     if let Some(path) = &options.persist {
         config = config.persist(path);
+    }
+    if let Some(auth) = &options.auth {
+        let auth = Auth::new(auth.clone())
+            .map_err(|e| io::Error::other(format!("access control: {e}")))?;
+        if !auth.is_configured() {
+            tracing::warn!(
+                "access control has no passphrase yet: open the web UI on this machine \
+                 (a loopback address) to choose one"
+            );
+        }
+        config = config.auth(auth);
     }
     let prefix = config.prefix_str().to_owned();
     Server::builder()

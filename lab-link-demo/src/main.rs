@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use lab_link::auth::AuthConfig;
 use lab_link_demo::Options;
 
 /// The demo instrument of DEMO.md: a simulated four-channel bias source
@@ -46,18 +47,31 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    if cli.auth.is_some() || !cli.allowed_origin.is_empty() || cli.no_trust_loopback {
-        eprintln!(
-            "lab-link demo: access control (--auth, --allowed-origin, --no-trust-loopback) \
-             is not available yet; start the demo without these flags"
-        );
-        return ExitCode::from(2);
-    }
+    let auth = match cli.auth {
+        Some(store) => {
+            let mut config = AuthConfig::new()
+                .store(store)
+                .trust_loopback(!cli.no_trust_loopback);
+            for origin in cli.allowed_origin {
+                config = config.allowed_origin(origin);
+            }
+            Some(config)
+        }
+        None if !cli.allowed_origin.is_empty() || cli.no_trust_loopback => {
+            eprintln!(
+                "lab-link demo: --allowed-origin and --no-trust-loopback configure access \
+                 control: add --auth PATH (the store of passphrase, sessions and tokens)"
+            );
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
     let options = Options {
         host: cli.host,
         port: cli.port,
         prefix: cli.prefix,
         persist: cli.persist,
+        auth,
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

@@ -47,6 +47,19 @@ impl Browser {
     /// Starts chromedriver, opens a headless session, loads `url` and
     /// waits until the page is connected.
     async fn open(url: &str) -> Self {
+        let browser = Self::open_unconnected(url).await;
+        browser
+            .wait_until(
+                "the page connects",
+                "document.body.dataset.connection === 'open'",
+            )
+            .await;
+        browser
+    }
+
+    /// Like [`Browser::open`], without waiting for the page to connect
+    /// (with access control on, it first shows the login screen).
+    async fn open_unconnected(url: &str) -> Self {
         let turn = BROWSER_LOCK.lock().await;
         for tool in ["chromium", "chromedriver"] {
             assert!(
@@ -107,12 +120,6 @@ impl Browser {
             _turn: turn,
         };
         browser.client.goto(url).await.expect("the page loads");
-        browser
-            .wait_until(
-                "the page connects",
-                "document.body.dataset.connection === 'open'",
-            )
-            .await;
         browser
     }
 
@@ -673,4 +680,172 @@ async fn the_page_applies_json_patch_like_the_rfc() {
 
 fn outcome_list(outcomes: &Value) -> Vec<Value> {
     outcomes.as_array().expect("one outcome per case").clone()
+}
+
+/// With access control on and loopback not trusted, the page asks for the
+/// first-run setup, connects once it is done, and after Log out shows the
+/// login screen: a wrong passphrase is refused there, the right one
+/// connects again.
+#[tokio::test]
+async fn the_login_flow_works_in_the_browser() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-login");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("auth.sqlite");
+    let store = store.to_str().unwrap();
+    let demo = DemoProcess::ours(&["--auth", store, "--no-trust-loopback"]).await;
+    let browser = Browser::open_unconnected(&format!("{}/", demo.origin)).await;
+
+    let screen = "document.querySelector('#auth-screen')";
+    let error = "document.querySelector('#auth-error')";
+    let user = "document.querySelector('#auth-user')";
+    browser
+        .wait_until(
+            "the setup screen shows",
+            &format!("!{screen}.hidden && {screen}.dataset.mode === 'setup'"),
+        )
+        .await;
+    assert_ne!(
+        browser.eval("document.body.dataset.connection").await,
+        "open"
+    );
+    assert_eq!(browser.eval(&format!("{user}.hidden")).await, true);
+    assert_eq!(browser.eval(&format!("{error}.hidden")).await, true);
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#auth-passphrase').getAttribute('autocomplete')")
+            .await,
+        "new-password"
+    );
+    assert_eq!(
+        browser
+            .eval("document.activeElement && document.activeElement.id")
+            .await,
+        "auth-passphrase",
+        "the passphrase field has the focus"
+    );
+
+    // Too short: refused with the weak-passphrase message.
+    browser.fill("#auth-passphrase", "too short").await;
+    browser.fill("#auth-confirm", "too short").await;
+    browser.click("#auth-submit").await;
+    browser
+        .wait_until(
+            "the weak-passphrase message shows",
+            &format!("!{error}.hidden && {error}.textContent.includes('at least 12 characters')"),
+        )
+        .await;
+    assert_eq!(
+        browser.eval(&format!("{screen}.dataset.mode")).await,
+        "setup"
+    );
+    assert_ne!(
+        browser.eval("document.body.dataset.connection").await,
+        "open"
+    );
+
+    // A good one, confirmed; Enter submits.
+    let passphrase = "correct horse battery staple";
+    browser.fill("#auth-passphrase", passphrase).await;
+    browser.fill("#auth-device", "e2e browser").await;
+    browser.type_into("#auth-confirm", passphrase).await;
+    browser
+        .wait_until(
+            "the page connects after setup",
+            "document.body.dataset.connection === 'open'",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the header shows who we are",
+            &format!("!{user}.hidden && {user}.textContent.trim() === 'e2e browser'"),
+        )
+        .await;
+    assert_eq!(browser.eval(&format!("{screen}.hidden")).await, true);
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#auth-logout').hidden")
+            .await,
+        false
+    );
+
+    // Log out: the login screen, and no socket.
+    browser.click("#auth-logout").await;
+    browser
+        .wait_until(
+            "the login screen shows",
+            &format!("!{screen}.hidden && {screen}.dataset.mode === 'login'"),
+        )
+        .await;
+    assert_ne!(
+        browser.eval("document.body.dataset.connection").await,
+        "open"
+    );
+    assert_eq!(browser.eval(&format!("{user}.hidden")).await, true);
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#auth-passphrase').getAttribute('autocomplete')")
+            .await,
+        "current-password"
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#auth-confirm').closest('[hidden]') !== null")
+            .await,
+        true,
+        "no confirm field when logging in"
+    );
+    let path = browser.screenshot("login").await;
+    assert!(
+        std::fs::metadata(&path)
+            .expect("the screenshot exists")
+            .len()
+            > 5_000
+    );
+
+    // A wrong passphrase is refused.
+    browser
+        .type_into("#auth-passphrase", "not the passphrase")
+        .await;
+    browser
+        .wait_until(
+            "the wrong-passphrase message shows",
+            &format!("!{error}.hidden && {error}.textContent.includes('Wrong passphrase')"),
+        )
+        .await;
+    assert_eq!(
+        browser.eval(&format!("{screen}.dataset.mode")).await,
+        "login"
+    );
+    assert_ne!(
+        browser.eval("document.body.dataset.connection").await,
+        "open"
+    );
+
+    // The right one connects again, and the page shows the state.
+    browser.click("#auth-remember").await;
+    browser.type_into("#auth-passphrase", passphrase).await;
+    browser
+        .wait_until(
+            "the page connects after login",
+            "document.body.dataset.connection === 'open'",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the channels show",
+            "document.querySelectorAll('#channels tr[data-channel]').length === 4",
+        )
+        .await;
+    assert_eq!(browser.eval(&format!("{screen}.hidden")).await, true);
+    assert_eq!(
+        browser.eval(&format!("{user}.textContent.trim()")).await,
+        "e2e browser"
+    );
+    let names = browser
+        .eval("[...document.querySelectorAll('#channels tr[data-channel] .channel-name')].map(e => e.textContent.trim())")
+        .await;
+    assert_eq!(names, json!(["ch0", "ch1", "ch2", "ch3"]));
+    browser.close().await;
+    drop(demo);
 }

@@ -30,6 +30,7 @@ pub struct ServerConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) persist: Option<PersistConfig>,
+    pub(crate) auth: Option<lab_link_auth::Auth>,
 }
 
 impl Default for ServerConfig {
@@ -44,11 +45,38 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             persist: None,
+            auth: None,
         }
     }
 }
 
 impl ServerConfig {
+    /// Turns access control on (default off, as in lab-link 0.5.0): the
+    /// `{prefix}/auth/…` endpoints, a credential for `GET {prefix}/state`,
+    /// `{prefix}/schema` and the socket, Origin checks on the handshake,
+    /// capabilities checked per command, and sockets closed with 4401 as
+    /// soon as their credential ends. See the book's chapter "Access
+    /// control".
+    ///
+    /// ```
+    /// use lab_link_auth::{Auth, AuthConfig};
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let auth = Auth::new(AuthConfig::new().passphrase("correct horse battery")).unwrap();
+    /// let config = ServerConfig::default().auth(auth);
+    /// assert!(config.auth_ref().is_some());
+    /// ```
+    #[must_use]
+    pub fn auth(mut self, auth: lab_link_auth::Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The access control, if on.
+    pub fn auth_ref(&self) -> Option<&lab_link_auth::Auth> {
+        self.auth.as_ref()
+    }
+
     /// The path prefix of the endpoints (default `/sync`: `GET /sync/state`,
     /// `WS /sync/ws`). A trailing `/` is ignored; `""` serves `/state` and
     /// `/ws`.

@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
+use lab_link_auth::AuthPrincipal;
 use lab_link_core::command::{CommandContext, CommandError};
 use lab_link_core::stream::{StreamKind, StreamMessage, StreamPayload, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
@@ -29,6 +30,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
+
+use crate::access::Access;
 
 use crate::protocol::{self, ClientMessage};
 use crate::routes::Shared;
@@ -102,11 +105,15 @@ const FRAMES_PER_FLUSH: usize = 64;
 
 /// Serves one upgraded sync socket until it closes or the server shuts
 /// down.
-pub(crate) async fn serve<IO>(shared: Arc<Shared>, ws: WebSocketStream<IO>, since: Option<u64>)
-where
+pub(crate) async fn serve<IO>(
+    shared: Arc<Shared>,
+    ws: WebSocketStream<IO>,
+    since: Option<u64>,
+    access: Option<Access>,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (link, receiver) = Link::new(shared.clone());
+    let (link, receiver) = Link::new(shared.clone(), access);
     let registered = Arc::downgrade(&link);
     lock(&shared.clients).push(registered.clone());
     link.subscribe(since);
@@ -175,6 +182,8 @@ pub(crate) struct Link {
     /// a failed or timed-out write, or closed): nothing can reach the
     /// client any more, so the connection ends.
     writer_done: CancellationToken,
+    /// With access control: the socket's credential and principal.
+    access: Option<Access>,
 }
 
 impl std::fmt::Debug for Link {
@@ -230,7 +239,7 @@ enum ReadEnd {
 impl Link {
     /// A new client's link (not subscribed yet) and the receiving end of
     /// its queue.
-    fn new(shared: Arc<Shared>) -> (Arc<Self>, mpsc::Receiver<Message>) {
+    fn new(shared: Arc<Shared>, access: Option<Access>) -> (Arc<Self>, mpsc::Receiver<Message>) {
         let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
         let link = Arc::new(Link {
             shared,
@@ -240,6 +249,7 @@ impl Link {
             subscription: Mutex::new(None),
             stop_writer: CancellationToken::new(),
             writer_done: CancellationToken::new(),
+            access,
         });
         (link, receiver)
     }
@@ -535,10 +545,20 @@ where
 {
     let idle_timeout = link.shared.config.idle_timeout;
     let shutdown = link.shared.shutdown.clone();
+    // Completes when the socket's credential ends (never without access
+    // control).
+    let credential_ended = async {
+        match &link.access {
+            Some(access) => access.ended().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(credential_ended);
     loop {
         let next = tokio::select! {
             () = shutdown.cancelled() => return ReadEnd::Shutdown,
             () = link.writer_done.cancelled() => return ReadEnd::Gone,
+            () = &mut credential_ended => return close_expired(link).await,
             next = tokio::time::timeout(idle_timeout, stream.next()) => next,
         };
         let message = match next {
@@ -566,7 +586,19 @@ where
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => handle_text(link, text.as_str(), commands).await,
+            Message::Text(text) => {
+                // The credential is checked again before the frame is
+                // processed (its capabilities may have changed); a frame
+                // of a socket whose credential ended is dropped.
+                let principal = match &link.access {
+                    None => None,
+                    Some(access) => match access.revalidate() {
+                        Some(principal) => Some(principal),
+                        None => return close_expired(link).await,
+                    },
+                };
+                handle_text(link, text.as_str(), commands, principal).await;
+            }
             Message::Binary(_) => {
                 link.reply(protocol::error_message(
                     "bad_message",
@@ -584,7 +616,24 @@ where
     }
 }
 
-async fn handle_text(link: &Link, text: &str, commands: &mpsc::Sender<PendingCommand>) {
+/// Stops the socket's patches and closes it with 4401 `Authentication
+/// expired` (what lab-link 0.5.0 sends when a credential ends).
+async fn close_expired(link: &Link) -> ReadEnd {
+    tracing::debug!(client = %link.client_id, "credential ended: closing with 4401");
+    link.unsubscribe();
+    let _ = link
+        .queue
+        .send(close_frame(CloseCode::from(4401), "Authentication expired"))
+        .await;
+    ReadEnd::Closing
+}
+
+async fn handle_text(
+    link: &Link,
+    text: &str,
+    commands: &mpsc::Sender<PendingCommand>,
+    principal: Option<AuthPrincipal>,
+) {
     match protocol::parse(text) {
         Ok(ClientMessage::Resync) => link.subscribe(None),
         Ok(ClientMessage::Command {
@@ -598,7 +647,10 @@ async fn handle_text(link: &Link, text: &str, commands: &mpsc::Sender<PendingCom
                 serde_json::Value::String(text) => text.clone(),
                 other => other.to_string(),
             });
-            let ctx = CommandContext::new(link.client_id.clone(), id_text, command);
+            let mut ctx = CommandContext::new(link.client_id.clone(), id_text, command);
+            if let Some(principal) = principal {
+                ctx = ctx.with_principal(principal.to_command_principal());
+            }
             // Waits while this connection has many commands pending: a
             // client flooding commands slows down only itself.
             let _ = commands
@@ -659,7 +711,7 @@ mod tests {
     fn a_start_that_does_not_fit_the_queue_switches_its_listener_off() {
         let sync = LabSync::new(vec![0.0_f64]);
         let routes = Routes::new(sync.clone(), ServerConfig::default().queue_depth(2));
-        let (link, mut receiver) = Link::new(routes.shared());
+        let (link, mut receiver) = Link::new(routes.shared(), None);
         let set = |value: f64| sync.try_mutate(|v| v.set(0, value)).unwrap();
 
         link.subscribe(None); // snapshot v0

@@ -27,6 +27,7 @@
 //! or slowing anyone else. No lock is held across an `.await`.
 #![doc(test(attr(deny(warnings))))]
 
+mod access;
 mod background;
 mod config;
 mod connection;
@@ -36,6 +37,7 @@ mod protocol;
 mod routes;
 mod server;
 
+pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
 pub use connection::ClientStats;

@@ -8,13 +8,14 @@
 //! or in axum.
 
 use std::convert::Infallible;
-use std::future::{ready, Ready};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use lab_link_core::SyncSource;
 use tokio::sync::Semaphore;
@@ -24,6 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::{self, Access};
 use crate::connection::{ClientStats, Link};
 use crate::ServerConfig;
 
@@ -91,6 +93,16 @@ impl Routes {
                  lab-link 0.5.0 clients expect an object and will not follow its patches"
             );
         }
+        if let Some(auth) = &config.auth {
+            // Token capabilities are checked against what the commands
+            // require.
+            auth.declare_capabilities(
+                source
+                    .command_infos()
+                    .into_iter()
+                    .flat_map(|info| info.requires),
+            );
+        }
         let connections = Arc::new(Semaphore::new(config.max_connections));
         Self {
             shared: Arc::new(Shared {
@@ -118,12 +130,72 @@ impl Routes {
         let Some(endpoint) = request.uri().path().strip_prefix(prefix) else {
             return Err(request);
         };
+        if let Some(auth) = &self.shared.config.auth {
+            // With access control, reading needs a credential too.
+            if matches!(endpoint, "/state" | "/schema") {
+                let asked = access::auth_request(auth, &request, endpoint, Bytes::new());
+                if let Err(refused) = auth.state_allowed(&asked) {
+                    return Ok(access::response(refused));
+                }
+            }
+        }
         match endpoint {
             "/state" => Ok(self.state(request.method())),
             "/schema" => Ok(self.schema(request.method())),
             "/ws" => Ok(self.upgrade(request)),
             _ => Err(request),
         }
+    }
+
+    /// [`handle`](Routes::handle), and with access control on also the
+    /// `{prefix}/auth/…` endpoints, which read the request's body (at most
+    /// 4 KiB: a larger one is answered `413`). What a service serving
+    /// these routes should call; gives back requests for other paths.
+    // The `Err` is the caller's own request handed back (see `handle`).
+    #[allow(clippy::result_large_err)]
+    pub async fn respond<B>(&self, request: Request<B>) -> Result<Response<Body>, Request<B>>
+    where
+        B: hyper::body::Body + Send,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Some(auth) = &self.shared.config.auth else {
+            return self.handle(request);
+        };
+        let prefix = self.shared.config.prefix.as_str();
+        let endpoint = match request.uri().path().strip_prefix(prefix) {
+            Some(endpoint) if endpoint.starts_with("/auth/") => endpoint.to_owned(),
+            _ => return self.handle(request),
+        };
+        let limit = auth.config().body_limit_bytes();
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                let (status, error) = if e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+                } else {
+                    (StatusCode::BAD_REQUEST, "unreadable_body")
+                };
+                let body = serde_json::json!({"authorized": false, "error": error, "message": e.to_string()});
+                let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return Ok(response);
+            }
+        };
+        let request = Request::from_parts(parts, ());
+        let asked = access::auth_request(auth, &request, &endpoint, body);
+        Ok(match auth.handle(asked).await {
+            Some(answer) => access::response(answer),
+            None => plain(StatusCode::NOT_FOUND, "not found"),
+        })
     }
 
     /// `GET {prefix}/state`: the current document, served from the
@@ -211,6 +283,17 @@ impl Routes {
             );
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many connections");
         };
+        let access = match &self.shared.config.auth {
+            None => None,
+            Some(auth) => {
+                let asked = access::auth_request(auth, &request, "/ws", Bytes::new());
+                match auth.resolve(&asked, true) {
+                    Some(principal) => Some(Access::new(auth.clone(), asked, principal)),
+                    // No 101, no snapshot: the socket never opens.
+                    None => return access::refused_handshake(),
+                }
+            }
+        };
         let since = since_of(request.uri().query());
         let on_upgrade = hyper::upgrade::on(&mut request);
         let shared = self.shared.clone();
@@ -228,7 +311,7 @@ impl Routes {
                 Some(ws_config(&shared.config)),
             )
             .await;
-            crate::connection::serve(shared, ws, since).await;
+            crate::connection::serve(shared, ws, since, access).await;
             drop(permit);
         });
         let mut response = Response::new(Full::new(Bytes::new()));
@@ -330,16 +413,26 @@ impl Routes {
     }
 }
 
-impl<B> hyper::service::Service<Request<B>> for Routes {
+impl<B> hyper::service::Service<Request<B>> for Routes
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Ready<Result<Response<Body>, Infallible>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
-    /// Answers the endpoints, and `404 Not Found` for any other path.
+    /// Answers the endpoints ([`Routes::respond`]), and `404 Not Found`
+    /// for any other path.
     fn call(&self, request: Request<B>) -> Self::Future {
-        ready(Ok(self.handle(request).unwrap_or_else(|_| {
-            plain(StatusCode::NOT_FOUND, "not found")
-        })))
+        let routes = self.clone();
+        Box::pin(async move {
+            Ok(routes
+                .respond(request)
+                .await
+                .unwrap_or_else(|_| plain(StatusCode::NOT_FOUND, "not found")))
+        })
     }
 }
 

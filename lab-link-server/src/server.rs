@@ -160,15 +160,20 @@ impl Server {
             let fallback = fallback.clone();
             let shutdown = shutdown.clone();
             connections.spawn(async move {
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let response =
-                        routes
-                            .handle(request)
-                            .unwrap_or_else(|request| match &fallback {
+                let service = service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(crate::PeerAddr(peer));
+                    let routes = routes.clone();
+                    let fallback = fallback.clone();
+                    async move {
+                        let response = match routes.respond(request).await {
+                            Ok(response) => response,
+                            Err(request) => match &fallback {
                                 Some(FallbackBox(fallback)) => fallback(request),
                                 None => not_found(),
-                            });
-                    std::future::ready(Ok::<_, std::convert::Infallible>(response))
+                            },
+                        };
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
                 let connection = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)

@@ -187,6 +187,12 @@ pub use lab_link_derive::Reactive;
 
 pub use lab_link_server::{serve, Background, BackgroundHandle, Routes, Server, ServerConfig};
 
+/// Access control (`lab-link-auth`): the LAN passphrase model of lab-link
+/// 0.5.0, turned on with [`ServerConfig::auth`].
+pub mod auth {
+    pub use lab_link_auth::*;
+}
+
 /// The transport (`lab-link-server`): the builder, the hyper service and
 /// the WebSocket handler.
 pub mod server {
@@ -241,6 +247,9 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/background.md")]
     struct Background;
+
+    #[doc = include_str!("../../docs/src/access-control.md")]
+    struct AccessControl;
 
     #[doc = include_str!("../../docs/src/testing.md")]
     struct Testing;
