@@ -256,4 +256,7 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/scripting.md")]
     struct Scripting;
+
+    #[doc = include_str!("../../docs/src/performance.md")]
+    struct Performance;
 }

@@ -20,7 +20,8 @@ pub(crate) enum Command {
     Setup(Setup),
     /// Run every check: setup, fmt, clippy, all tests and doctests, the book build.
     Test(Test),
-    /// Run the benchmarks: the engine, typed mutations (divan) and the server.
+    /// Run the benchmarks: the engine, typed mutations (divan), the server,
+    /// and the load scenarios against the demo (optionally the reference).
     Bench(Bench),
     /// Build the book in docs/ into target/book.
     Docs(Docs),
@@ -44,7 +45,24 @@ pub(crate) struct Test {
 /// `cargo xtask bench`.
 #[derive(Debug, Args)]
 pub(crate) struct Bench {
-    /// Arguments for the benchmark binary, after `--`
+    /// Also run every load scenario against the Python reference demo
+    /// (bench/python/demo.py), alternating with ours, and report the ratio.
+    #[arg(long)]
+    pub(crate) reference: bool,
+    /// Smoke-test sizes: small load scenarios, microbenchmarks run once.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Skip the core microbenchmarks.
+    #[arg(long)]
+    pub(crate) no_micro: bool,
+    /// Skip the load scenarios against the demo server.
+    #[arg(long, conflicts_with = "reference")]
+    pub(crate) no_load: bool,
+    /// Run only this load scenario (repeatable): fan_out, fan_out_paced,
+    /// command_rtt, connect_storm, slow_consumer, stream.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub(crate) scenarios: Vec<String>,
+    /// Arguments for the microbenchmark binaries, after `--`
     /// (for example `cargo xtask bench -- store`).
     #[arg(last = true)]
     pub(crate) args: Vec<String>,
@@ -122,6 +140,25 @@ mod tests {
             panic!("not the bench subcommand")
         };
         assert_eq!(bench.args, ["store", "--sample-count", "5"]);
+        assert!(!bench.reference && !bench.quick && !bench.no_micro && !bench.no_load);
+    }
+
+    #[test]
+    fn bench_takes_the_load_flags() {
+        let Command::Bench(bench) = parse(&[
+            "bench",
+            "--reference",
+            "--quick",
+            "--no-micro",
+            "--scenario",
+            "fan_out",
+            "--scenario",
+            "stream",
+        ]) else {
+            panic!("not the bench subcommand")
+        };
+        assert!(bench.reference && bench.quick && bench.no_micro && !bench.no_load);
+        assert_eq!(bench.scenarios, ["fan_out", "stream"]);
     }
 
     #[test]
