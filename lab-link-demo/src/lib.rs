@@ -55,6 +55,9 @@ pub fn instrument() -> LabSync<DemoState> {
     sync
 }
 
+/// The demo's connection limit.
+pub const MAX_CONNECTIONS: usize = 16_384;
+
 /// Where and how to serve the demo: the flags of `DEMO.md` that concern
 /// the server.
 #[derive(Debug, Clone)]
@@ -104,7 +107,11 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
             ),
         ));
     }
-    let mut config = ServerConfig::default().prefix(options.prefix.as_str());
+    // The demo is also the benchmarks' workload: room for a connect storm
+    // of 10,000 clients (the library's default limit is 1,024).
+    let mut config = ServerConfig::default()
+        .prefix(options.prefix.as_str())
+        .max_connections(MAX_CONNECTIONS);
     if let Some(path) = &options.persist {
         config = config.persist(path);
     }

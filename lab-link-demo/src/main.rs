@@ -47,6 +47,7 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    raise_open_files_limit();
     let auth = match cli.auth {
         Some(store) => {
             let mut config = AuthConfig::new()
@@ -87,4 +88,19 @@ async fn main() -> ExitCode {
     println!("lab-link demo listening on http://{}", server.local_addr());
     server.run().await;
     ExitCode::SUCCESS
+}
+
+/// Raises the soft limit of open files to the hard one: every client is a
+/// descriptor, and the usual soft limit (1,024) is below the demo's
+/// connection limit.
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    if let Err(e) = setrlimit(Resource::Nofile, raised) {
+        tracing::warn!("could not raise the open-files limit: {e}");
+    }
 }

@@ -34,6 +34,7 @@ mod connection;
 mod lifespan;
 mod persist;
 mod protocol;
+mod rewind;
 mod routes;
 mod server;
 

@@ -18,6 +18,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use lab_link_core::SyncSource;
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -27,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::{self, Access};
 use crate::connection::{ClientStats, Link};
+use crate::rewind::Rewind;
 use crate::ServerConfig;
 
 /// The response body of every endpoint.
@@ -305,13 +307,29 @@ impl Routes {
                     return;
                 }
             };
-            let ws = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
-                Role::Server,
-                Some(ws_config(&shared.config)),
-            )
-            .await;
-            crate::connection::serve(shared, ws, since, access).await;
+            let config = ws_config(&shared.config);
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                // The pre-wired server's socket with nothing read ahead:
+                // serve the TCP stream itself, so hyper's read buffer
+                // (8 KiB) is freed instead of staying alive behind the
+                // upgraded connection for as long as the socket is open.
+                Ok(parts) if parts.read_buf.is_empty() => {
+                    let io = parts.io.into_inner();
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    crate::connection::serve(shared, ws, since, access).await;
+                }
+                Ok(parts) => {
+                    let io = Rewind::new(parts.read_buf, parts.io.into_inner());
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    crate::connection::serve(shared, ws, since, access).await;
+                }
+                // Mounted in another server (axum): its own IO type.
+                Err(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    crate::connection::serve(shared, ws, since, access).await;
+                }
+            }
             drop(permit);
         });
         let mut response = Response::new(Full::new(Bytes::new()));
