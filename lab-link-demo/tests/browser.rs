@@ -80,6 +80,10 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            // Its own process group, with the Chromium it starts: dropping
+            // the browser kills the whole group, so a failing test leaves
+            // no Chromium behind.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
@@ -200,9 +204,22 @@ impl Browser {
         path
     }
 
-    async fn close(mut self) {
-        let _ = self.client.close().await;
-        let _ = self.driver.kill().await;
+    async fn close(self) {
+        let _ = self.client.clone().close().await;
+        // Drop kills the process group.
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            // The group's id is chromedriver's pid (process_group(0)).
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
