@@ -11,8 +11,11 @@
 //! full reset). So a slow client costs at most its queue and never slows
 //! the commit path or the other clients.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -436,15 +439,20 @@ async fn write_loop<IO>(
     );
     let shutdown = link.shared.shutdown.clone();
     let write_timeout = config.write_timeout;
+    // Pinned once: their wake-up registrations last across iterations
+    // instead of being made and dropped for every message.
+    let stopped = link.stop_writer.cancelled();
+    let shutting_down = shutdown.cancelled();
+    tokio::pin!(stopped, shutting_down);
     loop {
         let first = tokio::select! {
             biased;
-            () = link.stop_writer.cancelled() => break,
+            () = &mut stopped => break,
             message = receiver.recv() => match message {
                 Some(message) => message,
                 None => break,
             },
-            () = shutdown.cancelled() => {
+            () = &mut shutting_down => {
                 close_gracefully(&mut sink, &mut receiver, config.shutdown_grace).await;
                 return;
             }
@@ -469,7 +477,7 @@ async fn write_loop<IO>(
             }
             sink.flush().await
         };
-        match tokio::time::timeout(write_timeout, write).await {
+        match within(write_timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::debug!(client = %link.client_id, "write failed: {e}");
@@ -494,7 +502,7 @@ async fn write_loop<IO>(
                     }
                     sink.flush().await
                 };
-                if !matches!(tokio::time::timeout(write_timeout, write).await, Ok(Ok(()))) {
+                if !matches!(within(write_timeout, write).await, Ok(Ok(()))) {
                     break;
                 }
             }
@@ -505,6 +513,25 @@ async fn write_loop<IO>(
         }
     }
     link.unsubscribe();
+}
+
+/// `tokio::time::timeout`, with the timer armed only when `future` does not
+/// complete at once: most writes fit the socket's buffer, and a timer per
+/// write costs more than the write itself.
+async fn within<F: Future>(limit: Duration, future: F) -> Result<F::Output, ()> {
+    tokio::pin!(future);
+    let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Writes out what is still queued, then the close frame with 1001, within
