@@ -314,6 +314,9 @@ impl Routes {
                 // (8 KiB) is freed instead of staying alive behind the
                 // upgraded connection for as long as the socket is open.
                 Ok(parts) if parts.read_buf.is_empty() => {
+                    // Dropped now, not at the end of the connection (a
+                    // partly moved `parts` would keep it).
+                    drop(parts.read_buf);
                     let io = parts.io.into_inner();
                     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
                     crate::connection::serve(shared, ws, since, access).await;
