@@ -271,11 +271,13 @@ impl Link {
             let active = active.clone();
             let backlog = self.backlog.clone();
             let queue = self.queue.clone();
+            let shared = self.shared.clone();
             move |committed: &Committed| {
                 if !active.load(Ordering::Acquire) {
                     return;
                 }
-                match queue.try_send(Message::Text(shared_text(committed.message_shared()))) {
+                let text = shared.frame_text.of(committed.message_shared());
+                match queue.try_send(Message::Text(text)) {
                     Ok(()) => backlog.queued(&queue),
                     Err(TrySendError::Full(_)) => {
                         active.store(false, Ordering::Release);
@@ -410,6 +412,29 @@ fn stream_frame(message: &StreamMessage) -> Message {
 }
 
 /// The shared message text as a WebSocket text payload, without copying.
+/// The payload of the last message sent to the sockets, kept so that a
+/// message fanned out to every client becomes a frame payload once, not
+/// once per client (an allocation and a UTF-8 check each).
+#[derive(Debug, Default)]
+pub(crate) struct FrameText {
+    last: Mutex<Option<(Arc<str>, Utf8Bytes)>>,
+}
+
+impl FrameText {
+    /// `text` as a frame payload, shared with every other client's copy.
+    pub(crate) fn of(&self, text: Arc<str>) -> Utf8Bytes {
+        let mut last = lock(&self.last);
+        if let Some((cached, payload)) = &*last {
+            if Arc::ptr_eq(cached, &text) {
+                return payload.clone();
+            }
+        }
+        let payload = shared_text(text.clone());
+        *last = Some((text, payload.clone()));
+        payload
+    }
+}
+
 fn shared_text(text: Arc<str>) -> Utf8Bytes {
     /// Lets `Bytes` borrow the `Arc<str>` it was made from.
     struct Owner(Arc<str>);

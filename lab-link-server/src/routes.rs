@@ -80,6 +80,9 @@ pub(crate) struct Shared {
     /// already reported.
     pub(crate) started: std::sync::atomic::AtomicBool,
     pub(crate) warned_unstarted: std::sync::atomic::AtomicBool,
+    /// The last message handed to the sockets, as a frame payload: made
+    /// once per message, cloned (a reference count) for every client.
+    pub(crate) frame_text: crate::connection::FrameText,
 }
 
 impl Routes {
@@ -116,6 +119,7 @@ impl Routes {
                 clients: Mutex::new(Vec::new()),
                 started: std::sync::atomic::AtomicBool::new(false),
                 warned_unstarted: std::sync::atomic::AtomicBool::new(false),
+                frame_text: crate::connection::FrameText::default(),
             }),
         }
     }
