@@ -17,6 +17,13 @@ pub(crate) struct Rewind<T> {
 
 impl<T> Rewind<T> {
     pub(crate) fn new(prefix: Bytes, io: T) -> Self {
+        // An empty prefix cut from a larger buffer (hyper's read buffer,
+        // 8 KiB) would keep that buffer alive for the socket's lifetime.
+        let prefix = if prefix.is_empty() {
+            Bytes::new()
+        } else {
+            prefix
+        };
         Self { prefix, io }
     }
 }

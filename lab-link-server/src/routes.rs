@@ -26,6 +26,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use lab_link_auth::AuthResponse;
+
 use crate::access::{self, Access};
 use crate::connection::{ClientStats, Link};
 use crate::rewind::Rewind;
@@ -186,14 +188,8 @@ impl Routes {
                 } else {
                     (StatusCode::BAD_REQUEST, "unreadable_body")
                 };
-                let body = serde_json::json!({"authorized": false, "error": error, "message": e.to_string()});
-                let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-                *response.status_mut() = status;
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                return Ok(response);
+                let answer = AuthResponse::error_message(status, error, &e.to_string());
+                return Ok(access::response(answer));
             }
         };
         let request = Request::from_parts(parts, ());
@@ -207,12 +203,8 @@ impl Routes {
     /// `GET {prefix}/state`: the current document, served from the
     /// per-version snapshot cache.
     fn state(&self, method: &Method) -> Response<Body> {
-        if method != Method::GET && method != Method::HEAD {
-            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+        if let Some(refused) = not_a_get(method) {
+            return refused;
         }
         let snapshot = self.shared.source.snapshot();
         let body = Bytes::from_owner(SharedJson(snapshot.document_shared()));
@@ -229,12 +221,8 @@ impl Routes {
     /// of every command's params and result, with descriptions and required
     /// capabilities: `{"state": …, "commands": {"name": {…}}}`.
     fn schema(&self, method: &Method) -> Response<Body> {
-        if method != Method::GET && method != Method::HEAD {
-            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+        if let Some(refused) = not_a_get(method) {
+            return refused;
         }
         let commands: serde_json::Map<String, serde_json::Value> = self
             .shared
@@ -311,30 +299,17 @@ impl Routes {
                     return;
                 }
             };
-            let config = ws_config(&shared.config);
             match upgraded.downcast::<TokioIo<TcpStream>>() {
-                // The pre-wired server's socket with nothing read ahead:
-                // serve the TCP stream itself, so hyper's read buffer
-                // (8 KiB) is freed instead of staying alive behind the
-                // upgraded connection for as long as the socket is open.
-                Ok(parts) if parts.read_buf.is_empty() => {
-                    // Dropped now, not at the end of the connection (a
-                    // partly moved `parts` would keep it).
-                    drop(parts.read_buf);
-                    let io = parts.io.into_inner();
-                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    crate::connection::serve(shared, ws, since, access).await;
-                }
+                // The pre-wired server's socket: served directly, so that
+                // hyper's read buffer is freed now rather than kept behind
+                // the upgraded connection for as long as the socket lives.
                 Ok(parts) => {
                     let io = Rewind::new(parts.read_buf, parts.io.into_inner());
-                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    crate::connection::serve(shared, ws, since, access).await;
+                    serve_upgraded(shared, io, since, access).await;
                 }
                 // Mounted in another server (axum): its own IO type.
                 Err(upgraded) => {
-                    let io = TokioIo::new(upgraded);
-                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    crate::connection::serve(shared, ws, since, access).await;
+                    serve_upgraded(shared, TokioIo::new(upgraded), since, access).await;
                 }
             }
             drop(permit);
@@ -483,6 +458,18 @@ impl AsRef<[u8]> for SharedJson {
     }
 }
 
+/// `405` for anything but `GET` and `HEAD`.
+fn not_a_get(method: &Method) -> Option<Response<Body>> {
+    if method == Method::GET || method == Method::HEAD {
+        return None;
+    }
+    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(response)
+}
+
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
@@ -524,6 +511,16 @@ fn check_upgrade<B>(request: &Request<B>) -> Result<String, &'static str> {
 }
 
 /// The `since` query parameter: `?since=N`.
+/// Serves the sync socket on an upgraded connection.
+async fn serve_upgraded<IO>(shared: Arc<Shared>, io: IO, since: Option<u64>, access: Option<Access>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let config = ws_config(&shared.config);
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    crate::connection::serve(shared, ws, since, access).await;
+}
+
 fn since_of(query: Option<&str>) -> Option<u64> {
     query?
         .split('&')
