@@ -19,13 +19,46 @@
 //! message is serialised once ([`StreamMessage`]) and handed to every
 //! stream listener in order, under the streams' lock.
 //!
+//! # Float samples in JSON
+//!
+//! A float stream's samples reach a client in two forms: binary frames
+//! while it is connected, JSON numbers in the `stream_snapshot` it gets on
+//! connect or after a `stream_resync`. Both must give the same numbers.
+//! JSON readers parse numbers as 64-bit floats, so each float32 sample is
+//! written as the `f64` it widens to (`f64::from(sample)`), in the shortest
+//! text that reads back as that `f64`: the float32 `0x3fe08d44` is written
+//! `1.7543110847473145`, not `1.7543111`. Float64 samples are written in
+//! their shortest round-tripping text. A 64-bit parse of a snapshot thus
+//! yields exactly the samples of the binary frame of the same seq, widened
+//! to `f64`; subnormals and `-0.0` included.
+//!
+//! ```
+//! let sync = lab_link_core::LabSync::new(0_u32);
+//! let trace = sync.replace_stream_f32("trace");
+//! let sample = f32::from_bits(0x3fe0_8d44);
+//! trace.replace([sample, -0.0]);
+//! let text = trace.snapshot().text().unwrap_or_default().to_owned();
+//! assert_eq!(
+//!     text,
+//!     r#"{"type":"stream_snapshot","id":"trace","data":[1.7543110847473145,-0.0],"seq":1}"#
+//! );
+//! let snapshot: serde_json::Value = serde_json::from_str(&text)?;
+//! assert_eq!(snapshot["data"][0].as_f64(), Some(f64::from(sample)));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! Float values written to a JSON stream (an append, a
+//! `ReplaceStream<Json>`) become JSON values first, which widens an `f32`
+//! the same way.
+//!
 //! # Non-finite floats
 //!
 //! JSON has no NaN or infinity: an append or a JSON replace holding one is
 //! refused with [`StreamError::NonFinite`] and changes nothing. Binary
 //! streams carry IEEE-754 values as they are, NaN and infinities included;
 //! their JSON snapshot shows such a sample as `null` (what `serde_json`
-//! writes for a non-finite float).
+//! writes for a non-finite float), so a reader of the snapshot sees `null`
+//! where the frame holds a NaN or an infinity.
 //!
 //! # Locking
 //!
@@ -223,6 +256,22 @@ struct DeltaWire<'a> {
     seq: u64,
 }
 
+/// Float32 samples as JSON numbers: each widened to `f64` first.
+///
+/// serde_json writes an `f32` as the shortest text that reads back as the
+/// same `f32` (`1.7543111`), but every JSON reader (JavaScript, Python's
+/// `json`, serde_json into `f64`) parses numbers as 64-bit floats, and
+/// 1.7543111 is not the float32 value 1.7543110847473145 the binary frame
+/// carries. Widening is exact, and the shortest `f64` text reads back as
+/// that `f64`, so a 64-bit parse gives exactly the float32 value.
+struct Widened<'a>(&'a [f32]);
+
+impl Serialize for Widened<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|&sample| f64::from(sample)))
+    }
+}
+
 fn text<T: Serialize>(value: &T) -> StreamPayload {
     // Invariant: the data are JSON values, finite floats (or f32/f64,
     // which serde_json writes as null when non-finite) and integers.
@@ -243,12 +292,10 @@ impl Entry {
                 seq: entry.seq,
             })
         }
-        // f32 samples serialise as f32 (shortest form that reads back as
-        // the same f32), not widened to f64.
         let payload = match &self.buffer {
             Buffer::Append { values, .. } => wire(self, values),
             Buffer::ReplaceJson(values) => wire(self, values),
-            Buffer::ReplaceF32(values) => wire(self, values),
+            Buffer::ReplaceF32(values) => wire(self, Widened(values)),
             Buffer::ReplaceF64(values) => wire(self, values),
             Buffer::IntDelta(bins) => wire(self, bins),
         };

@@ -116,10 +116,148 @@ fn f32_replace_goes_out_as_a_binary_frame() {
     }
     assert_eq!(&frame[..], &expected[..]);
     assert_eq!(seen[0].kind(), StreamKind::Replace);
-    // The snapshot holds the same f32 values as JSON numbers.
+    // The snapshot holds the same f32 values as JSON numbers, widened to
+    // f64; the NaN shows as null.
     assert_eq!(
         trace.snapshot().text().unwrap(),
-        r#"{"type":"stream_snapshot","id":"tr","data":[0.1,-2.0,null],"seq":1}"#
+        r#"{"type":"stream_snapshot","id":"tr","data":[0.10000000149011612,-2.0,null],"seq":1}"#
+    );
+}
+
+/// The frame's samples, widened to f64, as bit patterns.
+fn frame_bits(frame: &[u8], width: usize) -> Vec<Option<u64>> {
+    // Tag, id length, a one-byte id, seq.
+    frame[8..]
+        .chunks_exact(width)
+        .map(|chunk| {
+            let sample = match width {
+                4 => f64::from(f32::from_le_bytes(chunk.try_into().unwrap())),
+                _ => f64::from_le_bytes(chunk.try_into().unwrap()),
+            };
+            Some(sample.to_bits())
+        })
+        .collect()
+}
+
+/// A snapshot's samples as a 64-bit JSON reader sees them, as bit
+/// patterns (`None` for `null`).
+fn snapshot_bits(snapshot: &StreamMessage) -> Vec<Option<u64>> {
+    let message: Value = serde_json::from_str(snapshot.text().unwrap()).unwrap();
+    message["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sample| sample.as_f64().map(f64::to_bits))
+        .collect()
+}
+
+/// Replaces an f32 and an f64 stream's samples and checks that each
+/// snapshot, parsed as f64, holds exactly its binary frame's samples.
+#[track_caller]
+fn check_snapshot_reads_as_frame(f32_samples: &[f32], f64_samples: &[f64]) {
+    let sync = LabSync::new(0_u32);
+    let narrow = sync.replace_stream_f32("n");
+    let wide = sync.replace_stream_f64("w");
+    let (_, seen, _s) = subscribe(&sync);
+    narrow.replace(f32_samples.iter().copied());
+    wide.replace(f64_samples.iter().copied());
+    let seen = seen.lock().unwrap();
+    let frames: Vec<&Bytes> = seen
+        .iter()
+        .map(|message| match message.payload() {
+            StreamPayload::Binary(frame) => frame,
+            StreamPayload::Text(text) => panic!("not binary: {text}"),
+        })
+        .collect();
+    assert_eq!(snapshot_bits(&narrow.snapshot()), frame_bits(frames[0], 4));
+    assert_eq!(snapshot_bits(&wide.snapshot()), frame_bits(frames[1], 8));
+}
+
+#[test]
+fn float_snapshots_read_back_as_the_frames_samples() {
+    let f32_edges = [
+        0.0,
+        -0.0,
+        f32::from_bits(1),            // the smallest subnormal
+        -f32::from_bits(0x007f_ffff), // the largest subnormal
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        f32::EPSILON,
+        f32::from_bits(0x3fe0_8d44), // 1.7543110847473145
+        0.1,
+    ];
+    let f64_edges = [
+        0.0,
+        -0.0,
+        f64::from_bits(1),
+        -f64::from_bits(0x000f_ffff_ffff_ffff),
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        0.1,
+    ];
+    check_snapshot_reads_as_frame(&f32_edges, &f64_edges);
+    check_snapshot_reads_as_frame(&[], &[]);
+}
+
+proptest::proptest! {
+    /// Any finite samples: normal, subnormal, zeros of both signs, every
+    /// exponent.
+    #[test]
+    fn random_float_snapshots_read_back_as_the_frames_samples(
+        f32_samples in proptest::collection::vec(finite_f32(), 0..64),
+        f64_samples in proptest::collection::vec(finite_f64(), 0..64),
+    ) {
+        check_snapshot_reads_as_frame(&f32_samples, &f64_samples);
+    }
+}
+
+fn finite_f32() -> impl proptest::strategy::Strategy<Value = f32> {
+    use proptest::num::f32::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
+    POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO
+}
+
+fn finite_f64() -> impl proptest::strategy::Strategy<Value = f64> {
+    use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
+    POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO
+}
+
+#[test]
+fn non_finite_binary_samples_are_null_in_the_snapshot() {
+    let sync = LabSync::new(0_u32);
+    let narrow = sync.replace_stream_f32("n");
+    let wide = sync.replace_stream_f64("w");
+    narrow.replace([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.0]);
+    wide.replace([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.0]);
+    assert_eq!(
+        snapshot_bits(&narrow.snapshot()),
+        [None, None, None, Some(1.0_f64.to_bits())]
+    );
+    assert_eq!(
+        snapshot_bits(&wide.snapshot()),
+        [None, None, None, Some(1.0_f64.to_bits())]
+    );
+}
+
+#[test]
+fn f32_values_in_json_streams_are_widened_too() {
+    let sync = LabSync::new(0_u32);
+    let counts = sync.append_stream("counts", 4);
+    let trace = sync.replace_stream("trace");
+    let (_, seen, _s) = subscribe(&sync);
+    counts.append([0.1_f32, -0.0]).unwrap();
+    trace.replace([f32::from_bits(1)]).unwrap();
+    assert_eq!(
+        texts(&seen.lock().unwrap()),
+        [
+            r#"{"type":"stream_append","id":"counts","data":[0.10000000149011612,-0.0],"seq":1}"#,
+            r#"{"type":"stream_replace","id":"trace","data":[1.401298464324817e-45],"seq":1}"#,
+        ]
+    );
+    assert_eq!(
+        counts.snapshot().text().unwrap(),
+        r#"{"type":"stream_snapshot","id":"counts","data":[0.10000000149011612,-0.0],"seq":1}"#
     );
 }
 
