@@ -13,7 +13,11 @@
 //!   [`TestClient::expect_error`]);
 //! - [`assert_consistent`] checks that a client's replica equals the
 //!   server's document and that the client never had to resynchronise;
-//!   [`assert_oracle`] checks the server's mirror against the typed state.
+//!   [`assert_oracle`] checks the server's mirror against the typed state;
+//! - [`float32_samples`] and [`float64_samples`] give the samples where a
+//!   float formatting mistake shows (zeros of both signs, subnormals,
+//!   every exponent), and [`assert_snapshot_matches_frame`] checks that a
+//!   float stream's `stream_snapshot` reads back as its binary frame.
 //!
 //! Failures panic (they are assertions) with the JSON Patch from one
 //! document to the other, one operation a line, and both versions.
@@ -61,10 +65,14 @@
 
 mod assert;
 mod client;
+mod samples;
 mod server;
 
 pub use assert::{assert_consistent, assert_oracle, describe_difference};
 pub use client::{Patch, TestClient, DEFAULT_TIMEOUT};
+pub use samples::{
+    assert_same_samples, assert_snapshot_matches_frame, float32_samples, float64_samples,
+};
 pub use server::TestServer;
 
 /// The client's types, re-exported for tests: [`CommandFailure`] is what
