@@ -79,7 +79,11 @@ pub fn assert_snapshot_matches_frame(snapshot: &str, frame: &[u8]) -> Vec<f64> {
         .unwrap_or_else(|e| panic!("the snapshot is not JSON ({e}): {snapshot}"));
     assert_eq!(message["type"], "stream_snapshot", "not a stream_snapshot");
     let (id, seq, samples) = decode_stream_frame(frame).expect("a well-formed binary frame");
-    assert_eq!(message["id"], id.as_str(), "the snapshot and the frame's id");
+    assert_eq!(
+        message["id"],
+        id.as_str(),
+        "the snapshot and the frame's id"
+    );
     assert_eq!(
         message["seq"].as_u64().map(|seq| seq as u32),
         Some(seq),
@@ -124,8 +128,8 @@ pub fn assert_same_samples(what: &str, got: &[f64], expected: &[f64]) {
             .filter(|(got, expected)| got.to_bits() != expected.to_bits())
             .count();
         panic!(
-            "{what}: {count} of {} samples differ; the first, sample {i}, is {:?} ({:#018x}) \
-             where the binary frame holds {:?} ({:#018x})",
+            "{what}: {count} of {} samples differ; the first, sample {i}, is {:?} ({:#018x}), \
+             expected {:?} ({:#018x})",
             got.len(),
             got[i],
             got[i].to_bits(),

@@ -55,7 +55,7 @@ async fn a_late_joiner_gets_state_then_stream_snapshots_then_frames() {
     );
     assert_eq!(
         next_text(&mut ws).await,
-        r#"{"type":"stream_snapshot","id":"trace","data":[0.5,0.1],"seq":1}"#
+        r#"{"type":"stream_snapshot","id":"trace","data":[0.5,0.10000000149011612],"seq":1}"#
     );
     assert_eq!(
         next_text(&mut ws).await,
