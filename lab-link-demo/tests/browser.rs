@@ -534,6 +534,162 @@ async fn the_plots_receive_the_streams() {
     browser.close().await;
 }
 
+/// A page function: the IEEE-754 float64 bits of each number of a list,
+/// as 16 hex digits (WebDriver's JSON would turn `-0` into `0`).
+const BITS_JS: &str = "function bits(values) {
+    var view = new DataView(new ArrayBuffer(8));
+    return Array.prototype.map.call(values, function (value) {
+      view.setFloat64(0, value);
+      var hex = '';
+      for (var i = 0; i < 8; i++) hex += ('0' + view.getUint8(i).toString(16)).slice(-2);
+      return hex;
+    });
+  }";
+
+/// Parses what [`BITS_JS`] returned.
+fn samples_from_bits(bits: &Value) -> Vec<f64> {
+    bits.as_array()
+        .unwrap_or_else(|| panic!("a list of bits, not {bits}"))
+        .iter()
+        .map(|hex| {
+            let hex = hex.as_str().expect("hex text");
+            f64::from_bits(u64::from_str_radix(hex, 16).expect("64 bits in hex"))
+        })
+        .collect()
+}
+
+/// The page reads a float stream's `stream_snapshot` and its binary frame
+/// as the same numbers, exactly the samples widened to f64: random float32
+/// and float64 samples with zeros of both signs, subnormals and every
+/// exponent, serialised by the engine as the server sends them.
+#[tokio::test]
+async fn the_page_reads_float_snapshots_as_the_frames_samples() {
+    use lab_link::engine::stream::binary_frame;
+    use lab_link_testkit::{assert_same_samples, float32_samples, float64_samples};
+
+    let (_demo, browser, _client) = setup().await;
+    let sync = lab_link::LabSync::new(0_u32);
+    let narrow_samples = float32_samples(24, 2000);
+    let wide_samples = float64_samples(24, 2000);
+    let narrow = sync.replace_stream_f32("float32-check");
+    narrow.replace(narrow_samples.iter().copied());
+    let wide = sync.replace_stream_f64("float64-check");
+    wide.replace(wide_samples.iter().copied());
+    let narrow_bytes: Vec<u8> = narrow_samples
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let wide_bytes: Vec<u8> = wide_samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let cases = [
+        (
+            narrow.snapshot(),
+            binary_frame(0x01, narrow.id(), 1, &narrow_bytes),
+            narrow_samples
+                .iter()
+                .copied()
+                .map(f64::from)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            wide.snapshot(),
+            binary_frame(0x02, wide.id(), 1, &wide_bytes),
+            wide_samples.clone(),
+        ),
+    ];
+    for (snapshot, frame, expected) in cases {
+        let id = snapshot.id().to_owned();
+        let read = browser
+            .client
+            .execute(
+                &format!(
+                    "{BITS_JS}
+                     var lab = window.labLink, id = arguments[2];
+                     lab.receive(arguments[0]);
+                     var snapshot = lab.stream(id);
+                     lab.receive(new Uint8Array(arguments[1]).buffer);
+                     var frame = lab.stream(id);
+                     return {{snapshot: bits(snapshot.data), snapshotSeq: snapshot.seq,
+                              frame: bits(frame.data), frameSeq: frame.seq}};"
+                ),
+                vec![
+                    json!(snapshot.text().expect("a JSON snapshot")),
+                    json!(frame.to_vec()),
+                    json!(id),
+                ],
+            )
+            .await
+            .expect("the page reads both forms");
+        assert_eq!(
+            (&read["snapshotSeq"], &read["frameSeq"]),
+            (&json!(1), &json!(1))
+        );
+        let from_snapshot = samples_from_bits(&read["snapshot"]);
+        let from_frame = samples_from_bits(&read["frame"]);
+        assert_same_samples(
+            &format!("the page's {id} snapshot"),
+            &from_snapshot,
+            &expected,
+        );
+        assert_same_samples(&format!("the page's {id} frame"), &from_frame, &expected);
+    }
+    browser.close().await;
+}
+
+/// After an acquisition, a page that joins gets the trace from its
+/// snapshot as the same numbers a page fed by binary frames holds.
+#[tokio::test]
+async fn a_reloaded_page_holds_the_trace_the_frames_gave() {
+    let (_demo, browser, client) = setup().await;
+    client
+        .command("start_acquisition", json!({"rate_hz": 50}))
+        .await;
+    browser
+        .wait_until(
+            "binary trace frames arrive",
+            "window.labLink.stream('trace').frames >= 5",
+        )
+        .await;
+    client.command("stop_acquisition", json!({})).await;
+    // A tick that began before the stop may still send its frame.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let read_trace = format!(
+        "{BITS_JS}
+         var trace = window.labLink.stream('trace');
+         return {{seq: trace.seq, frames: trace.frames, samples: bits(trace.data)}};"
+    );
+    let fed = browser
+        .eval(&format!("(function () {{ {read_trace} }})()"))
+        .await;
+    assert!(fed["frames"].as_u64() >= Some(5), "{fed}");
+    let seq = fed["seq"].as_u64().expect("a seq");
+
+    browser.client.refresh().await.expect("the page reloads");
+    browser
+        .wait_until(
+            "the reloaded page gets the trace's snapshot",
+            &format!(
+                "window.labLink && window.labLink.connected && window.labLink.stream('trace') \
+                 && window.labLink.stream('trace').seq === {seq}"
+            ),
+        )
+        .await;
+    let joined = browser
+        .eval(&format!("(function () {{ {read_trace} }})()"))
+        .await;
+    assert_eq!(
+        joined["frames"], 0,
+        "the trace comes from the snapshot alone"
+    );
+    let from_frames = samples_from_bits(&fed["samples"]);
+    assert_eq!(from_frames.len(), 256);
+    lab_link_testkit::assert_same_samples(
+        "the reloaded page's trace",
+        &samples_from_bits(&joined["samples"]),
+        &from_frames,
+    );
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn a_version_gap_makes_the_page_resync() {
     let (demo, browser, client) = setup().await;

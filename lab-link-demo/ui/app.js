@@ -1525,9 +1525,16 @@
     get auth() { return { enabled: auth.enabled, principal: auth.principal }; },
     patch: jsonPatch,
     command: command,
-    // Hands `text` to the message handler as if the server had sent it:
-    // how the tests feed the page a version gap.
-    receive: function (text) { onMessage(text); }
+    // Hands `text` (or an ArrayBuffer, a binary frame) to the message
+    // handler as if the server had sent it: how the tests feed the page a
+    // version gap.
+    receive: function (text) { onMessage(text); },
+    // A copy of stream `id` as the page holds it, or null: {seq, frames
+    // (replace messages and binary frames since the page loaded), data}.
+    stream: function (id) {
+      var s = streams[id];
+      return s ? { seq: s.seq, frames: s.frames, data: Array.prototype.slice.call(s.data) } : null;
+    }
   };
 
   function boot() {

@@ -320,6 +320,7 @@ async fn acquisition_and_streams(demo: &DemoProcess, raw: &mut Raw) {
                 assert_eq!(samples.len(), 256);
                 assert!(samples.iter().all(|s| s.is_finite()));
                 frames += 1;
+                raw.seen.push(msg.clone());
             }
         }
     }
@@ -349,7 +350,30 @@ async fn acquisition_and_streams(demo: &DemoProcess, raw: &mut Raw) {
         }
     }
     let trace_snapshot = trace_snapshot.unwrap();
-    assert_eq!(trace_snapshot["data"].as_array().unwrap().len(), 256);
+    let seq = trace_snapshot["seq"].as_u64().unwrap() as u32;
+    let frame = |msg: &Msg| match msg {
+        Msg::Frame(id, frame_seq, samples) if id == "trace" && *frame_seq == seq => {
+            Some(samples.clone())
+        }
+        _ => None,
+    };
+    // The frame of that seq: read already, or (sent by a tick that began
+    // before the stop) still on its way.
+    let samples = match raw.seen.iter().rev().find_map(frame) {
+        Some(samples) => samples,
+        None => raw.until(frame).await,
+    };
+    // JSON readers parse numbers as float64: the snapshot's numbers are
+    // the frame's float32 samples widened, bit for bit.
+    let data: Vec<f64> = trace_snapshot["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sample| sample.as_f64().expect("a number"))
+        .collect();
+    let widened: Vec<f64> = samples.into_iter().map(f64::from).collect();
+    assert_eq!(data.len(), 256);
+    lab_link_testkit::assert_same_samples("the trace's snapshot", &data, &widened);
     late.close().await;
 }
 
