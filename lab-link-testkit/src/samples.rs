@@ -152,33 +152,20 @@ fn bit_patterns(seed: u64, random: usize, exponent_bits: u32, mantissa_bits: u32
     for bits in [0, 1, mantissa_mask, smallest_normal, largest] {
         patterns.extend([bits, sign | bits]);
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     for exponent in 0..exponents {
         for sign in [0, sign] {
-            patterns.push(sign | (exponent << mantissa_bits) | (rng.next() & mantissa_mask));
+            patterns.push(sign | (exponent << mantissa_bits) | (rng.u64(..) & mantissa_mask));
         }
     }
     let len = patterns.len() + random;
     while patterns.len() < len {
-        let bits = rng.next() & (sign | (exponents << mantissa_bits) | mantissa_mask);
+        let bits = rng.u64(..) & (sign | (exponents << mantissa_bits) | mantissa_mask);
         if (bits >> mantissa_bits) & exponents != exponents {
             patterns.push(bits);
         }
     }
     patterns
-}
-
-/// The SplitMix64 generator: tiny, fast, and enough to spread bits.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 #[cfg(test)]
