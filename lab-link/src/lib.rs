@@ -261,6 +261,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/scripting.md")]
     struct Scripting;
 
+    #[doc = include_str!("../../docs/src/protocol.md")]
+    struct Protocol;
+
     #[doc = include_str!("../../docs/src/performance.md")]
     struct Performance;
 }
