@@ -9,7 +9,39 @@ use serde_json::Value;
 ///
 /// Events are a broadcast: a receiver that falls more than 1024 events
 /// behind gets `RecvError::Lagged` and misses the oldest ones; the replica
-/// itself never misses anything.
+/// itself never misses anything. Command acks and errors are not events:
+/// they are what [`Client::command`](crate::Client::command) returns.
+///
+/// ```
+/// use lab_link::{LabSync, Server};
+/// use lab_link_client::{Client, Event};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sync = LabSync::new(vec![0_i64]);
+/// let server = Server::builder().bind(sync.clone(), "127.0.0.1:0").await?;
+/// let url = format!("ws://{}/sync/ws", server.local_addr());
+/// let routes = server.routes().clone();
+/// tokio::spawn(server.run());
+///
+/// let client = Client::connect(&url).await?;
+/// let mut events = client.subscribe();
+/// sync.try_mutate(|v| v.set(0, 5))?;
+/// match events.recv().await? {
+///     // A change made by the server itself: no command caused it.
+///     Event::Patch { version, command, .. } => {
+///         assert_eq!(version, 1);
+///         assert_eq!(command, None);
+///     }
+///     other => panic!("expected a patch, got {other:?}"),
+/// }
+/// assert_eq!(client.replica(), serde_json::json!([5]));
+///
+/// client.close().await;
+/// routes.shutdown();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -40,14 +72,20 @@ pub enum Event {
         /// own commands.
         origin_client_id: Option<String>,
     },
-    /// A `stream_append` message, as sent (streams get typed support
-    /// later).
+    /// A `stream_append` message, as sent:
+    /// `{"type":"stream_append","id":…,"data":[…],"seq":N}`, `data` the
+    /// appended values (streams get typed support later).
     StreamAppend(Value),
-    /// A `stream_replace` message, as sent.
+    /// A `stream_replace` message, as sent:
+    /// `{"type":"stream_replace","id":…,"data":[…],"seq":N}`, `data` the
+    /// whole new array.
     StreamReplace(Value),
-    /// A `stream_delta` message, as sent.
+    /// A `stream_delta` message, as sent:
+    /// `{"type":"stream_delta","id":…,"deltas":[[bin,delta],…],"seq":N}`.
     StreamDelta(Value),
-    /// A `stream_snapshot` message, as sent.
+    /// A `stream_snapshot` message, as sent:
+    /// `{"type":"stream_snapshot","id":…,"data":[…],"seq":N}`, `data` the
+    /// whole stream and `seq` that of the latest update it holds.
     StreamSnapshot(Value),
     /// A binary replace-stream frame, decoded: tag `0x01` (float32
     /// samples, widened to `f64` exactly) or `0x02` (float64).

@@ -217,7 +217,7 @@ pub fn derive_reactive(input: TokenStream) -> TokenStream {
 /// | option | effect |
 /// |---|---|
 /// | `name = "..."` | the wire name (default: the function's name) |
-/// | `requires = ["...", ...]` | the capabilities a principal needs (default, and for an empty list: `control`) |
+/// | `requires = ["...", ...]` | the capabilities a principal needs with access control on (default: `control`; an empty list: any principal) |
 /// | `crate = "path"` | the path of the `lab_link` crate in the generated code (default `::lab_link`) |
 ///
 /// # Refused

@@ -29,26 +29,24 @@
 //!   [`LabSync::command`]; see [Commands](#commands).
 //! - **Engine.** [`engine`] is the sans-IO engine underneath: JSON Pointer,
 //!   atomic JSON Patch apply, diff, and the versioned store.
-//!
 //! - **Serving.** [`serve`], [`Server`] and [`Routes`] put the state on the
 //!   wire: `GET /sync/state` and the `/sync/ws` sync socket, pre-wired or
-//!   mounted in your own hyper or axum app (the book's chapter "Serving").
-//!
-//! - **Commands.** [`macro@command`] functions registered with
-//!   [`LabSync::command`], answered over the socket with acks and structured
-//!   errors (the chapter "Commands").
+//!   mounted in your own hyper or axum app (the book's chapter "Serving");
+//!   commands are answered over the socket with acks and structured errors
+//!   (the chapter "Commands"), and the messages are listed in the chapter
+//!   "Wire protocol".
 //! - **Streams and background work.** Typed stream handles
 //!   ([`LabSync::append_stream`] and friends), updaters
 //!   ([`LabSync::updater`]) and opt-in SQLite persistence
 //!   ([`ServerConfig::persist`]).
 //! - **Client.** With the `client` feature, `lab_link::client` is a Rust client that
 //!   keeps a checked replica.
-//!
+//! - **Access control.** [`auth`]: the LAN passphrase model of lab-link
+//!   0.5.0, off until [`ServerConfig::auth`] turns it on (the chapter
+//!   "Access control").
 //! - **Testing.** `lab-link-testkit` (a separate dev-dependency) serves the
 //!   state on an ephemeral port for integration tests (the chapter
 //!   "Testing your instrument server").
-//!
-//! The demo and access control land with later issues.
 //!
 //! # Example
 //!
@@ -158,10 +156,16 @@
 //!
 //! # Features
 //!
+//! Both are off by default; everything else above is always there.
+//!
 //! | feature | what it adds |
 //! |---|---|
+//! | `client` | `lab_link::client`: the Rust client (`lab-link-client`), a checked replica over the sync socket |
 //! | `indexmap` | `IndexMap<String, V>` fields get the tracked map view |
-//! | `client` | `lab_link::client`: the Rust client, a replica over the sync socket |
+//!
+//! Param and result types of your own commands implement
+//! `schemars::JsonSchema` of schemars 1, which this crate does not
+//! re-export: add `schemars = "1"` to your dependencies.
 #![doc(test(attr(deny(warnings))))]
 
 /// The sans-IO engine: JSON Pointer, JSON Patch apply and diff, the versioned
@@ -256,6 +260,9 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/scripting.md")]
     struct Scripting;
+
+    #[doc = include_str!("../../docs/src/protocol.md")]
+    struct Protocol;
 
     #[doc = include_str!("../../docs/src/performance.md")]
     struct Performance;

@@ -42,14 +42,23 @@ impl Principal {
 }
 
 /// The request a command handler serves. Declare a parameter of this type
-/// in a `#[command]` function to receive it.
+/// in a `#[command]` function to receive it: the sending connection's id,
+/// the `requestId`, the command's name and, with access control on, the
+/// principal.
 ///
 /// ```
-/// use lab_link_core::command::CommandContext;
+/// use lab_link_core::command::{CommandContext, Principal};
 ///
 /// // In a unit test of a handler, build one by hand.
-/// let ctx = CommandContext::new("client-1", Some("r7".into()), "set_channel");
+/// let ctx = CommandContext::new("client-1", Some("r7".into()), "set_channel")
+///     .with_principal(Principal::new("operator", ["control"]));
+/// assert_eq!(ctx.client_id(), "client-1");
 /// assert_eq!(ctx.request_id(), Some("r7"));
+/// assert_eq!(ctx.command(), "set_channel");
+/// assert!(ctx.principal().is_some_and(|principal| principal.can("control")));
+/// // What the command's patches carry as `originClientId`, `requestId`
+/// // and `command`.
+/// assert_eq!(ctx.patch_meta().origin_client_id.as_deref(), Some("client-1"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandContext {
@@ -87,7 +96,9 @@ impl CommandContext {
         &self.client_id
     }
 
-    /// The `requestId` the client sent, if any.
+    /// The `requestId` the client sent, if any, as text (a number the
+    /// client sent is given in its JSON form). Without one the command
+    /// runs, but no ack or error is sent.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
     }

@@ -14,10 +14,37 @@
 //!   messages with `[bin, delta]` pairs, zero deltas omitted; a `replace`
 //!   of the bins goes out as a `stream_snapshot`.
 //!
-//! Every stream has a `seq` that grows by 1 per message; a
-//! `stream_snapshot` carries the seq of the latest update it contains. Each
-//! message is serialised once ([`StreamMessage`]) and handed to every
-//! stream listener in order, under the streams' lock.
+//! Every stream has a `seq` that grows by 1 per message (0 before the
+//! first); a `stream_snapshot` carries the seq of the latest update it
+//! contains. Each message is serialised once ([`StreamMessage`]) and handed
+//! to every stream listener in order, under the streams' lock.
+//!
+//! # Messages
+//!
+//! Every JSON message holds `type`, `id`, its payload and `seq`, in this
+//! order; the payload is `data` except in `stream_delta`, where it is
+//! `deltas`:
+//!
+//! ```
+//! let sync = lab_link_core::LabSync::new(0_u32);
+//! let counts = sync.append_stream("counts", 10);
+//! let histogram = sync.int_delta_stream("histogram", 4);
+//! counts.append([1, 2])?;
+//! histogram.add_all([(3, -1), (1, 2)])?;
+//! assert_eq!(
+//!     counts.snapshot().text(),
+//!     Some(r#"{"type":"stream_snapshot","id":"counts","data":[1,2],"seq":1}"#)
+//! );
+//! // `stream_append`: {"type":"stream_append","id":"counts","data":[1,2],"seq":1}
+//! // `stream_replace`: {"type":"stream_replace","id":…,"data":[…],"seq":N}
+//! // `stream_delta`: [bin, delta] pairs, bins ascending, no zero delta:
+//! //   {"type":"stream_delta","id":"histogram","deltas":[[1,2],[3,-1]],"seq":1}
+//! assert_eq!(
+//!     histogram.snapshot().text(),
+//!     Some(r#"{"type":"stream_snapshot","id":"histogram","data":[0,2,0,-1],"seq":1}"#)
+//! );
+//! # Ok::<(), lab_link_core::stream::StreamError>(())
+//! ```
 //!
 //! # Float samples in JSON
 //!
