@@ -966,4 +966,29 @@ mod tests {
         assert_eq!(version_of(receiver.try_recv().unwrap()), 4);
         assert_eq!(link.stats().peak_queued, 2);
     }
+
+    #[test]
+    fn a_start_larger_than_the_byte_bound_goes_whole_into_an_empty_queue() {
+        let sync = LabSync::new(vec!["x".repeat(4096)]);
+        let routes = Routes::new(sync.clone(), ServerConfig::default().queue_bytes(1024));
+        let (link, mut receiver) = Link::new(routes.shared(), None);
+
+        link.subscribe(None);
+        let stats = link.stats();
+        assert_eq!(stats.fell_behind, 0);
+        assert!(stats.queued_bytes > 4096, "{stats:?}");
+        // The writer has not taken the snapshot: the next patch does not
+        // fit the bytes, while the count has room.
+        sync.try_mutate(|v| v.set(0, "y".to_owned())).unwrap();
+        let stats = link.stats();
+        assert_eq!(stats.resyncs.queue_bytes, 1, "{stats:?}");
+        assert_eq!(stats.resyncs.queue_depth, 0, "{stats:?}");
+        assert_eq!(stats.queued, 1);
+
+        // Once the writer took it, the queue is empty and counts nothing.
+        let snapshot = receiver.try_recv().unwrap();
+        link.backlog.taken(&snapshot);
+        assert_eq!(link.stats().queued_bytes, 0);
+        assert_eq!(version_of(snapshot), 0);
+    }
 }
