@@ -74,6 +74,42 @@ pub struct Options {
     /// Access control (default none: the demo is open, as the
     /// reference's demo is).
     pub auth: Option<AuthConfig>,
+    /// How clients' backlogs are bounded (default: the library's
+    /// defaults). For measuring the alternatives side by side.
+    pub backlog: Backlog,
+}
+
+/// The bounds on a client's backlog the demo serves with (the flags
+/// `--queue-bytes`, `--tcp-notsent-lowat`, `--send-buffer`); the defaults
+/// are [`ServerConfig`]'s.
+///
+/// ```
+/// use lab_link::ServerConfig;
+/// use lab_link_demo::Backlog;
+///
+/// let backlog = Backlog::default();
+/// assert_eq!(backlog.queue_bytes, ServerConfig::DEFAULT_QUEUE_BYTES);
+/// assert_eq!(backlog.tcp_notsent_lowat, Some(ServerConfig::DEFAULT_NOTSENT_LOWAT));
+/// assert_eq!(backlog.send_buffer_bytes, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// [`ServerConfig::queue_bytes`].
+    pub queue_bytes: usize,
+    /// [`ServerConfig::tcp_notsent_lowat`].
+    pub tcp_notsent_lowat: Option<u32>,
+    /// [`ServerConfig::send_buffer_bytes`].
+    pub send_buffer_bytes: Option<usize>,
+}
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Self {
+            queue_bytes: ServerConfig::DEFAULT_QUEUE_BYTES,
+            tcp_notsent_lowat: Some(ServerConfig::DEFAULT_NOTSENT_LOWAT),
+            send_buffer_bytes: None,
+        }
+    }
 }
 
 impl Default for Options {
@@ -84,6 +120,7 @@ impl Default for Options {
             prefix: "/sync".to_owned(),
             persist: None,
             auth: None,
+            backlog: Backlog::default(),
         }
     }
 }
@@ -111,7 +148,10 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
     // of 10,000 clients (the library's default limit is 1,024).
     let mut config = ServerConfig::default()
         .prefix(options.prefix.as_str())
-        .max_connections(MAX_CONNECTIONS);
+        .max_connections(MAX_CONNECTIONS)
+        .queue_bytes(options.backlog.queue_bytes)
+        .tcp_notsent_lowat(options.backlog.tcp_notsent_lowat)
+        .send_buffer_bytes(options.backlog.send_buffer_bytes);
     if let Some(path) = &options.persist {
         config = config.persist(path);
     }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lab_link::auth::AuthConfig;
-use lab_link_demo::Options;
+use lab_link::ServerConfig;
+use lab_link_demo::{Backlog, Options};
 
 /// The demo instrument of DEMO.md: a simulated four-channel bias source
 /// with a photon counter and a web UI at `/`.
@@ -35,6 +36,15 @@ struct Cli {
     /// Make loopback clients authenticate too (with --auth).
     #[arg(long)]
     no_trust_loopback: bool,
+    /// The most bytes queued for one client before it is resynchronised.
+    #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_QUEUE_BYTES)]
+    queue_bytes: usize,
+    /// TCP_NOTSENT_LOWAT of accepted sockets; 0 leaves the kernel's.
+    #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_NOTSENT_LOWAT)]
+    tcp_notsent_lowat: u32,
+    /// SO_SNDBUF of accepted sockets (default: the kernel's autotuning).
+    #[arg(long, value_name = "BYTES")]
+    send_buffer: Option<usize>,
 }
 
 #[tokio::main]
@@ -73,6 +83,11 @@ async fn main() -> ExitCode {
         prefix: cli.prefix,
         persist: cli.persist,
         auth,
+        backlog: Backlog {
+            queue_bytes: cli.queue_bytes,
+            tcp_notsent_lowat: (cli.tcp_notsent_lowat > 0).then_some(cli.tcp_notsent_lowat),
+            send_buffer_bytes: cli.send_buffer,
+        },
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

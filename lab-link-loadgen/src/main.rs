@@ -2,7 +2,7 @@
 //! lines up two runs' results.
 //!
 //! ```text
-//! lab-link-loadgen run --url http://127.0.0.1:8000/sync --pid 4242 [--scenario fan_out] [--quick] [--out ours.json]
+//! lab-link-loadgen run --url http://127.0.0.1:8000/sync --pid 4242 [--scenario fan_out] [--quick] [--repeat N] [--out ours.json]
 //! lab-link-loadgen report --ours ours.json [--reference reference.json] [--json results.json] [--markdown results.md]
 //! ```
 //!
@@ -77,6 +77,11 @@ struct RunArgs {
     /// Measured commands per client of `command_rtt`.
     #[arg(long)]
     rtt_commands: Option<usize>,
+    /// Run each scenario this many times in a row against the server; the
+    /// runs are reported as `NAME #1`, `NAME #2`, … (for checking that a
+    /// result holds every time, not only once).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
 }
 
 #[derive(Debug, Args)]
@@ -166,12 +171,17 @@ fn run(args: &RunArgs) -> Result<ExitCode, String> {
         scenarios: Vec::new(),
     };
     for name in scenarios {
-        eprintln!("lab-link-loadgen: {} on {}", name, args.label);
-        let result = runtime
-            .block_on(scenario::run(&context, name))
-            .map_err(|e| format!("{name} on {}: {e}", target.base_url()))?;
-        this_run.merge(result.clone());
-        report.merge(result);
+        for run in 1..=args.repeat {
+            eprintln!("lab-link-loadgen: {} on {}", name, args.label);
+            let mut result = runtime
+                .block_on(scenario::run(&context, name))
+                .map_err(|e| format!("{name} on {}: {e}", target.base_url()))?;
+            if args.repeat > 1 {
+                result.scenario = format!("{name} #{run}");
+            }
+            this_run.merge(result.clone());
+            report.merge(result);
+        }
     }
     print!("{}", this_run.table());
     if let Some(path) = &args.out {

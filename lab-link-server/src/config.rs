@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub(crate) max_frame_bytes: usize,
     pub(crate) max_connections: usize,
     pub(crate) queue_depth: usize,
+    pub(crate) queue_bytes: usize,
+    pub(crate) tcp_notsent_lowat: Option<u32>,
+    pub(crate) send_buffer_bytes: Option<usize>,
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -39,7 +42,10 @@ impl Default for ServerConfig {
             prefix: "/sync".to_owned(),
             max_frame_bytes: 1 << 20,
             max_connections: 1024,
-            queue_depth: 256,
+            queue_depth: Self::DEFAULT_QUEUE_DEPTH,
+            queue_bytes: Self::DEFAULT_QUEUE_BYTES,
+            tcp_notsent_lowat: Some(Self::DEFAULT_NOTSENT_LOWAT),
+            send_buffer_bytes: None,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
@@ -51,6 +57,16 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The default of [`queue_depth`](Self::queue_depth).
+    pub const DEFAULT_QUEUE_DEPTH: usize = 16_384;
+
+    /// The default of [`queue_bytes`](Self::queue_bytes): 1 MiB.
+    pub const DEFAULT_QUEUE_BYTES: usize = 1 << 20;
+
+    /// The default of [`tcp_notsent_lowat`](Self::tcp_notsent_lowat):
+    /// 128 KiB.
+    pub const DEFAULT_NOTSENT_LOWAT: u32 = 128 << 10;
+
     /// Turns access control on (default off, as in lab-link 0.5.0): the
     /// `{prefix}/auth/…` endpoints, a credential for `GET {prefix}/state`,
     /// `{prefix}/schema` and the socket, Origin checks on the handshake,
@@ -103,12 +119,93 @@ impl ServerConfig {
         self
     }
 
-    /// The most messages queued for one client (default 256). A client that
-    /// falls this far behind is resynchronised with a fresh snapshot once it
-    /// catches up with its queue, instead of growing the server's memory.
+    /// The most messages queued for one client (default
+    /// [`ServerConfig::DEFAULT_QUEUE_DEPTH`], 16,384). Together with
+    /// [`queue_bytes`](Self::queue_bytes) it bounds a client's backlog: a
+    /// client whose queue reaches either bound stops receiving patches and
+    /// is resynchronised with a fresh snapshot once its writer has written
+    /// out the queue, instead of growing the server's memory.
+    ///
+    /// The count is generous on purpose: a burst of tiny patches (a few
+    /// hundred bytes each) while a healthy reader is descheduled for tens of
+    /// milliseconds must fit, so that only a reader that stays behind meets
+    /// the byte bound. Each queued message costs a queue slot (about 40
+    /// bytes) besides the bytes it shares with every other client.
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().queue_depth(1024);
+    /// assert_eq!(config.queue_depth_limit(), 1024);
+    /// ```
     #[must_use]
     pub fn queue_depth(mut self, depth: usize) -> Self {
         self.queue_depth = depth.max(2);
+        self
+    }
+
+    /// The most bytes of messages queued for one client (default
+    /// [`ServerConfig::DEFAULT_QUEUE_BYTES`], 1 MiB), counting each queued patch, stream
+    /// frame and reply by its length on the wire. A reader that falls this
+    /// far behind is resynchronised (see [`queue_depth`](Self::queue_depth)).
+    ///
+    /// So the server's memory for client backlogs stays below
+    /// `clients × (queue_bytes + queue_depth × 40 B)`, and far below that in
+    /// practice: a patch is serialised once and shared by every queue that
+    /// holds it. A single message larger than the bound is still queued
+    /// when the queue is empty, so a large snapshot always gets through.
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().queue_bytes(256 * 1024);
+    /// assert_eq!(config.queue_bytes_limit(), 256 * 1024);
+    /// ```
+    #[must_use]
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// `TCP_NOTSENT_LOWAT` on every accepted socket of the pre-wired
+    /// [`Server`](crate::Server) (default [`ServerConfig::DEFAULT_NOTSENT_LOWAT`],
+    /// 128 KiB; `None` leaves the kernel's setting, usually unlimited). The
+    /// kernel then takes at most this many unsent bytes per socket before
+    /// a write waits, so a client that stops reading shows up in its queue
+    /// (bounded by [`queue_bytes`](Self::queue_bytes) and resynced) rather
+    /// than in the kernel's send buffer, which Linux grows to several
+    /// megabytes per socket. Linux only; elsewhere the option is ignored
+    /// with a debug log. Mounted [`Routes`](crate::Routes) do not own their
+    /// sockets: set it on your own listener.
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().tcp_notsent_lowat(None);
+    /// assert_eq!(config.tcp_notsent_lowat_limit(), None);
+    /// ```
+    #[must_use]
+    pub fn tcp_notsent_lowat(mut self, bytes: Option<u32>) -> Self {
+        self.tcp_notsent_lowat = bytes;
+        self
+    }
+
+    /// `SO_SNDBUF` on every accepted socket of the pre-wired
+    /// [`Server`](crate::Server) (default `None`: the kernel's autotuning).
+    /// A fixed send buffer caps the kernel's share of a slow client's
+    /// backlog too, but also a fast client's throughput;
+    /// [`tcp_notsent_lowat`](Self::tcp_notsent_lowat) is the better
+    /// default (the book's chapter "Performance" has both measured).
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().send_buffer_bytes(Some(64 * 1024));
+    /// assert_eq!(config.send_buffer_bytes_limit(), Some(64 * 1024));
+    /// ```
+    #[must_use]
+    pub fn send_buffer_bytes(mut self, bytes: Option<usize>) -> Self {
+        self.send_buffer_bytes = bytes;
         self
     }
 
@@ -175,5 +272,25 @@ impl ServerConfig {
     /// The configured prefix.
     pub fn prefix_str(&self) -> &str {
         &self.prefix
+    }
+
+    /// The configured [`queue_depth`](Self::queue_depth).
+    pub fn queue_depth_limit(&self) -> usize {
+        self.queue_depth
+    }
+
+    /// The configured [`queue_bytes`](Self::queue_bytes).
+    pub fn queue_bytes_limit(&self) -> usize {
+        self.queue_bytes
+    }
+
+    /// The configured [`tcp_notsent_lowat`](Self::tcp_notsent_lowat).
+    pub fn tcp_notsent_lowat_limit(&self) -> Option<u32> {
+        self.tcp_notsent_lowat
+    }
+
+    /// The configured [`send_buffer_bytes`](Self::send_buffer_bytes).
+    pub fn send_buffer_bytes_limit(&self) -> Option<usize> {
+        self.send_buffer_bytes
     }
 }

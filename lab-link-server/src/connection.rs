@@ -2,14 +2,24 @@
 //! writer task that drains the queue, and the reader loop.
 //!
 //! The queue is the only place a client's backlog can grow, and it is
-//! bounded by [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth).
-//! The subscription's listener runs under the state lock and only
-//! `try_send`s the shared patch text (a reference-count bump); when the
-//! queue is full the client is marked *lagging*, the listener stops feeding
-//! it, and once the writer has written out what was queued, the client is
-//! resubscribed with a fresh snapshot (clients treat a later snapshot as a
-//! full reset). So a slow client costs at most its queue and never slows
-//! the commit path or the other clients.
+//! bounded twice: by a message count,
+//! [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth), and by
+//! the bytes the queued messages put on the wire,
+//! [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes). The
+//! subscription's listener runs under the state lock and only `try_send`s
+//! the shared patch text (a reference-count bump); when the queue is full
+//! by either bound the client is marked *lagging*, the listener stops
+//! feeding it, and once the writer has written out what was queued, the
+//! client is resubscribed with a fresh snapshot (clients treat a later
+//! snapshot as a full reset). So a slow client costs at most its queue and
+//! never slows the commit path or the other clients.
+//!
+//! The byte bound is what a stalled reader meets; the count is generous,
+//! so that a burst of tiny patches while a healthy reader (or its writer
+//! task) is descheduled for a moment fits instead of costing that reader
+//! individual patches. On the pre-wired server, `TCP_NOTSENT_LOWAT` keeps
+//! the kernel from absorbing megabytes of a stalled reader's backlog before
+//! the queue sees it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -168,6 +178,33 @@ pub struct ClientStats {
     /// at most one per replace stream (the latest), written once the queue
     /// has drained.
     pub pending_frames: usize,
+    /// Bytes of the messages queued right now (their length on the wire):
+    /// never more than
+    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes),
+    /// except for a single start (snapshot and stream snapshots) larger
+    /// than the bound, queued whole into an empty queue.
+    pub queued_bytes: usize,
+    /// The most bytes that were ever queued for it at once.
+    pub peak_queued_bytes: usize,
+    /// Its resynchronisations with a fresh snapshot, by reason.
+    pub resyncs: Resyncs,
+}
+
+/// How often a client was resynchronised with a fresh snapshot, by reason
+/// (part of [`ClientStats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resyncs {
+    /// Its queue reached
+    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth)
+    /// messages.
+    pub queue_depth: u64,
+    /// Its queue reached
+    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes)
+    /// bytes.
+    pub queue_bytes: u64,
+    /// The client asked, with a `resync` message.
+    pub requested: u64,
 }
 
 /// What a connection's tasks share.
@@ -200,32 +237,137 @@ impl std::fmt::Debug for Link {
 }
 
 /// The state of a client's queue, shared by its tasks and its listener.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Backlog {
+    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes).
+    max_bytes: usize,
     /// Set when the queue was full; cleared by the writer when it
     /// resubscribes.
     lagging: AtomicBool,
+    /// Bytes of the queued messages: added when a message is queued,
+    /// subtracted when the writer takes it.
+    bytes: AtomicUsize,
     /// The most messages queued at once.
     peak: AtomicUsize,
-    /// How many times `lagging` was set.
-    fell_behind: AtomicU64,
+    /// The most bytes queued at once.
+    peak_bytes: AtomicUsize,
+    /// How many times `lagging` was set because the count was reached.
+    fell_behind_depth: AtomicU64,
+    /// How many times `lagging` was set because the bytes were reached.
+    fell_behind_bytes: AtomicU64,
+    /// How many `resync` messages the client sent.
+    requested: AtomicU64,
     /// The latest replace-stream frame per stream that did not fit the
     /// queue (latest wins), in the order the streams first overflowed.
     pending: Mutex<Vec<(Arc<str>, Message)>>,
 }
 
+/// Which bound a full queue met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    Depth,
+    Bytes,
+}
+
 impl Backlog {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            lagging: AtomicBool::new(false),
+            bytes: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            peak_bytes: AtomicUsize::new(0),
+            fell_behind_depth: AtomicU64::new(0),
+            fell_behind_bytes: AtomicU64::new(0),
+            requested: AtomicU64::new(0),
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Counts `len` more bytes if they fit the byte bound. An empty queue
+    /// takes anything, so a message (or a start) larger than the bound
+    /// still gets through instead of resyncing the client forever.
+    fn try_reserve(&self, len: usize) -> bool {
+        let fits = |queued: usize| queued == 0 || queued.saturating_add(len) <= self.max_bytes;
+        let reserved = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                fits(queued).then_some(queued + len)
+            });
+        match reserved {
+            Ok(queued) => {
+                self.peak_bytes.fetch_max(queued + len, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Queues `message` if both bounds allow it; gives it back with the
+    /// bound it met otherwise (or `None` when the client is gone).
+    fn try_queue(
+        &self,
+        queue: &mpsc::Sender<Message>,
+        message: Message,
+    ) -> Result<(), Option<(Full, Message)>> {
+        let len = wire_len(&message);
+        if !self.try_reserve(len) {
+            return Err(Some((Full::Bytes, message)));
+        }
+        match queue.try_send(message) {
+            Ok(()) => {
+                self.queued(queue);
+                Ok(())
+            }
+            Err(error) => {
+                self.bytes.fetch_sub(len, Ordering::AcqRel);
+                match error {
+                    TrySendError::Full(message) => Err(Some((Full::Depth, message))),
+                    TrySendError::Closed(_) => Err(None),
+                }
+            }
+        }
+    }
+
+    /// Counts `len` bytes about to be queued whatever the bound (replies).
+    /// Bytes are counted before the message is in the queue, so the
+    /// writer, which subtracts what it takes, never takes bytes not yet
+    /// counted.
+    fn reserve(&self, len: usize) {
+        let bytes = self.bytes.fetch_add(len, Ordering::AcqRel) + len;
+        self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
+    }
+
     /// Records the queue's length after a message was queued.
     fn queued(&self, queue: &mpsc::Sender<Message>) {
         let queued = queue.max_capacity() - queue.capacity();
         self.peak.fetch_max(queued, Ordering::Relaxed);
     }
 
+    /// Records a message taken off the queue by the writer.
+    fn taken(&self, message: &Message) {
+        self.bytes.fetch_sub(wire_len(message), Ordering::AcqRel);
+    }
+
     /// Marks the client lagging: the queue was full.
-    fn full(&self) {
+    fn full(&self, bound: Full) {
         if !self.lagging.swap(true, Ordering::AcqRel) {
-            self.fell_behind.fetch_add(1, Ordering::Relaxed);
+            let counter = match bound {
+                Full::Depth => &self.fell_behind_depth,
+                Full::Bytes => &self.fell_behind_bytes,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The bytes a message puts on the wire (its payload; headers aside).
+fn wire_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+        Message::Close(_) => 0,
+        Message::Frame(frame) => frame.len(),
     }
 }
 
@@ -246,11 +388,12 @@ impl Link {
     /// its queue.
     fn new(shared: Arc<Shared>, access: Option<Access>) -> (Arc<Self>, mpsc::Receiver<Message>) {
         let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
+        let backlog = Arc::new(Backlog::new(shared.config.queue_bytes));
         let link = Arc::new(Link {
             shared,
             client_id: uuid::Uuid::new_v4().to_string(),
             queue,
-            backlog: Arc::new(Backlog::default()),
+            backlog,
             subscription: Mutex::new(None),
             stop_writer: CancellationToken::new(),
             writer_done: CancellationToken::new(),
@@ -277,13 +420,13 @@ impl Link {
                     return;
                 }
                 let text = shared.frame_text.of(committed.message_shared());
-                match queue.try_send(Message::Text(text)) {
-                    Ok(()) => backlog.queued(&queue),
-                    Err(TrySendError::Full(_)) => {
+                match backlog.try_queue(&queue, Message::Text(text)) {
+                    Ok(()) => {}
+                    Err(Some((bound, _))) => {
                         active.store(false, Ordering::Release);
-                        backlog.full();
+                        backlog.full(bound);
                     }
-                    Err(TrySendError::Closed(_)) => active.store(false, Ordering::Release),
+                    Err(None) => active.store(false, Ordering::Release),
                 }
             }
         };
@@ -307,16 +450,16 @@ impl Link {
                     }
                     drop(pending);
                 }
-                match queue.try_send(frame) {
-                    Ok(()) => backlog.queued(&queue),
-                    Err(TrySendError::Full(frame)) if replace => {
+                match backlog.try_queue(&queue, frame) {
+                    Ok(()) => {}
+                    Err(Some((_, frame))) if replace => {
                         lock(&backlog.pending).push((message.id().into(), frame));
                     }
-                    Err(TrySendError::Full(_)) => {
+                    Err(Some((bound, _))) => {
                         active.store(false, Ordering::Release);
-                        backlog.full();
+                        backlog.full(bound);
                     }
-                    Err(TrySendError::Closed(_)) => active.store(false, Ordering::Release),
+                    Err(None) => active.store(false, Ordering::Release),
                 }
             }
         };
@@ -355,12 +498,25 @@ impl Link {
             }
         };
         frames.extend(streams.iter().map(stream_frame));
+        // The start is admitted whole or not at all: an empty queue takes
+        // it whatever its size (a snapshot larger than the byte bound must
+        // get through, and the stream snapshots with it).
+        let total: usize = frames.iter().map(wire_len).sum();
+        if !self.backlog.try_reserve(total) {
+            active.store(false, Ordering::Release);
+            self.backlog.full(Full::Bytes);
+            return;
+        }
+        let mut unqueued = total;
         for frame in frames {
+            let len = wire_len(&frame);
             if self.queue.try_send(frame).is_err() {
+                self.backlog.bytes.fetch_sub(unqueued, Ordering::AcqRel);
                 active.store(false, Ordering::Release);
-                self.backlog.full();
+                self.backlog.full(Full::Depth);
                 return;
             }
+            unqueued -= len;
             self.backlog.queued(&self.queue);
         }
     }
@@ -373,6 +529,10 @@ impl Link {
 
     /// Queues a reply, waiting for room: replies are never dropped.
     async fn reply(&self, text: String) {
+        let len = text.len();
+        // Replies wait for room in the count (they are never dropped) and
+        // are bounded by the connection's command queue, not by the bytes.
+        self.backlog.reserve(len);
         if self
             .queue
             .send(Message::Text(Utf8Bytes::from(text)))
@@ -380,6 +540,8 @@ impl Link {
             .is_ok()
         {
             self.backlog.queued(&self.queue);
+        } else {
+            self.backlog.bytes.fetch_sub(len, Ordering::AcqRel);
         }
     }
 
@@ -389,8 +551,16 @@ impl Link {
             client_id: self.client_id.clone(),
             queued: self.queue.max_capacity() - self.queue.capacity(),
             peak_queued: self.backlog.peak.load(Ordering::Relaxed),
-            fell_behind: self.backlog.fell_behind.load(Ordering::Relaxed),
+            fell_behind: self.backlog.fell_behind_depth.load(Ordering::Relaxed)
+                + self.backlog.fell_behind_bytes.load(Ordering::Relaxed),
             pending_frames: lock(&self.backlog.pending).len(),
+            queued_bytes: self.backlog.bytes.load(Ordering::Relaxed),
+            peak_queued_bytes: self.backlog.peak_bytes.load(Ordering::Relaxed),
+            resyncs: Resyncs {
+                queue_depth: self.backlog.fell_behind_depth.load(Ordering::Relaxed),
+                queue_bytes: self.backlog.fell_behind_bytes.load(Ordering::Relaxed),
+                requested: self.backlog.requested.load(Ordering::Relaxed),
+            },
         }
     }
 }
@@ -474,7 +644,10 @@ async fn write_loop<IO>(
             biased;
             () = &mut stopped => break,
             message = receiver.recv() => match message {
-                Some(message) => message,
+                Some(message) => {
+                    link.backlog.taken(&message);
+                    message
+                }
                 None => break,
             },
             () = &mut shutting_down => {
@@ -490,6 +663,7 @@ async fn write_loop<IO>(
             while fed < FRAMES_PER_FLUSH {
                 match receiver.try_recv() {
                     Ok(message) => {
+                        link.backlog.taken(&message);
                         let close = matches!(message, Message::Close(_));
                         sink.feed(message).await?;
                         fed += 1;
@@ -689,7 +863,10 @@ async fn handle_text(
     principal: Option<AuthPrincipal>,
 ) {
     match protocol::parse(text) {
-        Ok(ClientMessage::Resync) => link.subscribe(None),
+        Ok(ClientMessage::Resync) => {
+            link.backlog.requested.fetch_add(1, Ordering::Relaxed);
+            link.subscribe(None);
+        }
         Ok(ClientMessage::Command {
             command,
             params,
@@ -718,13 +895,16 @@ async fn handle_text(
         Ok(ClientMessage::StreamResync { id }) => {
             // Queued under the streams' lock, so no later frame of the
             // stream can come before it.
-            let mut queued = true;
+            let mut queued = Ok(());
             let found = link
                 .shared
                 .source
                 .with_stream_snapshot(&id, &mut |snapshot| {
                     lock(&link.backlog.pending).retain(|(pending, _)| **pending != *id);
-                    queued = link.queue.try_send(stream_frame(&snapshot)).is_ok();
+                    queued = link
+                        .backlog
+                        .try_queue(&link.queue, stream_frame(&snapshot))
+                        .map_err(|full| full.map(|(bound, _)| bound));
                 });
             if !found {
                 link.reply(protocol::error_message(
@@ -732,11 +912,9 @@ async fn handle_text(
                     &format!("no stream {id:?} is registered"),
                 ))
                 .await;
-            } else if !queued {
+            } else if let Err(Some(bound)) = queued {
                 // A full queue: the client is resynced whole once it drains.
-                link.backlog.full();
-            } else {
-                link.backlog.queued(&link.queue);
+                link.backlog.full(bound);
             }
         }
         Err(message) => {
@@ -787,5 +965,30 @@ mod tests {
         assert_eq!(version_of(receiver.try_recv().unwrap()), 3);
         assert_eq!(version_of(receiver.try_recv().unwrap()), 4);
         assert_eq!(link.stats().peak_queued, 2);
+    }
+
+    #[test]
+    fn a_start_larger_than_the_byte_bound_goes_whole_into_an_empty_queue() {
+        let sync = LabSync::new(vec!["x".repeat(4096)]);
+        let routes = Routes::new(sync.clone(), ServerConfig::default().queue_bytes(1024));
+        let (link, mut receiver) = Link::new(routes.shared(), None);
+
+        link.subscribe(None);
+        let stats = link.stats();
+        assert_eq!(stats.fell_behind, 0);
+        assert!(stats.queued_bytes > 4096, "{stats:?}");
+        // The writer has not taken the snapshot: the next patch does not
+        // fit the bytes, while the count has room.
+        sync.try_mutate(|v| v.set(0, "y".to_owned())).unwrap();
+        let stats = link.stats();
+        assert_eq!(stats.resyncs.queue_bytes, 1, "{stats:?}");
+        assert_eq!(stats.resyncs.queue_depth, 0, "{stats:?}");
+        assert_eq!(stats.queued, 1);
+
+        // Once the writer took it, the queue is empty and counts nothing.
+        let snapshot = receiver.try_recv().unwrap();
+        link.backlog.taken(&snapshot);
+        assert_eq!(link.stats().queued_bytes, 0);
+        assert_eq!(version_of(snapshot), 0);
     }
 }

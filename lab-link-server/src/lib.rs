@@ -41,7 +41,7 @@ mod server;
 pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
-pub use connection::ClientStats;
+pub use connection::{ClientStats, Resyncs};
 pub use lifespan::Lifespan;
 pub use routes::{Body, IntoSource, Routes};
 pub use server::{serve, terminate_signal, Builder, Server};

@@ -155,7 +155,7 @@ impl Server {
                     }
                 },
             };
-            let _ = stream.set_nodelay(true);
+            tune_socket(&stream, routes.config());
             let routes = routes.clone();
             let fallback = fallback.clone();
             let shutdown = shutdown.clone();
@@ -345,4 +345,35 @@ pub async fn terminate_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// Sets the options of an accepted socket: no Nagle delay (patches are
+/// small and latency matters), and the caps of
+/// [`ServerConfig::tcp_notsent_lowat`] and
+/// [`ServerConfig::send_buffer_bytes`], so that a client's backlog shows up
+/// in its bounded queue rather than in the kernel. A failure only loses the
+/// tuning, so it is logged, not returned.
+fn tune_socket(stream: &tokio::net::TcpStream, config: &crate::ServerConfig) {
+    let _ = stream.set_nodelay(true);
+    let socket = socket2::SockRef::from(stream);
+    if let Some(bytes) = config.send_buffer_bytes {
+        if let Err(e) = socket.set_send_buffer_size(bytes) {
+            tracing::debug!("SO_SNDBUF not set: {e}");
+        }
+    }
+    if let Some(bytes) = config.tcp_notsent_lowat {
+        set_notsent_lowat(&socket, bytes);
+    }
+}
+
+#[cfg(any(target_os = "android", target_os = "linux"))]
+fn set_notsent_lowat(socket: &socket2::SockRef<'_>, bytes: u32) {
+    if let Err(e) = socket.set_tcp_notsent_lowat(bytes) {
+        tracing::debug!("TCP_NOTSENT_LOWAT not set: {e}");
+    }
+}
+
+#[cfg(not(any(target_os = "android", target_os = "linux")))]
+fn set_notsent_lowat(_socket: &socket2::SockRef<'_>, _bytes: u32) {
+    tracing::debug!("TCP_NOTSENT_LOWAT is not available on this platform");
 }

@@ -159,6 +159,9 @@ fn loadgen_args(flags: &Bench, server: Server, scenario: &str, url: &str, pid: u
     if flags.quick {
         args.push("--quick".to_owned());
     }
+    if flags.repeat > 1 {
+        args.extend(["--repeat".to_owned(), flags.repeat.to_string()]);
+    }
     // Ten thousand connections to the reference take minutes; its memory
     // per connection is clear from fewer (the table shows N for each).
     if server == Server::Reference && scenario == "connect_storm" {
@@ -410,6 +413,7 @@ mod tests {
             no_micro: false,
             no_load: false,
             scenarios: Vec::new(),
+            repeat: 1,
             args: args.iter().map(|arg| arg.to_string()).collect(),
         }
     }
@@ -466,6 +470,15 @@ mod tests {
             .join(" "),
             "run --url http://127.0.0.1:9/sync --pid 7 --scenario connect_storm --label reference \
              --out target/bench/reference.json --quick --storm-clients 500"
+        );
+        let repeated = Bench {
+            repeat: 10,
+            ..bench(&[], false)
+        };
+        assert_eq!(
+            loadgen_args(&repeated, Server::Ours, "slow_consumer", url, 42).join(" "),
+            "run --url http://127.0.0.1:9/sync --pid 42 --scenario slow_consumer --label ours \
+             --out target/bench/ours.json --repeat 10"
         );
         assert_eq!(
             Server::Reference.command_line().join(" "),

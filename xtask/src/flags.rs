@@ -62,6 +62,10 @@ pub(crate) struct Bench {
     /// command_rtt, connect_storm, slow_consumer, stream.
     #[arg(long = "scenario", value_name = "NAME")]
     pub(crate) scenarios: Vec<String>,
+    /// Run each load scenario N times in a row on its server (reported as
+    /// `NAME #1` … `NAME #N`), e.g. `--scenario slow_consumer --repeat 10`.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) repeat: u32,
     /// Arguments for the microbenchmark binaries, after `--`
     /// (for example `cargo xtask bench -- store`).
     #[arg(last = true)]

@@ -103,6 +103,10 @@ pub(super) async fn run(context: &Context) -> Result<ScenarioResult> {
         format!("commands failed: {}", driven.errors.join(" | "))
     });
     let mut deliveries = 0;
+    let mut healthy_resyncs = 0;
+    // Patches a healthy subscriber should have received (every version
+    // after its snapshot up to the final one) but did not.
+    let mut healthy_missed = 0;
     let mut last_delivery = driven.stopped;
     for (index, mut subscriber) in subscribers.into_iter().enumerate() {
         let who = format!("healthy {index}");
@@ -118,6 +122,12 @@ pub(super) async fn run(context: &Context) -> Result<ScenarioResult> {
             )
         });
         deliveries += subscriber.track.patches;
+        healthy_resyncs += subscriber.track.resyncs;
+        if driven.failure.is_none() {
+            let first = subscriber.track.first_snapshot.unwrap_or(0);
+            let expected = final_version.saturating_sub(first);
+            healthy_missed += expected.saturating_sub(subscriber.track.patches);
+        }
         last_delivery = last_delivery.max(subscriber.last_delivery);
     }
     let outcome = if slow.closed {
@@ -151,6 +161,18 @@ pub(super) async fn run(context: &Context) -> Result<ScenarioResult> {
         per_second(deliveries, elapsed),
         "/s",
         Better::Higher,
+    );
+    result.figure(
+        "healthy client resyncs",
+        healthy_resyncs as f64,
+        "",
+        Better::Lower,
+    );
+    result.figure(
+        "patches healthy clients missed",
+        healthy_missed as f64,
+        "",
+        Better::Lower,
     );
     result.figure(
         "server memory before",

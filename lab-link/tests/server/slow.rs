@@ -17,6 +17,14 @@ const DEPTH: usize = 8;
 /// far more than the socket buffers of 127.0.0.1 hold.
 const MAX_BIG: usize = 4000;
 
+/// A configuration whose only bound on a client's queue is `DEPTH`
+/// messages (the byte bound has tests of its own below).
+fn depth_bound() -> ServerConfig {
+    ServerConfig::default()
+        .queue_depth(DEPTH)
+        .queue_bytes(usize::MAX)
+}
+
 /// Commits one patch of `kib` KiB (distinct from the others).
 fn big_patch(sync: &LabSync<State>, i: usize, kib: usize) {
     let text = format!("{i:08}{}", "x".repeat(kib * 1024));
@@ -71,7 +79,7 @@ async fn until_stalled(server: &TestServer, kib: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_does_not_hold_back_the_others() {
-    let server = TestServer::start(ServerConfig::default().queue_depth(DEPTH)).await;
+    let server = TestServer::start(depth_bound()).await;
     let mut slow = Client::connect(server.addr, "").await;
 
     let mut healthy = Vec::new();
@@ -153,7 +161,7 @@ async fn a_client_that_never_reads_does_not_hold_back_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resync_asked_for_while_behind_opens_no_gap() {
-    let server = TestServer::start(ServerConfig::default().queue_depth(DEPTH)).await;
+    let server = TestServer::start(depth_bound()).await;
     let mut slow = Client::connect(server.addr, "").await;
     wait_clients(&server, 1).await;
     // Patches so big that the writer cannot write out a whole queue at
@@ -187,6 +195,7 @@ async fn a_client_stalled_past_the_write_timeout_is_dropped() {
     let server = TestServer::start(
         ServerConfig::default()
             .queue_depth(DEPTH)
+            .queue_bytes(usize::MAX)
             .write_timeout(Duration::from_millis(300)),
     )
     .await;
@@ -216,4 +225,84 @@ async fn a_client_stalled_past_the_write_timeout_is_dropped() {
         assert!(messages < MAX_STEPS);
     }
     assert!(messages >= 1);
+}
+
+/// The byte bound of the byte-bound tests.
+const QUEUE_BYTES: usize = 64 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_meets_the_byte_bound_and_is_resynced() {
+    // The count is far away: only the bytes can stop this client.
+    let server = TestServer::start(ServerConfig::default().queue_bytes(QUEUE_BYTES)).await;
+    let mut slow = Client::connect(server.addr, "").await;
+    wait_clients(&server, 1).await;
+    let mut stalled = None;
+    for i in 0..MAX_BIG {
+        big_patch(&server.sync, i, 4);
+        let stats = server.routes.clients();
+        let [client] = stats.as_slice() else {
+            panic!("one client expected: {stats:?}")
+        };
+        assert!(client.queued_bytes <= QUEUE_BYTES, "{client:?}");
+        assert!(client.peak_queued_bytes <= QUEUE_BYTES, "{client:?}");
+        if client.resyncs.queue_bytes > 0 {
+            stalled = Some(client.clone());
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let stalled = stalled.expect("the client met the byte bound");
+    assert_eq!(stalled.resyncs.queue_depth, 0, "{stalled:?}");
+    assert_eq!(stalled.resyncs.requested, 0, "{stalled:?}");
+    assert_eq!(stalled.fell_behind, 1, "{stalled:?}");
+    assert!(
+        stalled.peak_queued_bytes > QUEUE_BYTES / 2,
+        "the queue, not the kernel, held the backlog: {stalled:?}"
+    );
+
+    // It reads again: a fresh snapshot, then live patches.
+    server.sync.try_mutate(|s| s.set_enabled(true)).unwrap();
+    slow.recv_until(|replica| replica["enabled"] == true).await;
+    assert!(slow.snapshots >= 2, "resynchronised with a fresh snapshot");
+    assert_eq!(slow.replica(), &server.document().await);
+    server.sync.try_mutate(|s| s.set_count(7)).unwrap();
+    assert_eq!(slow.recv().await["version"], server.sync.version());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_small_patches_reaches_a_paused_reader_whole() {
+    // Defaults: the bounds a real server has.
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut reader = server.joined().await;
+    wait_clients(&server, 1).await;
+    // 8,000 patches of under 100 bytes while the reader reads nothing:
+    // more than the old 256-message queue, well within 1 MiB.
+    let start = server.sync.version();
+    for i in 0..8_000_u64 {
+        server.sync.try_mutate(|s| s.set_count(i + 1)).unwrap();
+    }
+    let last = server.sync.version();
+    assert_eq!(last, start + 8_000);
+    reader.sync_to(last).await;
+    assert_eq!(reader.snapshots, 1, "every patch, no resync");
+    assert_eq!(reader.patches as u64, last - start);
+    assert_eq!(reader.replica(), &server.document().await);
+    let stats = server.routes.clients();
+    assert_eq!(stats[0].resyncs, Default::default(), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_resync_is_counted() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let mut client = server.joined().await;
+    client.send(r#"{"type":"resync"}"#).await;
+    within("the fresh snapshot", async {
+        while client.snapshots < 2 {
+            client.recv().await;
+        }
+    })
+    .await;
+    let stats = server.routes.clients();
+    assert_eq!(stats[0].resyncs.requested, 1, "{stats:?}");
+    assert_eq!(stats[0].fell_behind, 0, "{stats:?}");
 }
