@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end check of bench/python/demo.py against /work/shared/DEMO.md.
+"""End-to-end check of bench/python/demo.py against the demo contract.
 
     python bench/python/check_demo.py [--demo PATH]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference implementation of the lab-link demo instrument (docs: /work/shared/DEMO.md)
+"""Reference implementation of the lab-link demo instrument (the demo contract of lab-link-demo)
 on top of the published Python package ``lab-link`` 0.5.0, served by uvicorn.
 
     python demo.py [--host 127.0.0.1] [--port 8000] [--prefix /sync] [--persist PATH]

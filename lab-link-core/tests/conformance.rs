@@ -1,10 +1,9 @@
 //! Runs the standard JSON Patch conformance suite (`tests.json` and
 //! `spec_tests.json`) against `apply` and `apply_owned`, one trial per case.
 //!
-//! The suite is read in place from `conformance/json-patch/` of the `shared`
-//! folder beside the repository root, or from the folder named by
-//! `LAB_LINK_CONFORMANCE_DIR`. A missing suite fails the run: it never
-//! passes with zero cases.
+//! The suite is carried in the repository, in `tests/data/json-patch/` of
+//! this crate (its README names the origin and the licence). A missing or
+//! emptied suite fails the run: it never passes with zero cases.
 //!
 //! Semantics of a case (RFC 6902 is the authority):
 //! - `error`: the patch must fail, either when it is deserialised into
@@ -23,9 +22,6 @@ use std::process::ExitCode;
 use lab_link_core::{apply, apply_owned, PatchError, PatchOp};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
-
-/// Overrides where the suite is read from.
-const DIR_VAR: &str = "LAB_LINK_CONFORMANCE_DIR";
 
 /// The suite files and the fewest enabled cases each must hold, so that a
 /// truncated or emptied file cannot pass.
@@ -62,48 +58,21 @@ fn main() -> ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-/// Where the suite is read from, and why there.
-struct SuiteDir {
-    path: PathBuf,
-    /// How the folder was chosen, for the message when it is missing.
-    origin: String,
+/// The folder holding the suite, inside this crate.
+fn suite_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/json-patch")
 }
 
-/// The folder holding the suite: `LAB_LINK_CONFORMANCE_DIR`, else the
-/// `shared` folder beside the repository root (CI clones the repository
-/// into another folder, with a copy of `shared/` beside it).
-fn suite_dir() -> SuiteDir {
-    match std::env::var_os(DIR_VAR) {
-        Some(dir) if !dir.is_empty() => SuiteDir {
-            path: PathBuf::from(dir),
-            origin: format!(
-                "the folder named by {DIR_VAR}; point it at the folder holding tests.json \
-                 and spec_tests.json, or unset it to use the `shared` folder beside the \
-                 repository root"
-            ),
-        },
-        _ => SuiteDir {
-            path: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/json-patch"),
-            origin: format!(
-                "conformance/json-patch/ of the `shared` folder beside the repository root \
-                 (../../shared/conformance/json-patch from lab-link-core/); set {DIR_VAR} \
-                 to the folder holding tests.json and spec_tests.json to use another copy"
-            ),
-        },
-    }
-}
-
-/// Reads one suite file into its cases, or says where it looked and how to
-/// point the harness elsewhere.
-fn load(dir: &SuiteDir, file: &'static str) -> Result<Vec<Case>, String> {
-    let path = dir.path.join(file);
+/// Reads one suite file into its cases, or says which file is missing.
+fn load(dir: &Path, file: &'static str) -> Result<Vec<Case>, String> {
+    let path = dir.join(file);
     let shown = path.canonicalize().unwrap_or_else(|_| path.clone());
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
             "cannot read the JSON Patch conformance suite file {}: {e}\n\
-             It was looked for in {}.",
-            shown.display(),
-            dir.origin
+             The suite is part of the repository (lab-link-core/tests/data/json-patch/): \
+             restore it with `git checkout -- lab-link-core/tests/data/json-patch`.",
+            shown.display()
         )
     })?;
     let value: Value = serde_json::from_str(&text)

@@ -804,11 +804,11 @@ async fn the_page_reconnects_when_the_demo_comes_back() {
 }
 
 /// The page's JSON Patch engine passes the standard conformance suite
-/// (read in place from ../shared/conformance/json-patch).
+/// (the copy carried in lab-link-core/tests/data/json-patch).
 #[tokio::test]
 async fn the_page_applies_json_patch_like_the_rfc() {
     let (_demo, browser, _client) = setup().await;
-    let dir = support::workspace_root().join("../shared/conformance/json-patch");
+    let dir = support::workspace_root().join("lab-link-core/tests/data/json-patch");
     let mut checked = 0;
     for file in ["tests.json", "spec_tests.json"] {
         let path = dir.join(file);
