@@ -165,10 +165,13 @@ fn refused_writes_change_nothing() {
     assert!(matches!(err, DynamicError::Invalid(_)), "{err:?}");
     unchanged(&sync, &before, 1, &patches);
 
-    // An unknown member is not a field of the state: dropped by serde, so
-    // nothing changes.
-    assert_eq!(sync.set("/unknown", 1).unwrap(), 1);
-    unchanged(&sync, &before, 1, &patches);
+    // A member that is not a field: serde would drop it, so it is refused,
+    // named by its pointer, at the top and deeper down.
+    for path in ["/unknown", "/channels/1/gain"] {
+        let err = sync.set(path, 1.0).unwrap_err();
+        assert_eq!(err, DynamicError::NotAField { path: path.into() });
+        unchanged(&sync, &before, 1, &patches);
+    }
 
     // A failing test, after an operation that would apply: index 1.
     let err = sync
@@ -235,4 +238,69 @@ fn a_transaction_is_one_message_or_nothing() {
         .unwrap_err();
     assert!(matches!(err, DynamicError::Invalid(_)));
     unchanged(&sync, &before, 1, &patches);
+}
+
+#[derive(Reactive, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+struct Renamed {
+    bias_voltage: f64,
+    #[serde(rename = "on")]
+    enabled: bool,
+}
+
+/// A write under a field's Rust name instead of its JSON name is refused
+/// with the path, never taken for an equal write; the JSON name works.
+#[test]
+fn a_write_to_a_member_that_is_not_a_field_names_the_path() {
+    let sync = LabSync::new(Renamed::default());
+    let (_, patches) = sync.subscribe_channel();
+
+    let err = sync.set("/bias_voltage", 1.5).unwrap_err();
+    assert_eq!(
+        err,
+        DynamicError::NotAField {
+            path: "/bias_voltage".into()
+        }
+    );
+    assert!(err.to_string().contains("\"/bias_voltage\""), "{err}");
+    let err = sync
+        .apply_patch(ops(json!([
+            {"op": "replace", "path": "/on", "value": true},
+            {"op": "add", "path": "/enabled", "value": true},
+        ])))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DynamicError::NotAField {
+            path: "/enabled".into()
+        }
+    );
+    let err = sync
+        .transaction(|tx| {
+            tx.set("/biasVoltage", 2.0)
+                .and(tx.set("/bias_voltage", 2.0))
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DynamicError::NotAField {
+            path: "/bias_voltage".into()
+        }
+    );
+    assert_eq!(sync.read().clone(), Renamed::default());
+    assert_eq!(sync.version(), 0);
+    assert!(received(&patches).is_empty());
+
+    // The JSON names write; an integer read into an `f64` is no dropped
+    // member.
+    assert_eq!(sync.set("/biasVoltage", 2).unwrap(), 1);
+    assert_eq!(sync.set("/on", true).unwrap(), 2);
+    assert_eq!(
+        sync.read().clone(),
+        Renamed {
+            bias_voltage: 2.0,
+            enabled: true
+        }
+    );
+    assert_eq!(sync.verify_mirror(), Ok(()));
 }

@@ -4,9 +4,10 @@
 //!
 //! Every write works on a clone of the mirror: the operations are applied
 //! to the clone (all or nothing), the result is deserialised into `S` and
-//! validated, and only then does the typed state change and the difference
-//! between the old mirror and the new state's JSON get committed as one
-//! patch message.
+//! validated, and must keep every object member written (serde drops a
+//! member that is not a field without a word); only then does the typed
+//! state change and the difference between the old mirror and the new
+//! state's JSON get committed as one patch message.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -47,6 +48,17 @@ pub enum DynamicError {
         path: String,
         /// serde's message.
         message: String,
+    },
+    /// The patched document has an object member that the state type does
+    /// not keep: not a field (a serde-renamed field is written under its
+    /// JSON name, not its Rust name), or a field serde skips.
+    #[error(
+        "the state type has no field at {path:?}: the value written there would be lost \
+         (a renamed field is written under its JSON name)"
+    )]
+    NotAField {
+        /// The escaped JSON Pointer of the member.
+        path: String,
     },
     /// The patched state breaks a constraint.
     #[error(transparent)]
@@ -122,6 +134,20 @@ fn set_op(doc: &Value, pointer: &str, value: Value) -> Result<PatchOp, DynamicEr
     })
 }
 
+/// The first object member of `written` that the state's own JSON `kept`
+/// lacks. Other differences are serde's normal reshaping (`1` read into an
+/// `f64` comes back `1.0`, a set drops a duplicate element) and pass.
+fn dropped_member(written: &Value, kept: &Value) -> Option<String> {
+    diff(written, kept).into_iter().find_map(|op| match op {
+        PatchOp::Remove { path } => {
+            let (parent, _) = path.split_last()?;
+            matches!(parent.resolve(written), Ok(Value::Object(_)))
+                .then(|| path.as_str().to_owned())
+        }
+        _ => None,
+    })
+}
+
 /// Dynamic access: see the [module](self) and the book's chapter "State".
 impl<S: Reactive + Send + 'static> LabSync<S> {
     /// The value at `pointer` in the mirror (the last committed version:
@@ -159,8 +185,10 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     ///
     /// A failing operation ([`DynamicError::Patch`], naming its index and
     /// path), a result that does not deserialise into `S`
-    /// ([`DynamicError::Deserialize`], naming the path) or breaks a
-    /// constraint ([`DynamicError::Invalid`]). Nothing changes then.
+    /// ([`DynamicError::Deserialize`], naming the path), writes a member
+    /// that is not a field ([`DynamicError::NotAField`], naming the path)
+    /// or breaks a constraint ([`DynamicError::Invalid`]). Nothing changes
+    /// then.
     pub fn apply_patch(&self, ops: Vec<PatchOp>) -> Result<u64, DynamicError>
     where
         S: DeserializeOwned,
@@ -195,11 +223,14 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
         let mut doc = inner.store.document().clone();
         write(&mut Transaction { doc: &mut doc })?;
         let state: S =
-            serde_path_to_error::deserialize(doc).map_err(|e| DynamicError::Deserialize {
+            serde_path_to_error::deserialize(&doc).map_err(|e| DynamicError::Deserialize {
                 path: pointer_of(e.path()),
                 message: e.inner().to_string(),
             })?;
         let json = to_document(&state)?;
+        if let Some(path) = dropped_member(&doc, &json) {
+            return Err(DynamicError::NotAField { path });
+        }
         let ops = diff(inner.store.document(), &json);
         if !ops.is_empty() {
             inner.state = state;
