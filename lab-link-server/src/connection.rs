@@ -55,7 +55,9 @@ const COMMAND_QUEUE: usize = 64;
 /// A command read from the socket, waiting for its turn.
 struct PendingCommand {
     ctx: CommandContext,
-    params: serde_json::Map<String, serde_json::Value>,
+    /// The params, or the `invalid_params` error that answers them
+    /// without running the command.
+    params: Result<serde_json::Map<String, serde_json::Value>, CommandError>,
     /// The `requestId` as the client sent it, for the reply.
     request_id: Option<serde_json::Value>,
 }
@@ -74,7 +76,10 @@ async fn command_loop(link: Arc<Link>, mut pending: mpsc::Receiver<Box<PendingCo
             request_id,
         } = *pending_command;
         let command = ctx.command().to_owned();
-        let future = link.shared.source.dispatch(ctx, params);
+        let future = match params {
+            Ok(params) => link.shared.source.dispatch(ctx, params),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        };
         let outcome = match AssertUnwindSafe(future).catch_unwind().await {
             Ok(outcome) => outcome,
             Err(panic) => {
@@ -887,7 +892,7 @@ async fn handle_text(
             let _ = commands
                 .send(Box::new(PendingCommand {
                     ctx,
-                    params,
+                    params: params.map_err(|problem| CommandError::invalid_params("", problem)),
                     request_id,
                 }))
                 .await;

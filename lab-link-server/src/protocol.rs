@@ -3,7 +3,10 @@
 //!
 //! Malformed client frames (not JSON, not an object, unknown `type`, fields
 //! of the wrong type) are answered with a level-2 `error` message with code
-//! `bad_message`; the connection stays open.
+//! `bad_message`; the connection stays open. A command whose `params` is
+//! not an object is still a command: it is answered with an
+//! `invalid_params` `command_error` echoing its `requestId`, so the client
+//! waiting for it learns why at once.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -14,7 +17,9 @@ pub(crate) enum ClientMessage {
     /// `{"type":"command","command":…,"params":{…},"requestId":…}`.
     Command {
         command: String,
-        params: Map<String, Value>,
+        /// The params object (absent or `null` is `{}`), or why `params`
+        /// is not one.
+        params: Result<Map<String, Value>, String>,
         /// Echoed back as sent in the ack or error (a string, or any JSON
         /// value a level-1 client chose); `None` (absent, `null` or `""`, as
         /// the reference treats them) means no ack and no error are sent.
@@ -55,14 +60,12 @@ pub(crate) fn parse(text: &str) -> Result<ClientMessage, String> {
                 None => return Err("a command message needs \"command\"".to_owned()),
             };
             let params = match object.remove("params") {
-                None | Some(Value::Null) => Map::new(),
-                Some(Value::Object(params)) => params,
-                Some(other) => {
-                    return Err(format!(
-                        "\"params\" must be an object, not {}",
-                        kind_of(&other)
-                    ))
-                }
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(Value::Object(params)) => Ok(params),
+                Some(other) => Err(format!(
+                    "\"params\" must be an object of named parameters, not {}",
+                    kind_of(&other)
+                )),
             };
             let request_id = match object.remove("requestId") {
                 None | Some(Value::Null) => None,
@@ -168,7 +171,7 @@ mod tests {
             r#"{"type":"command","command":"set_channel","params":{"channel":0},"requestId":"r7"}"#,
             Ok(ClientMessage::Command {
                 command: "set_channel".into(),
-                params: json!({"channel": 0}).as_object().unwrap().clone(),
+                params: Ok(json!({"channel": 0}).as_object().unwrap().clone()),
                 request_id: Some(json!("r7")),
             }),
         );
@@ -176,7 +179,7 @@ mod tests {
             r#"{"type":"command","command":"reset"}"#,
             Ok(ClientMessage::Command {
                 command: "reset".into(),
-                params: Map::new(),
+                params: Ok(Map::new()),
                 request_id: None,
             }),
         );
@@ -187,6 +190,28 @@ mod tests {
             }),
         );
         check(r#"{"type":"resync"}"#, Ok(ClientMessage::Resync));
+    }
+
+    /// Params that are not an object still make a command, which keeps its
+    /// `requestId` for the `invalid_params` answer.
+    #[test]
+    fn params_that_are_not_an_object_are_kept_as_the_commands_problem() {
+        for (params, kind) in [
+            ("[1]", "an array"),
+            ("7", "a number"),
+            ("\"x\"", "a string"),
+        ] {
+            check(
+                &format!(r#"{{"type":"command","command":"x","params":{params},"requestId":"r"}}"#),
+                Ok(ClientMessage::Command {
+                    command: "x".into(),
+                    params: Err(format!(
+                        "\"params\" must be an object of named parameters, not {kind}"
+                    )),
+                    request_id: Some(json!("r")),
+                }),
+            );
+        }
     }
 
     #[test]
@@ -209,10 +234,6 @@ mod tests {
         check(
             r#"{"type":"command","command":1}"#,
             Err("\"command\" must be a string, not a number"),
-        );
-        check(
-            r#"{"type":"command","command":"x","params":[1]}"#,
-            Err("\"params\" must be an object, not an array"),
         );
         check(
             r#"{"type":"stream_resync"}"#,

@@ -75,13 +75,14 @@ async fn start() -> (LabSync<State>, std::net::SocketAddr, lab_link::Routes) {
 }
 
 async fn connect(addr: std::net::SocketAddr) -> (Socket, Value) {
-    let (mut ws, _) = tokio::time::timeout(
-        WAIT,
-        tokio_tungstenite::connect_async(format!("ws://{addr}/sync/ws")),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect");
+    connect_to(&format!("ws://{addr}/sync/ws")).await
+}
+
+async fn connect_to(url: &str) -> (Socket, Value) {
+    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect in time")
+        .expect("connect");
     let snapshot = next(&mut ws).await;
     assert_eq!(snapshot["type"], "snapshot");
     (ws, snapshot)
@@ -205,6 +206,61 @@ async fn errors_are_structured_and_the_server_goes_on() {
     // Still serving: a new client connects and gets the current state.
     let (_other, snapshot) = connect(addr).await;
     assert_eq!(snapshot["data"]["log"], json!(["-:1"]));
+    routes.shutdown();
+}
+
+/// Params that are not an object are the command's `invalid_params`
+/// error, echoing its `requestId` to a level-1 and a level-2 client alike,
+/// in turn with the connection's other commands; the Rust client gets it
+/// at once instead of waiting for its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_that_are_not_an_object_are_invalid_params_with_the_request_id() {
+    let (sync, addr, routes) = start().await;
+    for url in [
+        format!("ws://{addr}/sync/ws"),
+        format!("ws://{addr}/sync/ws?level=2"),
+    ] {
+        let (mut ws, snapshot) = connect_to(&url).await;
+        let version = sync.version();
+        send(
+            &mut ws,
+            json!({"type": "command", "command": "bump", "params": {"by": 1}, "requestId": "before"}),
+        )
+        .await;
+        send(
+            &mut ws,
+            json!({"type": "command", "command": "bump", "params": [1], "requestId": 17}),
+        )
+        .await;
+        let patches = [next(&mut ws).await, next(&mut ws).await];
+        assert!(patches.iter().all(|p| p["type"] == "patch"), "{patches:?}");
+        assert_eq!(next(&mut ws).await["requestId"], "before");
+        assert_eq!(
+            next(&mut ws).await,
+            json!({"type": "command_error", "command": "bump", "requestId": 17,
+                   "code": "invalid_params",
+                   "message": "invalid params: \"params\" must be an object of named parameters, not an array",
+                   "severity": "error", "display": "inline", "recoverable": true,
+                   "originClientId": snapshot["clientId"], "version": version + 2}),
+            "{url}"
+        );
+    }
+
+    let client = lab_link_testkit::TestClient::connect(&format!("ws://{addr}/sync/ws")).await;
+    let started = std::time::Instant::now();
+    for (params, kind) in [(json!("x"), "a string"), (json!(3), "a number")] {
+        let failure = client.expect_error("bump", params, "invalid_params").await;
+        assert!(failure.message.contains(kind), "{}", failure.message);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered at once, not after the command timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        client.command("bump", json!({"by": 1})).await.result,
+        Some(json!(3))
+    );
     routes.shutdown();
 }
 
