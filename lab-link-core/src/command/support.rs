@@ -96,9 +96,56 @@ pub fn result_of<T: Serialize, E: Into<CommandError>>(
     output.map_err(Into::into).and_then(result_value)
 }
 
+/// A type a command's params or result can have: one with a JSON Schema
+/// (`/sync/schema` describes every command). Only here to say the fix
+/// when the schema is missing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no JSON Schema, which every command parameter and result needs",
+    label = "`{Self}` does not implement `schemars::JsonSchema`",
+    note = "derive it next to `Deserialize`/`Serialize`: `#[derive(schemars::JsonSchema)]` on \
+            `{Self}`, with schemars 1 in your Cargo.toml (`schemars = \"1\"`, the version \
+            lab-link uses; a schemars 0.8 derive does not count)"
+)]
+pub trait CommandSchema: schemars::JsonSchema {}
+
+impl<T: schemars::JsonSchema + ?Sized> CommandSchema for T {}
+
 /// The JSON Schema of `T` as a JSON value.
-pub fn schema_of<T: schemars::JsonSchema>() -> Value {
+pub fn schema_of<T: CommandSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+/// The schema of one field of a params struct: what schemars' derive
+/// would put there (`#[schemars(schema_with)]`, spanned at the
+/// parameter's type), so that a missing `JsonSchema` is reported at the
+/// parameter with [`CommandSchema`]'s message.
+pub fn param_schema<T: CommandSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// The state a command was registered with is the one its `LabSync`
+/// parameter names. `#[command]` implements `Command<S>` for every `S:
+/// SameState<Its>`, so that registering it on a `LabSync` of another state
+/// says so, instead of saying the function is not a command.
+#[diagnostic::on_unimplemented(
+    message = "this command takes a `LabSync<{T}>`, so it cannot be registered on a `LabSync<{Self}>`",
+    label = "a command of the state `{T}`, registered on a `LabSync<{Self}>`",
+    note = "register it on the `LabSync<{T}>`, or change its parameter to `LabSync<{Self}>` \
+            (a command without a `LabSync` parameter fits every state)"
+)]
+pub trait SameState<T> {
+    /// The handle, as the command's own type (the identity).
+    fn into_state(sync: LabSync<Self>) -> LabSync<T>
+    where
+        Self: Sized;
+}
+
+impl<T> SameState<T> for T {
+    fn into_state(sync: LabSync<T>) -> LabSync<T> {
+        sync
+    }
 }
 
 #[cfg(test)]

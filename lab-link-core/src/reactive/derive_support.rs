@@ -12,19 +12,40 @@ pub use super::{Ctx, Leaf, MutationError, MutationErrorKind, Reactive};
 pub use serde::Serialize;
 pub use std::result::Result;
 
+/// A `#[reactive(range = …)]` that fits a field of type `T`: a range
+/// with bounds of type `T`. Only here to say the fix when it does not fit.
+#[diagnostic::on_unimplemented(
+    message = "`range` needs bounds of the field's own type: `{Self}` is not a range of `{T}`",
+    label = "not a range of `{T}`",
+    note = "write the bounds in the field's type (`range = 0.0..=10.0` for an `f64`, \
+            `range = 1..=64` for a `u32`); a `{T}` field without such an order is checked \
+            with `validate = path::to::check` instead, a `fn(&{T}) -> Result<(), E>` with \
+            `E: Display`"
+)]
+pub trait FieldRange<T> {
+    /// Whether `value` lies in the range.
+    fn holds(&self, value: &T) -> bool;
+}
+
+impl<T: PartialOrd, R: RangeBounds<T>> FieldRange<T> for R {
+    fn holds(&self, value: &T) -> bool {
+        self.contains(value)
+    }
+}
+
 /// Checks a value against a range declared with `#[reactive(range = …)]`.
 /// `range_text` is the range as written in the attribute, for the message.
 pub fn check_range<T, R>(value: &T, range: R, range_text: &str) -> Result<(), MutationErrorKind>
 where
     T: PartialOrd + Debug,
-    R: RangeBounds<T>,
+    R: FieldRange<T>,
 {
     // A value not equal to itself is a NaN: say so rather than "out of
     // range".
     if value.partial_cmp(value).is_none() {
         return Err(MutationErrorKind::NonFinite);
     }
-    if range.contains(value) {
+    if range.holds(value) {
         Ok(())
     } else {
         Err(MutationErrorKind::OutOfRange {

@@ -37,7 +37,9 @@
 //!         fn deref(&self) -> &Self::Target { &__HANDLER }
 //!     }
 //!
-//!     impl Command<AppState> for set_channel { fn info(…); fn call(…); }
+//!     impl<__S> Command<__S> for set_channel where __S: SameState<AppState> {
+//!         fn info(…); fn call(…);   // `call` turns its `LabSync<__S>` into `LabSync<AppState>`
+//!     }
 //! };
 //! ```
 //!
@@ -143,6 +145,7 @@ fn params_struct(input: &Input<'_>, krate: &syn::Path, private: &TokenStream) ->
     let serde_crate = format!("{krate}::__private::command::serde");
     let schemars_crate = format!("{krate}::__private::command::schemars");
     let param_fn = format!("{krate}::__private::command::param");
+    let schema_fn = format!("{krate}::__private::command::param_schema");
     let title = command_name(input);
     let description =
         description(&input.original.attrs).map(|text| quote!(#[schemars(description = #text)]));
@@ -159,10 +162,13 @@ fn params_struct(input: &Input<'_>, krate: &syn::Path, private: &TokenStream) ->
         // string: on the type, a missing `Deserialize` is reported there,
         // once (see `support::param`).
         let with = LitStr::new(&param_fn, ty.span());
+        // Likewise a missing `JsonSchema`, with the fix in its message.
+        let schema_with = LitStr::new(&format!("{schema_fn}::<{}>", quote!(#ty)), ty.span());
         quote! {
             #(#docs)*
             #default
             #[serde(deserialize_with = #with)]
+            #[schemars(schema_with = #schema_with)]
             #name: #ty,
         }
     });
@@ -252,10 +258,18 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         Output::Result { ok: None, .. } => unreachable!("checked: a `Result` shows its `T`"),
     };
 
-    let (impl_generics, state) = match input.state() {
-        Some(state) => (quote!(), quote!(#state)),
-        // `__S`, not `S`: the user's types are named inside the impl.
-        None => (quote!(<__S: 'static>), quote!(__S)),
+    // `__S`, not `S`: the user's types are named inside the impl. A
+    // command of one state is a command of every `__S: SameState<It>`, so
+    // that registering it on another state is reported as that.
+    let (where_clause, into_state) = match input.state() {
+        Some(state) => {
+            let span = state.span();
+            (
+                quote_spanned!(span=> where __S: #private::SameState<#state>),
+                quote!(let sync = <__S as #private::SameState<#state>>::into_state(sync);),
+            )
+        }
+        None => (quote!(), quote!()),
     };
     let uses_sync = input
         .params
@@ -324,7 +338,7 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
 
     quote! {
         #[automatically_derived]
-        impl #impl_generics #private::Command<#state> for #ident {
+        impl<__S: 'static> #private::Command<__S> for #ident #where_clause {
             fn info(&self) -> #private::CommandInfo {
                 #private::CommandInfo {
                     name: ::std::string::String::from(#name),
@@ -337,7 +351,7 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
 
             fn call(
                 &self,
-                #sync_pat: #private::LabSync<#state>,
+                #sync_pat: #private::LabSync<__S>,
                 #ctx_pat: #private::CommandContext,
                 params: #private::serde_json::Map<
                     ::std::string::String,
@@ -347,6 +361,7 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                 // A plain function runs inside the future too: a panic
                 // happens where the transport polls it, and can be caught
                 // there.
+                #into_state
                 ::std::boxed::Box::pin(async move {
                     let #params { #(#bindings),* } = #private::parse_params(params)?;
                     let #output = #call;
