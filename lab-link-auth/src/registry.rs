@@ -25,6 +25,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::origin::fetch_site_allowed;
 use crate::passphrase::{generate_passphrase, validate_passphrase, Hasher};
 use crate::secret::{digest, random_id, random_secret};
 use crate::time::{iso, now_unix};
@@ -604,7 +605,8 @@ impl Auth {
     /// Sets a new passphrase (the rotation of AUTH.md 12.6): the new hash
     /// is stored, the displayable passphrase cleared, and with the flags
     /// every session is revoked and every active invitation too. Tokens
-    /// and `local` are unaffected.
+    /// and `local` are unaffected. The application is trusted: unlike
+    /// `POST {prefix}/auth/passphrase`, this needs no current passphrase.
     ///
     /// # Errors
     ///
@@ -616,33 +618,9 @@ impl Auth {
         revoke_sessions: bool,
         revoke_invites: bool,
     ) -> Result<(), AuthError> {
-        validate_passphrase(passphrase).map_err(AuthError::WeakPassphrase)?;
-        let hash = self.inner.hasher.hash(passphrase.to_owned()).await?;
-        if let Some(store) = &self.inner.store {
-            store.set_passphrase_hash(&hash)?;
-        }
-        {
-            let mut state = self.state();
-            state.passphrase_hash = Some(hash);
-            state.passphrase = None;
-        }
-        if revoke_sessions {
-            self.revoke_all_sessions();
-        }
-        if revoke_invites {
-            let now = now_unix();
-            let events = {
-                let mut state = self.state();
-                state
-                    .invites
-                    .iter_mut()
-                    .filter(|(_, record)| record.status == InviteStatus::Active)
-                    .map(|(id, record)| set_invite_status(id, record, InviteStatus::Revoked, now))
-                    .collect()
-            };
-            self.emit(events);
-        }
-        Ok(())
+        self.replace_passphrase(passphrase, revoke_sessions, revoke_invites, None)
+            .await
+            .map(|_| ())
     }
 
     /// Answers a `{prefix}/auth/…` request (AUTH.md 6.2); `None` for any
@@ -750,46 +728,12 @@ impl Auth {
 
     async fn login(&self, request: &AuthRequest) -> Answer<AuthResponse> {
         self.require_origin(request)?;
-        let Some(hash) = self.state().passphrase_hash.clone() else {
-            return Err(AuthResponse::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "setup_required",
-            ));
-        };
-        let config = &self.inner.config;
-        let body = parse_body(request, config.body_limit, "invalid_request")?;
+        if !self.is_configured() {
+            return Err(setup_required());
+        }
+        let body = parse_body(request, self.inner.config.body_limit, "invalid_request")?;
         let login = LoginBody::parse(&body, "invalid_request")?;
-        let trust = decide_trust(request.peer.ip(), &request.headers, &config.trusted_proxies);
-        // The slot is taken before the (slow) verification, so concurrent
-        // attempts count against the limit too (W1).
-        let slot = self
-            .inner
-            .rate_limiter
-            .try_reserve(&rate_limit_key(trust.client))
-            .map_err(rate_limited)?;
-        let verified = !login.passphrase.is_empty()
-            && self
-                .inner
-                .hasher
-                .verify(login.passphrase.clone(), hash.clone())
-                .await;
-        if !verified {
-            slot.failed();
-            return Err(AuthResponse::error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-            ));
-        }
-        // A rotation that finished during the verification makes the old
-        // passphrase worthless: no session for it (the slot is released,
-        // not counted).
-        if self.state().passphrase_hash.as_deref() != Some(hash.as_str()) {
-            return Err(AuthResponse::error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-            ));
-        }
-        slot.succeeded();
+        self.verify_passphrase(request, &login.passphrase).await?;
         self.start_session(
             request,
             &login,
@@ -859,25 +803,53 @@ impl Auth {
         Ok(with_cookie(response, &cookie))
     }
 
+    /// The rotation, which also needs the current passphrase (W5) unless
+    /// the caller is `local` or `require_current_passphrase` is off; one
+    /// given is checked in every case. Its checks, in order: 403
+    /// `forbidden`; 400 `invalid_request` (a bad body, `currentPassphrase`
+    /// missing); 400 `weak_passphrase`; then as login: 503
+    /// `setup_required`, 429 `rate_limited`, 401 `invalid_credentials`.
     async fn rotate(&self, request: &AuthRequest) -> Answer<AuthResponse> {
-        self.require_manage(request)?;
+        let principal = self.require_manage(request)?;
         let body = parse_body(request, self.inner.config.body_limit, "invalid_request")?;
         let passphrase = string_field(&body, "passphrase", "invalid_request")?.unwrap_or_default();
+        let current = string_field(&body, "currentPassphrase", "invalid_request")?;
         let revoke_sessions =
             bool_field(&body, "revokeSessions", "invalid_request")?.unwrap_or(true);
         let revoke_invites = bool_field(&body, "revokeInvites", "invalid_request")?.unwrap_or(true);
+        let needs_current =
+            self.inner.config.require_current_passphrase && principal.kind != PrincipalKind::Local;
+        if needs_current && current.is_none() {
+            return Err(bad_request(
+                "invalid_request",
+                "`currentPassphrase` is required",
+            ));
+        }
+        validate_passphrase(&passphrase).map_err(|message| {
+            AuthResponse::error_message(StatusCode::BAD_REQUEST, "weak_passphrase", &message)
+        })?;
+        let replacing = match current {
+            Some(current) => Some(self.verify_passphrase(request, &current).await?),
+            None => None,
+        };
         match self
-            .change_passphrase(&passphrase, revoke_sessions, revoke_invites)
+            .replace_passphrase(
+                &passphrase,
+                revoke_sessions,
+                revoke_invites,
+                replacing.as_deref(),
+            )
             .await
         {
-            Ok(()) => Ok(AuthResponse::json(
+            Ok(true) => Ok(AuthResponse::json(
                 StatusCode::OK,
                 &json!({"changed": true}),
             )),
-            Err(AuthError::WeakPassphrase(message)) => Err(AuthResponse::error_message(
-                StatusCode::BAD_REQUEST,
-                "weak_passphrase",
-                &message,
+            // Another rotation won the race: the current passphrase given
+            // is not current any more.
+            Ok(false) => Err(AuthResponse::error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
             )),
             Err(error) => Err(internal_error(&error)),
         }
@@ -1046,12 +1018,112 @@ impl Auth {
         lock(&self.inner.state)
     }
 
+    /// The rotation behind [`Auth::change_passphrase`] and the endpoint.
+    /// With `replacing`, the new passphrase is set only while that hash is
+    /// still the current one (`Ok(false)` otherwise): two rotations that
+    /// both proved the old passphrase cannot both win.
+    async fn replace_passphrase(
+        &self,
+        passphrase: &str,
+        revoke_sessions: bool,
+        revoke_invites: bool,
+        replacing: Option<&str>,
+    ) -> Result<bool, AuthError> {
+        validate_passphrase(passphrase).map_err(AuthError::WeakPassphrase)?;
+        let hash = self.inner.hasher.hash(passphrase.to_owned()).await?;
+        {
+            let mut state = self.state();
+            if replacing
+                .is_some_and(|replacing| state.passphrase_hash.as_deref() != Some(replacing))
+            {
+                return Ok(false);
+            }
+            if let Some(store) = &self.inner.store {
+                store.set_passphrase_hash(&hash)?;
+            }
+            state.passphrase_hash = Some(hash);
+            state.passphrase = None;
+        }
+        if revoke_sessions {
+            self.revoke_all_sessions();
+        }
+        if revoke_invites {
+            let now = now_unix();
+            let events = {
+                let mut state = self.state();
+                state
+                    .invites
+                    .iter_mut()
+                    .filter(|(_, record)| record.status == InviteStatus::Active)
+                    .map(|(id, record)| set_invite_status(id, record, InviteStatus::Revoked, now))
+                    .collect()
+            };
+            self.emit(events);
+        }
+        Ok(true)
+    }
+
+    /// Checks `passphrase` against the current hash, as `request`'s
+    /// client: the rate-limit slot is taken before the (slow) verification,
+    /// so concurrent attempts count against the limit too (W1). The hash
+    /// verified against, which is still the current one.
+    ///
+    /// # Errors
+    ///
+    /// 503 `setup_required` (no passphrase yet), 429 `rate_limited`, 401
+    /// `invalid_credentials`.
+    async fn verify_passphrase(&self, request: &AuthRequest, passphrase: &str) -> Answer<String> {
+        let Some(hash) = self.state().passphrase_hash.clone() else {
+            return Err(setup_required());
+        };
+        let config = &self.inner.config;
+        let trust = decide_trust(request.peer.ip(), &request.headers, &config.trusted_proxies);
+        let slot = self
+            .inner
+            .rate_limiter
+            .try_reserve(&rate_limit_key(trust.client))
+            .map_err(rate_limited)?;
+        let verified = !passphrase.is_empty()
+            && self
+                .inner
+                .hasher
+                .verify(passphrase.to_owned(), hash.clone())
+                .await;
+        let invalid = || AuthResponse::error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        if !verified {
+            slot.failed();
+            return Err(invalid());
+        }
+        // A rotation that finished during the verification makes the old
+        // passphrase worthless (the slot is released, not counted).
+        if self.state().passphrase_hash.as_deref() != Some(hash.as_str()) {
+            return Err(invalid());
+        }
+        slot.succeeded();
+        Ok(hash)
+    }
+
+    /// The Origin rule and, for a POST that carries the session cookie,
+    /// the `Sec-Fetch-Site` rule (W5).
     fn origin_ok(&self, request: &AuthRequest) -> bool {
-        origin_allowed(
-            request.origin(),
+        let config = &self.inner.config;
+        let origin = request.origin();
+        if !origin_allowed(
+            origin,
             request.host(),
-            &self.inner.config.allowed_origins,
-        )
+            request.scheme(),
+            &config.allowed_origins,
+        ) {
+            return false;
+        }
+        let cookie_post =
+            request.method == Method::POST && request.cookie(&config.cookie_name).is_some();
+        // A value that is not visible ASCII is no value a browser sends.
+        let fetch_site = request
+            .headers
+            .get("sec-fetch-site")
+            .map(|value| value.to_str().unwrap_or("?"));
+        !cookie_post || fetch_site_allowed(fetch_site, origin.is_some_and(|o| !o.is_empty()))
     }
 
     fn require_origin(&self, request: &AuthRequest) -> Answer<()> {
@@ -1286,7 +1358,7 @@ impl Auth {
     ) -> Result<NewToken, String> {
         let label = label.trim();
         if label.is_empty() {
-            return Err("token label is required".to_owned());
+            return Err("API token label is required".to_owned());
         }
         {
             let state = self.state();
@@ -1562,6 +1634,10 @@ fn ttl_field(body: &Map<String, Value>, code: &str) -> Answer<Option<f64>> {
 
 fn bad_request(code: &str, message: &str) -> AuthResponse {
     AuthResponse::error_message(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn setup_required() -> AuthResponse {
+    AuthResponse::error(StatusCode::SERVICE_UNAVAILABLE, "setup_required")
 }
 
 fn already_configured() -> AuthResponse {
