@@ -547,3 +547,216 @@ fn evict_sessions(state: &mut State) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::super::testing::{auth, cheap_hash, lan, PASSPHRASE};
+    use super::*;
+    use crate::{AuthConfig, AuthRequest};
+
+    fn caps(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    fn bearer(token: &str) -> AuthRequest {
+        lan(Method::GET, "/state").header("authorization", &format!("Bearer {token}"))
+    }
+
+    #[test]
+    fn sessions_are_found_by_their_secret_and_revoked_by_id() {
+        let auth = auth(AuthConfig::new());
+        let (row, secret) = auth
+            .create_session("Laptop", false, "passphrase", caps(&["control"]))
+            .unwrap();
+        assert_eq!(row.token_hash, digest(&secret));
+        assert_ne!(row.token_hash, secret);
+        let principal = auth.session_principal(&secret).expect("a live session");
+        assert_eq!(
+            principal,
+            AuthPrincipal::new(
+                row.id.clone(),
+                PrincipalKind::Session,
+                "Laptop",
+                ["control"]
+            )
+        );
+        assert_eq!(auth.session_principal("another secret"), None);
+
+        let watch = auth.watch(&principal);
+        assert!(!watch.is_revoked());
+        assert!(auth.revoke_session(&row.id));
+        assert!(watch.is_revoked());
+        assert!(!auth.revoke_session(&row.id));
+        assert_eq!(auth.session_principal(&secret), None);
+        // Watching a credential that is already gone ends at once.
+        assert!(auth.watch(&principal).is_revoked());
+    }
+
+    #[test]
+    fn an_expired_session_is_dropped_when_seen() {
+        let auth = auth(AuthConfig::new());
+        let (_, secret) = auth
+            .create_session("Laptop", true, "invite", caps(&["control"]))
+            .unwrap();
+        for row in auth.state().sessions.values_mut() {
+            row.expires_at = now_unix() - 1.0;
+        }
+        assert_eq!(auth.session_principal(&secret), None);
+        assert!(auth.state().sessions.is_empty());
+    }
+
+    #[test]
+    fn logout_and_revoke_all_end_sessions() {
+        let auth = auth(AuthConfig::new());
+        let (_, first) = auth
+            .create_session("A", false, "passphrase", caps(&[]))
+            .unwrap();
+        let (_, second) = auth
+            .create_session("B", false, "passphrase", caps(&[]))
+            .unwrap();
+        let watch = auth.watch(&auth.session_principal(&second).unwrap());
+        auth.end_session_by_secret(&first);
+        assert_eq!(auth.session_principal(&first), None);
+        assert!(auth.session_principal(&second).is_some());
+        auth.revoke_all_sessions();
+        assert_eq!(auth.session_principal(&second), None);
+        assert!(watch.is_revoked());
+    }
+
+    #[test]
+    fn tokens_validate_label_capabilities_and_ttl() {
+        let auth = auth(AuthConfig::new());
+        auth.declare_capabilities(["set_channel"]);
+        let refused = |label: &str, capabilities: &[&str], wildcard: bool| {
+            let capabilities = capabilities.iter().map(|c| (*c).to_owned()).collect();
+            auth.create_token_checked(label, capabilities, None, wildcard)
+                .unwrap_err()
+        };
+        assert_eq!(refused(" ", &[], true), "API token label is required");
+        assert_eq!(
+            refused("t", &["*"], false),
+            "capability `*` can only be granted by the application"
+        );
+        assert_eq!(
+            refused("t", &["launch"], true),
+            "unknown capability `launch`; known: control, manage_access, read_state, set_channel"
+        );
+        assert_eq!(
+            auth.create_token("t", ["control"], Some(Duration::ZERO))
+                .unwrap_err(),
+            "ttl must be greater than zero"
+        );
+
+        let token = auth
+            .create_token(
+                " logger ",
+                ["set_channel", "read_state", "set_channel"],
+                None,
+            )
+            .unwrap();
+        assert!(token.token.starts_with("ll_"));
+        assert_eq!(token.token.len(), 46);
+        assert_eq!(token.label, "logger");
+        assert_eq!(token.capabilities, ["read_state", "set_channel"]);
+        assert_eq!(token.expires_at, None);
+        let wildcard = auth.create_token("root", ["*"], None).unwrap();
+        assert!(auth
+            .token_principal(&wildcard.token)
+            .unwrap()
+            .can("anything"));
+    }
+
+    #[test]
+    fn tokens_resolve_until_revoked_or_expired() {
+        let auth = auth(AuthConfig::new());
+        let token = auth.create_token("logger", ["control"], None).unwrap();
+        let principal = auth.resolve(&bearer(&token.token), false).unwrap();
+        assert_eq!(
+            (
+                principal.kind,
+                principal.id.as_str(),
+                principal.label.as_str()
+            ),
+            (PrincipalKind::ApiToken, token.id.as_str(), "logger")
+        );
+        let watch = auth.watch(&principal);
+        assert!(auth.revoke_token(&token.id));
+        assert!(watch.is_revoked());
+        assert!(!auth.revoke_token(&token.id));
+        assert_eq!(auth.token_principal(&token.token), None);
+
+        let timed = auth
+            .create_token("timed", ["control"], Some(Duration::from_secs(60)))
+            .unwrap();
+        let expires_at = timed.expires_at.unwrap();
+        assert!((expires_at - timed.created_at - 60.0).abs() < 1e-6);
+        assert!(auth.token_principal(&timed.token).is_some());
+        for row in auth.state().tokens.values_mut() {
+            row.expires_at = Some(now_unix() - 1.0);
+        }
+        assert_eq!(auth.token_principal(&timed.token), None);
+
+        let kept = auth.create_token("a", ["control"], None).unwrap();
+        auth.revoke_all_tokens();
+        assert_eq!(auth.token_principal(&kept.token), None);
+    }
+
+    #[tokio::test]
+    async fn watches_end_at_the_credentials_expiry() {
+        let auth = auth(AuthConfig::new().session_ttl(Duration::from_millis(50)));
+        let (_, secret) = auth
+            .create_session("A", false, "passphrase", caps(&[]))
+            .unwrap();
+        let mut watch = auth.watch(&auth.session_principal(&secret).unwrap());
+        tokio::time::timeout(Duration::from_secs(10), watch.ended())
+            .await
+            .expect("the watch ends at the expiry");
+        assert!(!watch.is_revoked());
+        // `local` never ends.
+        let local = AuthPrincipal::new("local", PrincipalKind::Local, "Local host", ["*"]);
+        let mut watch = auth.watch(&local);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), watch.ended())
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rotation_replaces_only_the_hash_it_proved() {
+        let auth = auth(AuthConfig::new());
+        let (_, secret) = auth
+            .create_session("A", false, "passphrase", caps(&[]))
+            .unwrap();
+        let invite = auth.create_invite(None);
+        // Proved against a hash that is no longer current: nothing changes.
+        let stale = cheap_hash("an older passphrase");
+        let replaced = auth
+            .replace_passphrase("the next passphrase", true, true, Some(&stale))
+            .await
+            .unwrap();
+        assert!(!replaced);
+        assert_eq!(auth.state().passphrase_hash, Some(cheap_hash(PASSPHRASE)));
+        assert!(auth.session_principal(&secret).is_some());
+
+        let current = cheap_hash(PASSPHRASE);
+        let replaced = auth
+            .replace_passphrase("the next passphrase", false, true, Some(&current))
+            .await
+            .unwrap();
+        assert!(replaced);
+        assert_ne!(auth.state().passphrase_hash, Some(current));
+        assert_eq!(auth.passphrase(), None);
+        assert!(auth.session_principal(&secret).is_some());
+        assert_eq!(
+            auth.invite_status(&invite.id),
+            Some(crate::InviteStatus::Revoked)
+        );
+        assert!(matches!(
+            auth.change_passphrase("short", true, true).await,
+            Err(AuthError::WeakPassphrase(_))
+        ));
+    }
+}

@@ -517,3 +517,165 @@ fn session_json(row: &SessionRow) -> Value {
         "capabilities": row.capabilities,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{auth, lan, local, PASSPHRASE};
+    use super::*;
+    use crate::AuthConfig;
+
+    #[tokio::test]
+    async fn routes_and_methods() {
+        let auth = auth(AuthConfig::new());
+        for path in ["/state", "/auth", "/auth/", "/auth/login/", "/auth/LOGIN"] {
+            assert!(
+                auth.handle(lan(Method::POST, path)).await.is_none(),
+                "{path}"
+            );
+        }
+        for (method, path, allow) in [
+            (Method::POST, "/auth/status", "GET"),
+            (Method::GET, "/auth/login", "POST"),
+            (Method::DELETE, "/auth/tokens", "GET, POST"),
+            (Method::PUT, "/auth/sessions/revoke", "POST"),
+        ] {
+            let response = auth.handle(lan(method, path)).await.unwrap();
+            assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(response.headers["allow"], allow, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn status_and_login() {
+        let auth = auth(AuthConfig::new());
+        let status = auth
+            .handle(local(Method::GET, "/auth/status"))
+            .await
+            .unwrap();
+        assert_eq!(status.json_body().unwrap()["principal"]["kind"], "local");
+
+        let login = |passphrase: &str| {
+            lan(Method::POST, "/auth/login")
+                .json(&json!({"passphrase": passphrase, "deviceName": "Laptop"}))
+        };
+        let refused = auth.handle(login("wrong")).await.unwrap();
+        assert_eq!(
+            (refused.status, refused.json_body()),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(json!({"authorized": false, "error": "invalid_credentials"}))
+            )
+        );
+        let accepted = auth.handle(login(PASSPHRASE)).await.unwrap();
+        assert_eq!(accepted.status, StatusCode::OK);
+        let cookie = accepted.set_cookie().unwrap();
+        assert!(
+            cookie.ends_with("; HttpOnly; Max-Age=43200; Path=/; SameSite=strict"),
+            "{cookie}"
+        );
+        let body = accepted.json_body().unwrap();
+        assert_eq!(body["session"]["authMethod"], "passphrase");
+        assert_eq!(body["session"]["label"], "Laptop");
+        assert_eq!(
+            body["session"]["capabilities"],
+            json!(["control", "manage_access"])
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_checks_run_in_order() {
+        let auth = auth(AuthConfig::new());
+        let token = auth
+            .create_token("m", ["manage_access"], None)
+            .unwrap()
+            .token;
+        let rotate = |body: Value| {
+            lan(Method::POST, "/auth/passphrase")
+                .header("authorization", &format!("Bearer {token}"))
+                .json(&body)
+        };
+        let code = |response: AuthResponse| {
+            let body = response.json_body().unwrap();
+            (
+                response.status.as_u16(),
+                body["error"].as_str().unwrap().to_owned(),
+            )
+        };
+        let no_credential = lan(Method::POST, "/auth/passphrase").json(&json!({}));
+        for (request, expect) in [
+            (no_credential, (403, "forbidden")),
+            (rotate(json!({"passphrase": 1})), (400, "invalid_request")),
+            (
+                rotate(json!({"passphrase": "a fine new passphrase"})),
+                (400, "invalid_request"),
+            ),
+            (
+                rotate(json!({"passphrase": "short", "currentPassphrase": "wrong"})),
+                (400, "weak_passphrase"),
+            ),
+            (
+                rotate(
+                    json!({"passphrase": "a fine new passphrase", "currentPassphrase": "wrong"}),
+                ),
+                (401, "invalid_credentials"),
+            ),
+        ] {
+            let response = auth.handle(request).await.unwrap();
+            assert_eq!(code(response), (expect.0, expect.1.to_owned()));
+        }
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up() {
+        for (wait, header) in [
+            (Duration::ZERO, "1"),
+            (Duration::from_millis(1), "1"),
+            (Duration::from_secs(1), "1"),
+            (Duration::from_millis(1001), "2"),
+            (Duration::from_secs(59), "59"),
+        ] {
+            let response = rate_limited(wait);
+            assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers["retry-after"], header, "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn a_cookie_that_is_not_a_header_value_is_an_internal_error() {
+        let response = AuthResponse::json(StatusCode::OK, &json!({}));
+        let response = with_cookie(response, "bad\ncookie");
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.json_body(),
+            Some(json!({"authorized": false, "error": "internal_error"}))
+        );
+    }
+
+    #[test]
+    fn session_objects_have_the_wire_shape() {
+        let row = SessionRow {
+            id: "0123456789abcdef01234567".to_owned(),
+            token_hash: "not shown".to_owned(),
+            label: "Laptop".to_owned(),
+            created_at: 1_700_000_000.0,
+            last_used_at: 1_700_000_000.5,
+            expires_at: 1_700_043_200.0,
+            remembered: false,
+            auth_method: "invite".to_owned(),
+            capabilities: vec!["control".to_owned()],
+        };
+        assert_eq!(
+            session_json(&row),
+            json!({
+                "id": "0123456789abcdef01234567",
+                "label": "Laptop",
+                "createdAt": "2023-11-14T22:13:20+00:00",
+                "lastUsedAt": "2023-11-14T22:13:20.500000+00:00",
+                "expiresAt": "2023-11-15T10:13:20+00:00",
+                "remembered": false,
+                "authMethod": "invite",
+                "capabilities": ["control"],
+            })
+        );
+    }
+}

@@ -71,6 +71,7 @@ pub struct InviteEvent {
 
 pub(super) type InviteCallback = Arc<dyn Fn(&InviteEvent) + Send + Sync>;
 
+/// One invitation, kept by id in `State::invites`.
 pub(super) struct InviteRecord {
     digest: String,
     expires_at: f64,
@@ -322,4 +323,206 @@ fn evict_invites(state: &mut State, now: f64) -> Vec<InviteEvent> {
         }
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::super::testing::auth;
+    use super::*;
+    use crate::AuthConfig;
+
+    /// Records every event of `auth`, as (id, status).
+    fn record(auth: &Auth) -> Arc<Mutex<Vec<(String, InviteStatus)>>> {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&events);
+        auth.on_invite_event(move |event| {
+            sink.lock()
+                .unwrap()
+                .push((event.invite_id.clone(), event.status));
+        });
+        events
+    }
+
+    fn taken(events: &Mutex<Vec<(String, InviteStatus)>>) -> Vec<(String, InviteStatus)> {
+        std::mem::take(&mut *events.lock().unwrap())
+    }
+
+    #[test]
+    fn an_invitation_is_used_once() {
+        let auth = auth(AuthConfig::new());
+        let events = record(&auth);
+        let invite = auth.create_invite(None);
+        assert_eq!(invite.token.len(), 43);
+        assert_eq!(auth.invite_status(&invite.id), Some(InviteStatus::Active));
+        assert!(!auth.consume_invite(""));
+        assert!(!auth.consume_invite("not the secret"));
+        assert!(auth.consume_invite(&invite.token));
+        assert!(!auth.consume_invite(&invite.token));
+        assert_eq!(auth.invite_status(&invite.id), Some(InviteStatus::Consumed));
+        assert!(!auth.revoke_invite(&invite.id));
+        assert_eq!(taken(&events), [(invite.id, InviteStatus::Consumed)]);
+
+        let revoked = auth.create_invite(None);
+        assert!(auth.revoke_invite(&revoked.id));
+        assert!(!auth.consume_invite(&revoked.token));
+        assert_eq!(taken(&events), [(revoked.id, InviteStatus::Revoked)]);
+        assert!(!auth.revoke_invite("unknown"));
+        assert_eq!(auth.invite_status("unknown"), None);
+    }
+
+    #[test]
+    fn overdue_invitations_turn_expired_however_they_are_noticed() {
+        // No tokio runtime here: no timer, only the lazy checks.
+        let auth = auth(AuthConfig::new());
+        let events = record(&auth);
+        let looked_up = auth.create_invite(Some(Duration::ZERO));
+        let exchanged = auth.create_invite(Some(Duration::ZERO));
+        let revoked = auth.create_invite(Some(Duration::ZERO));
+        assert_eq!(
+            auth.invite_status(&looked_up.id),
+            Some(InviteStatus::Expired)
+        );
+        assert!(!auth.consume_invite(&exchanged.token));
+        assert!(!auth.revoke_invite(&revoked.id));
+        assert_eq!(
+            taken(&events),
+            [
+                (looked_up.id, InviteStatus::Expired),
+                (exchanged.id, InviteStatus::Expired),
+                (revoked.id, InviteStatus::Expired),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rotation_revokes_only_active_invitations() {
+        let auth = auth(AuthConfig::new());
+        let used = auth.create_invite(None);
+        assert!(auth.consume_invite(&used.token));
+        let first = auth.create_invite(None);
+        let second = auth.create_invite(None);
+        let events = record(&auth);
+        auth.revoke_active_invites();
+        let got = taken(&events);
+        assert_eq!(got.len(), 2, "{got:?}");
+        for id in [&first.id, &second.id] {
+            assert!(
+                got.contains(&(id.clone(), InviteStatus::Revoked)),
+                "{got:?}"
+            );
+        }
+        assert_eq!(auth.invite_status(&used.id), Some(InviteStatus::Consumed));
+    }
+
+    fn record_at(status: InviteStatus, changed_at: f64, expires_at: f64) -> InviteRecord {
+        InviteRecord {
+            digest: format!("digest-{changed_at}-{expires_at}"),
+            expires_at,
+            status,
+            changed_at,
+            timer: None,
+        }
+    }
+
+    fn insert(state: &mut State, id: &str, record: InviteRecord) {
+        state
+            .invite_ids
+            .insert(record.digest.clone(), id.to_owned());
+        state.invites.insert(id.to_owned(), record);
+    }
+
+    #[test]
+    fn pruning_expires_overdue_and_forgets_long_finished_ones() {
+        let now = 1_000_000.0;
+        let mut state = State::default();
+        let old = now - INVITE_RETENTION - 1.0;
+        insert(
+            &mut state,
+            "old",
+            record_at(InviteStatus::Consumed, old, now + 1.0),
+        );
+        insert(
+            &mut state,
+            "recent",
+            record_at(InviteStatus::Revoked, now - 1.0, now + 1.0),
+        );
+        insert(
+            &mut state,
+            "live",
+            record_at(InviteStatus::Active, old, now + 1.0),
+        );
+        insert(
+            &mut state,
+            "overdue",
+            record_at(InviteStatus::Active, old, now),
+        );
+        let events = prune_invites(&mut state, now);
+        assert_eq!(
+            events,
+            [InviteEvent {
+                invite_id: "overdue".to_owned(),
+                status: InviteStatus::Expired,
+                occurred_at: now,
+            }]
+        );
+        let mut kept: Vec<&str> = state.invites.keys().map(String::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["live", "overdue", "recent"]);
+        // The secret of a forgotten invitation no longer maps to it.
+        assert_eq!(state.invite_ids.len(), 3);
+        assert!(state.invite_ids.values().all(|id| id != "old"));
+    }
+
+    #[test]
+    fn eviction_drops_finished_first_then_revokes_the_oldest_active() {
+        let now = 1_000_000.0;
+        let mut state = State::default();
+        for n in 0..MAX_INVITES {
+            let changed_at = now - 10.0 + (n as f64) * 1e-6;
+            insert(
+                &mut state,
+                &format!("active-{n}"),
+                record_at(InviteStatus::Active, changed_at, now + 60.0),
+            );
+        }
+        // The newest record, but finished: evicted before any active one.
+        insert(
+            &mut state,
+            "consumed",
+            record_at(InviteStatus::Consumed, now, now + 60.0),
+        );
+        assert!(evict_invites(&mut state, now).is_empty());
+        assert!(!state.invites.contains_key("consumed"));
+        assert_eq!(state.invites.len(), MAX_INVITES);
+
+        insert(
+            &mut state,
+            "newest",
+            record_at(InviteStatus::Active, now, now + 60.0),
+        );
+        let events = evict_invites(&mut state, now);
+        assert_eq!(
+            events,
+            [InviteEvent {
+                invite_id: "active-0".to_owned(),
+                status: InviteStatus::Revoked,
+                occurred_at: now,
+            }]
+        );
+        assert_eq!(state.invites.len(), MAX_INVITES);
+        assert_eq!(state.invite_ids.len(), MAX_INVITES);
+    }
+
+    #[test]
+    fn a_panicking_callback_does_not_stop_the_others() {
+        let auth = auth(AuthConfig::new());
+        auth.on_invite_event(|_| panic!("a faulty listener"));
+        let events = record(&auth);
+        let invite = auth.create_invite(None);
+        assert!(auth.revoke_invite(&invite.id));
+        assert_eq!(taken(&events), [(invite.id, InviteStatus::Revoked)]);
+        assert_eq!(InviteStatus::Revoked.as_str(), "revoked");
+    }
 }

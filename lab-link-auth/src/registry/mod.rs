@@ -414,3 +414,226 @@ fn logged<T>(result: Result<T, AuthError>, what: &str) -> Option<T> {
         .map_err(|error| tracing::warn!(%error, "access control could not {what}"))
         .ok()
 }
+
+/// What the unit tests of this module and its submodules share: an
+/// [`Auth`] without a store whose passphrase hash is cheap to verify, and
+/// requests from the instrument computer and from the LAN.
+#[cfg(test)]
+mod testing {
+    use std::net::SocketAddr;
+
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    use http::Method;
+
+    use super::*;
+
+    /// The passphrase of [`auth`].
+    pub(super) const PASSPHRASE: &str = "correct horse battery";
+
+    /// An Argon2id hash of `passphrase` with tiny parameters: the verifier
+    /// reads them from the hash, so checking it is fast.
+    pub(super) fn cheap_hash(passphrase: &str) -> String {
+        let params = Params::new(8, 1, 1, None).expect("valid parameters");
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"lab-link-salt-16").expect("a valid salt");
+        argon2
+            .hash_password(passphrase.as_bytes(), &salt)
+            .expect("hashing")
+            .to_string()
+    }
+
+    /// An `Auth` on `config` without a store, configured with the cheap
+    /// hash of [`PASSPHRASE`] (`Auth::new` would hash at 64 MiB).
+    pub(super) fn auth(config: AuthConfig) -> Auth {
+        let state = State {
+            passphrase_hash: Some(cheap_hash(PASSPHRASE)),
+            ..State::default()
+        };
+        Auth {
+            inner: Arc::new(Inner {
+                hasher: Hasher::new(1),
+                rate_limiter: RateLimiter::new(config.max_failures, config.failure_window),
+                config,
+                store: None,
+                state: Mutex::new(state),
+                callbacks: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A request from the instrument computer.
+    pub(super) fn local(method: Method, path: &str) -> AuthRequest {
+        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("an address");
+        AuthRequest::new(method, path, peer).header("host", "127.0.0.1:8000")
+    }
+
+    /// A request from a LAN client (a documentation address).
+    pub(super) fn lan(method: Method, path: &str) -> AuthRequest {
+        let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
+        AuthRequest::new(method, path, peer).header("host", "192.0.2.1:8000")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::testing::{auth, lan, local};
+    use super::*;
+
+    fn kind(principal: Option<AuthPrincipal>) -> Option<PrincipalKind> {
+        principal.map(|principal| principal.kind)
+    }
+
+    #[test]
+    fn resolve_goes_local_then_bearer_then_cookie() {
+        let auth = auth(AuthConfig::new());
+        let token = auth.create_token("t", ["control"], None).unwrap().token;
+        let (_, cookie) = auth
+            .create_session("Laptop", false, "passphrase", ["control".to_owned()].into())
+            .unwrap();
+        let bearer = format!("Bearer {token}");
+        let session = format!("lab_link_session={cookie}");
+
+        let both = |request: AuthRequest| {
+            request
+                .header("authorization", &bearer)
+                .header("cookie", &session)
+        };
+        // The instrument computer is `local`, whatever it presents.
+        let request = both(local(Method::GET, "/state"));
+        assert_eq!(
+            kind(auth.resolve(&request, false)),
+            Some(PrincipalKind::Local)
+        );
+        // From the LAN: the token first, then the cookie.
+        let request = both(lan(Method::GET, "/state"));
+        assert_eq!(
+            kind(auth.resolve(&request, false)),
+            Some(PrincipalKind::ApiToken)
+        );
+        let request = lan(Method::GET, "/state")
+            .header("authorization", "Bearer ll_forged")
+            .header("cookie", &session);
+        assert_eq!(
+            kind(auth.resolve(&request, false)),
+            Some(PrincipalKind::Session)
+        );
+        assert_eq!(auth.resolve(&lan(Method::GET, "/state"), false), None);
+        // Without loopback trust the instrument computer needs a credential.
+        let untrusting = testing::auth(AuthConfig::new().trust_loopback(false));
+        assert_eq!(
+            untrusting.resolve(&local(Method::GET, "/state"), false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failing_origin_check_resolves_nobody() {
+        let auth = auth(AuthConfig::new());
+        let request = local(Method::GET, "/ws").header("origin", "http://evil.example:8000");
+        assert_eq!(auth.resolve(&request, true), None);
+        // Unchecked (GET /state without an Origin rule, in 0.5.0's terms).
+        assert!(auth.resolve(&request, false).is_some());
+        assert_eq!(auth.http_authorized(&request), None);
+        let refused = auth.state_allowed(&request).unwrap_err();
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.json_body(),
+            Some(json!({"detail": "Authentication required"}))
+        );
+    }
+
+    #[test]
+    fn origin_ok_adds_sec_fetch_site_for_cookie_posts() {
+        let auth = auth(AuthConfig::new());
+        let cross = |method: Method, cookie: bool| {
+            let request = lan(method, "/auth/logout").header("sec-fetch-site", "cross-site");
+            if cookie {
+                request.header("cookie", "lab_link_session=anything")
+            } else {
+                request
+            }
+        };
+        assert!(!auth.origin_ok(&cross(Method::POST, true)));
+        assert!(auth.origin_ok(&cross(Method::POST, false)));
+        assert!(auth.origin_ok(&cross(Method::GET, true)));
+        // Another cookie name is not the session.
+        let other = lan(Method::POST, "/auth/logout")
+            .header("sec-fetch-site", "cross-site")
+            .header("cookie", "theme=dark");
+        assert!(auth.origin_ok(&other));
+        let refused = auth.require_origin(&cross(Method::POST, true)).unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn management_needs_manage_access() {
+        let auth = auth(AuthConfig::new().local_capabilities(["control"]));
+        let control = auth.create_token("c", ["control"], None).unwrap().token;
+        let manager = auth
+            .create_token("m", ["manage_access"], None)
+            .unwrap()
+            .token;
+        let with = |token: &str| {
+            lan(Method::GET, "/auth/sessions").header("authorization", &format!("Bearer {token}"))
+        };
+        assert!(auth.require_manage(&with(&manager)).is_ok());
+        for request in [
+            with(&control),
+            lan(Method::GET, "/auth/sessions"),
+            local(Method::GET, "/auth/sessions"),
+        ] {
+            let refused = auth.require_manage(&request).unwrap_err();
+            assert_eq!(
+                (refused.status, refused.json_body()),
+                (
+                    StatusCode::FORBIDDEN,
+                    Some(json!({"authorized": false, "error": "forbidden"}))
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn empty_capability_settings_fall_back_to_the_defaults() {
+        let auth = auth(
+            AuthConfig::new()
+                .passphrase_capabilities(Vec::<String>::new())
+                .invite_capabilities(Vec::<String>::new()),
+        );
+        assert_eq!(
+            auth.passphrase_capabilities(),
+            ["control".to_owned(), "manage_access".to_owned()].into()
+        );
+        assert_eq!(auth.invite_capabilities(), ["control".to_owned()].into());
+        let auth = testing::auth(AuthConfig::new().invite_capabilities(["read_state"]));
+        assert_eq!(auth.invite_capabilities(), ["read_state".to_owned()].into());
+    }
+
+    #[test]
+    fn prune_drops_expired_credentials_and_ends_their_watches() {
+        let auth = auth(AuthConfig::new());
+        let token = auth.create_token("t", ["control"], None).unwrap();
+        let principal = auth
+            .resolve(
+                &lan(Method::GET, "/state")
+                    .header("authorization", &format!("Bearer {}", token.token)),
+                false,
+            )
+            .unwrap();
+        let watch = auth.watch(&principal);
+        // Make the token overdue, as time would.
+        for row in auth.state().tokens.values_mut() {
+            row.expires_at = Some(now_unix() - 1.0);
+        }
+        auth.prune();
+        assert!(auth.state().tokens.is_empty());
+        assert!(watch.is_revoked());
+        // Cancellations nobody holds any more are dropped.
+        drop(watch);
+        auth.prune();
+        assert!(auth.state().revocations.is_empty());
+    }
+}
