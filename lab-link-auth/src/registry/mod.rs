@@ -38,10 +38,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::origin::fetch_site_allowed;
 use crate::passphrase::{generate_passphrase, validate_passphrase, Hasher};
+use crate::rate_limit::RateLimiter;
 use crate::time::now_unix;
 use crate::{
     decide_trust, origin_allowed, AuthConfig, AuthError, AuthPrincipal, AuthRequest, AuthResponse,
-    PrincipalKind, RateLimiter, SessionRow, Store, TokenRow,
+    PrincipalKind, SessionRow, Store, TokenRow,
 };
 
 pub use credentials::{NewToken, Watch};
