@@ -108,6 +108,7 @@ use lab_link::{LabSync, Routes, Server};
 use lab_link_loadgen::client::Target;
 use lab_link_loadgen::procfs::Probe;
 use lab_link_loadgen::scenario::{self, Context, Sizes};
+use lab_link_loadgen::stats::Latencies;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
@@ -792,16 +793,15 @@ impl FanOut<'_> {
             1,
             "ms",
         );
-        let mut latencies: Vec<u64> = received
-            .iter()
-            .flat_map(|r| r.latencies_ns.iter().copied())
-            .collect();
-        latencies.sort_unstable();
-        for (name, quantile) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        let mut latencies = Latencies::new();
+        for nanos in received.iter().flat_map(|r| r.latencies_ns.iter()) {
+            latencies.record_ns(*nanos);
+        }
+        for (name, percent) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
             table.add(
                 scenario,
                 format!("commit-to-delivery latency {name}"),
-                percentile(&latencies, quantile) as f64 / 1e3,
+                latencies.percentile(percent).unwrap_or(0) as f64 / 1e3,
                 0,
                 "µs",
             );
@@ -853,14 +853,6 @@ impl FanOut<'_> {
         }
         delivered
     }
-}
-
-fn percentile(sorted: &[u64], quantile: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 fn nanos_to_s(nanos: u64) -> f64 {
@@ -966,18 +958,6 @@ impl Load {
         // USER_HZ: 100 ticks per second.
         machine.saturating_sub(own) as f64 / 100.0 / elapsed.as_secs_f64().max(1e-3)
     }
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
 /// The soft limit on open files of this process.
@@ -1183,8 +1163,12 @@ impl ChildServer {
         }
     }
 
+    /// The child's VmRSS, in KiB.
     fn rss_kib(&self) -> Result<u64, String> {
-        rss_kib(self.pid)
+        Probe::new(self.pid)
+            .rss()
+            .map(|bytes| bytes / 1024)
+            .map_err(|e| e.to_string())
     }
 
     /// Closes stdin (the child shuts down gracefully) and waits for it;
