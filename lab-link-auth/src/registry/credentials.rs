@@ -552,7 +552,7 @@ fn evict_sessions(state: &mut State) {
 mod tests {
     use http::Method;
 
-    use super::super::testing::{auth, cheap_hash, lan, PASSPHRASE};
+    use super::super::testing::{auth, lan, passphrase_hash};
     use super::*;
     use crate::{AuthConfig, AuthRequest};
 
@@ -732,16 +732,16 @@ mod tests {
             .unwrap();
         let invite = auth.create_invite(None);
         // Proved against a hash that is no longer current: nothing changes.
-        let stale = cheap_hash("an older passphrase");
+        let stale = "$argon2id$v=19$m=65536,t=3,p=4$an-older-hash".to_owned();
         let replaced = auth
             .replace_passphrase("the next passphrase", true, true, Some(&stale))
             .await
             .unwrap();
         assert!(!replaced);
-        assert_eq!(auth.state().passphrase_hash, Some(cheap_hash(PASSPHRASE)));
+        assert_eq!(auth.state().passphrase_hash, Some(passphrase_hash()));
         assert!(auth.session_principal(&secret).is_some());
 
-        let current = cheap_hash(PASSPHRASE);
+        let current = passphrase_hash();
         let replaced = auth
             .replace_passphrase("the next passphrase", false, true, Some(&current))
             .await

@@ -417,14 +417,13 @@ fn logged<T>(result: Result<T, AuthError>, what: &str) -> Option<T> {
 }
 
 /// What the unit tests of this module and its submodules share: an
-/// [`Auth`] without a store whose passphrase hash is cheap to verify, and
-/// requests from the instrument computer and from the LAN.
+/// [`Auth`] without a store, and requests from the instrument computer
+/// and from the LAN.
 #[cfg(test)]
 mod testing {
     use std::net::SocketAddr;
+    use std::sync::OnceLock;
 
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    use argon2::{Algorithm, Argon2, Params, Version};
     use http::Method;
 
     use super::*;
@@ -432,23 +431,19 @@ mod testing {
     /// The passphrase of [`auth`].
     pub(super) const PASSPHRASE: &str = "correct horse battery";
 
-    /// An Argon2id hash of `passphrase` with tiny parameters: the verifier
-    /// reads them from the hash, so checking it is fast.
-    pub(super) fn cheap_hash(passphrase: &str) -> String {
-        let params = Params::new(8, 1, 1, None).expect("valid parameters");
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::encode_b64(b"lab-link-salt-16").expect("a valid salt");
-        argon2
-            .hash_password(passphrase.as_bytes(), &salt)
-            .expect("hashing")
-            .to_string()
+    /// The hash of [`PASSPHRASE`], computed once for every test (each
+    /// `Auth::new` would hash it again).
+    pub(super) fn passphrase_hash() -> String {
+        static HASH: OnceLock<String> = OnceLock::new();
+        HASH.get_or_init(|| Hasher::hash_blocking(PASSPHRASE).expect("hashing"))
+            .clone()
     }
 
-    /// An `Auth` on `config` without a store, configured with the cheap
-    /// hash of [`PASSPHRASE`] (`Auth::new` would hash at 64 MiB).
+    /// An `Auth` on `config` without a store, configured with
+    /// [`PASSPHRASE`].
     pub(super) fn auth(config: AuthConfig) -> Auth {
         let state = State {
-            passphrase_hash: Some(cheap_hash(PASSPHRASE)),
+            passphrase_hash: Some(passphrase_hash()),
             ..State::default()
         };
         Auth {
