@@ -39,6 +39,7 @@ pub struct AuthConfig {
     pub(crate) revalidate_interval: Duration,
     pub(crate) hash_concurrency: usize,
     pub(crate) body_limit: usize,
+    pub(crate) require_current_passphrase: bool,
 }
 
 fn caps(names: &[&str]) -> BTreeSet<String> {
@@ -65,6 +66,7 @@ impl Default for AuthConfig {
             revalidate_interval: Duration::from_secs(30),
             hash_concurrency: 2,
             body_limit: 4096,
+            require_current_passphrase: true,
         }
     }
 }
@@ -208,5 +210,19 @@ impl AuthConfig {
     setter!(
         /// How many Argon2 hashes may run at once (default 2).
         hash_concurrency: usize
+    );
+    setter!(
+        /// Whether `POST {prefix}/auth/passphrase` needs the current
+        /// passphrase as `currentPassphrase` (default true; `local` never
+        /// needs it). Turn it off for a lab-link 0.5.0 client that rotates
+        /// the passphrase: it does not send the field.
+        ///
+        /// ```
+        /// use lab_link_auth::AuthConfig;
+        ///
+        /// let level_1_rotation = AuthConfig::new().require_current_passphrase(false);
+        /// # let _ = level_1_rotation;
+        /// ```
+        require_current_passphrase: bool
     );
 }

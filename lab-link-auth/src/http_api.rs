@@ -90,6 +90,26 @@ impl AuthRequest {
         self
     }
 
+    /// The scheme the client used: `"https"` when [`AuthRequest::https`]
+    /// says so, otherwise `"http"`. The Origin rule compares it (W10).
+    ///
+    /// ```
+    /// use http::Method;
+    /// use lab_link_auth::AuthRequest;
+    ///
+    /// let request = AuthRequest::new(Method::GET, "/ws", "127.0.0.1:5000".parse()?);
+    /// assert_eq!(request.scheme(), "http");
+    /// assert_eq!(request.https(true).scheme(), "https");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The first value of header `name`, when it is visible ASCII.
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())

@@ -25,9 +25,11 @@ pub use config::AuthConfig;
 pub use error::AuthError;
 pub use http_api::{AuthRequest, AuthResponse};
 pub use origin::origin_allowed;
-pub use passphrase::{generate_passphrase, validate_passphrase, Hasher, MIN_PASSPHRASE_CHARS};
+pub use passphrase::{generate_passphrase, validate_passphrase, MIN_PASSPHRASE_CHARS};
 pub use principal::{AuthPrincipal, PrincipalKind};
-pub use rate_limit::{RateLimiter, Slot};
 pub use registry::{Auth, Invite, InviteEvent, InviteStatus, NewToken, Watch};
+// The store's rows and handle are public for this crate's integration
+// tests (which seed a store with a cheap hash), not API.
+#[doc(hidden)]
 pub use store::{SessionRow, Store, TokenRow};
 pub use trust::{canonical_ip, decide_trust, rate_limit_key, Trust};

@@ -1,43 +1,57 @@
-//! The `Origin` rule of AUTH.md section 5: the defence against drive-by
-//! pages and DNS rebinding on the WebSocket handshake and the
-//! state-changing requests.
+//! Where a request comes from: the `Origin` rule of AUTH.md section 5 (the
+//! defence against drive-by pages and DNS rebinding on the WebSocket
+//! handshake and the state-changing requests) and the `Sec-Fetch-Site`
+//! rule for POSTs that carry the session cookie (W5).
 //!
-//! It is 0.5.0's rule, with one deliberate difference (AUTH.md W10): an
-//! allow-list entry also matches an Origin that differs only in the case
-//! of its scheme or host, or in spelling out the scheme's default port
-//! (`https://Instrument.example` = `https://instrument.example:443`).
-//! Everything else is compared as 0.5.0 does; in particular the scheme is
-//! not compared on the same-origin path, and `localhost` ≠ `127.0.0.1`.
+//! The Origin rule is 0.5.0's, with the W10 differences: an Origin is
+//! compared as (scheme, lowercase host, effective port), so the scheme
+//! must be the request's (`https://127.0.0.1:8000` is refused by a plain
+//! `http` server), and spelling out the default port does not matter
+//! (`http://127.0.0.1:80` = Host `127.0.0.1`), on the allow-list as on the
+//! same-origin path. `localhost` ≠ `127.0.0.1` still: they are different
+//! origins to a browser too.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// Whether a request with this `Origin` and `Host` passes (AUTH.md 5).
+/// Whether a request with this `Origin` and `Host`, made over
+/// `request_scheme` (`"http"`, or `"https"` when a trusted proxy says so),
+/// passes (AUTH.md 5, with W10).
 ///
 /// 1. No `Origin`, or an empty one, passes (scripts and curl send none).
 /// 2. Trailing `/` are stripped; an Origin on `allowed` passes, whatever
-///    the `Host` (entries compared with trailing `/` stripped, and also
-///    normalised: scheme and host lowercase, default port explicit).
-/// 3. Otherwise the Origin's `host[:port]` must equal `Host`, ignoring
-///    case, literally (`h` ≠ `h:80`), and the scheme is not compared;
+///    the `Host`: compared exactly, or as (scheme, lowercase host,
+///    effective port).
+/// 3. Otherwise the Origin must be `scheme://host[:port]` with the
+///    request's scheme, and its host and effective port must equal those
+///    of `Host` (host ignoring case, a missing port being the scheme's
+///    default);
 /// 4. and its host must be `localhost` (any case) or an IP literal (v4,
 ///    or v6 in brackets). A named host is rejected: DNS rebinding.
 ///
-/// `Origin: null` is rejected.
+/// `Origin: null` is rejected, and so is an Origin with a path or user
+/// information (browsers never send one).
 ///
 /// ```
 /// use lab_link_auth::origin_allowed;
 ///
 /// let allowed = vec!["https://instrument.example/".to_owned()];
-/// // Same origin by IP: accepted, scheme not compared.
-/// assert!(origin_allowed(Some("https://127.0.0.1:8000"), Some("127.0.0.1:8000"), &allowed));
+/// // Same origin by IP: accepted.
+/// assert!(origin_allowed(Some("http://127.0.0.1:8000"), Some("127.0.0.1:8000"), "http", &allowed));
+/// // The same host and port over another scheme is another origin.
+/// assert!(!origin_allowed(Some("https://127.0.0.1:8000"), Some("127.0.0.1:8000"), "http", &allowed));
 /// // A rebinding attacker's name, even though it matches Host: rejected.
-/// assert!(!origin_allowed(Some("http://evil.example:8000"), Some("evil.example:8000"), &allowed));
+/// assert!(!origin_allowed(Some("http://evil.example:8000"), Some("evil.example:8000"), "http", &allowed));
 /// // Allow-listed: accepted whatever the Host.
-/// assert!(origin_allowed(Some("https://INSTRUMENT.example:443"), Some("10.0.0.5"), &allowed));
+/// assert!(origin_allowed(Some("https://INSTRUMENT.example:443"), Some("10.0.0.5"), "http", &allowed));
 /// // No Origin (a script): accepted.
-/// assert!(origin_allowed(None, Some("127.0.0.1:8000"), &allowed));
+/// assert!(origin_allowed(None, Some("127.0.0.1:8000"), "http", &allowed));
 /// ```
-pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+pub fn origin_allowed(
+    origin: Option<&str>,
+    host: Option<&str>,
+    request_scheme: &str,
+    allowed: &[String],
+) -> bool {
     let Some(origin) = origin.filter(|origin| !origin.is_empty()) else {
         return true;
     };
@@ -45,16 +59,49 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
     if on_allow_list(origin, allowed) {
         return true;
     }
-    let netloc = netloc(origin);
-    if !netloc.eq_ignore_ascii_case(host.unwrap_or("")) {
+    let Some((scheme, origin_host, origin_port)) = normalise(origin) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(request_scheme) {
         return false;
     }
-    match hostname(netloc) {
-        Some(Hostname::Bracketed(inner)) => inner.parse::<Ipv6Addr>().is_ok(),
-        Some(Hostname::Plain(name)) => {
-            name.eq_ignore_ascii_case("localhost") || name.parse::<Ipv4Addr>().is_ok()
-        }
-        None => false,
+    // `Host` is an authority without a scheme: read it as one of the
+    // request's scheme, so that a missing port is that scheme's default.
+    let Some((_, host, port)) = host.and_then(|host| normalise(&format!("{scheme}://{host}")))
+    else {
+        return false;
+    };
+    if (origin_host.as_str(), origin_port) != (host.as_str(), port) {
+        return false;
+    }
+    match origin_host.strip_prefix('[') {
+        Some(bracketed) => bracketed
+            .strip_suffix(']')
+            .is_some_and(|inner| inner.parse::<Ipv6Addr>().is_ok()),
+        None => origin_host == "localhost" || origin_host.parse::<Ipv4Addr>().is_ok(),
+    }
+}
+
+/// Whether a POST that carries the session cookie may go on, by its
+/// `Sec-Fetch-Site` header (W5): browsers send it on every request since
+/// 2023, and a forged cross-site request cannot remove it.
+///
+/// - absent (a script, an older browser), `same-origin`, `none` (the
+///   user's own navigation): yes, the Origin rule still applies;
+/// - `same-site` (another port or subdomain of the instrument's site,
+///   which the cookie reaches since cookies ignore ports): only with an
+///   `Origin` header, which the Origin rule then checks;
+/// - `cross-site`, or any other value: no. A `SameSite=Strict` cookie is
+///   never sent cross-site by a browser, so no real client is refused.
+///
+/// Values compare ignoring ASCII case.
+pub(crate) fn fetch_site_allowed(fetch_site: Option<&str>, has_origin: bool) -> bool {
+    match fetch_site.map(str::trim) {
+        None | Some("") => true,
+        Some(site) if site.eq_ignore_ascii_case("same-origin") => true,
+        Some(site) if site.eq_ignore_ascii_case("none") => true,
+        Some(site) if site.eq_ignore_ascii_case("same-site") => has_origin,
+        Some(_) => false,
     }
 }
 
@@ -106,27 +153,6 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-/// Python's `urlsplit(origin).netloc`: what follows `scheme://` up to the
-/// first `/`, `?` or `#`; empty when there is no `//` (`null`).
-fn netloc(origin: &str) -> &str {
-    let after_scheme = match origin.split_once(':') {
-        Some((scheme, rest)) if is_scheme(scheme) => rest,
-        _ => origin,
-    };
-    let Some(authority) = after_scheme.strip_prefix("//") else {
-        return "";
-    };
-    let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
-    &authority[..end]
-}
-
-/// `urlsplit`'s scheme rule: a letter, then letters, digits, `+`, `-`, `.`.
-fn is_scheme(scheme: &str) -> bool {
-    let mut bytes = scheme.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
 /// The host part of a netloc, as written.
 enum Hostname<'a> {
     /// `[…]`, without the brackets.
@@ -160,16 +186,22 @@ mod tests {
 
     #[track_caller]
     fn check(origin: Option<&str>, host: Option<&str>, expect: bool) {
+        check_over("http", origin, host, expect);
+    }
+
+    #[track_caller]
+    fn check_over(scheme: &str, origin: Option<&str>, host: Option<&str>, expect: bool) {
         let allowed = vec!["https://instrument.example/".to_owned()];
         assert_eq!(
-            origin_allowed(origin, host, &allowed),
+            origin_allowed(origin, host, scheme, &allowed),
             expect,
-            "Origin {origin:?}, Host {host:?}"
+            "Origin {origin:?}, Host {host:?}, over {scheme}"
         );
     }
 
     /// Every row of the AUTH.md section 5 table (login column), with the
-    /// server's `allowed_origins={"https://instrument.example/"}`.
+    /// server's `allowed_origins={"https://instrument.example/"}`; the one
+    /// row where we differ (W10) says so.
     #[test]
     fn section_5_table() {
         let h = format!("127.0.0.1:{P}");
@@ -177,7 +209,8 @@ mod tests {
         check(None, host, true);
         check(Some(""), host, true);
         check(Some(&format!("http://127.0.0.1:{P}")), host, true);
-        check(Some(&format!("https://127.0.0.1:{P}")), host, true);
+        // 0.5.0 accepts a scheme that differs from the request's; we do not.
+        check(Some(&format!("https://127.0.0.1:{P}")), host, false);
         check(Some(&format!("http://127.0.0.1:{P}/")), host, true);
         check(Some(&format!("http://127.0.0.1:{}", P + 1)), host, false);
         let localhost = format!("localhost:{P}");
@@ -218,13 +251,56 @@ mod tests {
     }
 
     #[test]
-    fn netloc_is_compared_literally() {
-        // An explicit default port differs from an omitted one (D13).
-        check(Some("http://127.0.0.1"), Some("127.0.0.1:80"), false);
-        check(Some("http://127.0.0.1:80"), Some("127.0.0.1"), false);
+    fn scheme_and_effective_port_are_compared() {
+        // The scheme must be the request's (W10).
+        check_over(
+            "https",
+            Some("https://127.0.0.1:8443"),
+            Some("127.0.0.1:8443"),
+            true,
+        );
+        check_over(
+            "https",
+            Some("http://127.0.0.1:8443"),
+            Some("127.0.0.1:8443"),
+            false,
+        );
+        check_over(
+            "HTTPS",
+            Some("HTTPS://[::1]:8443"),
+            Some("[::1]:8443"),
+            true,
+        );
+        check(Some("ws://127.0.0.1:8000"), Some("127.0.0.1:8000"), false);
+        check(Some("file://127.0.0.1:8000"), Some("127.0.0.1:8000"), false);
+        // A spelled-out default port is the same port (0.5.0 compares the
+        // netloc literally).
+        check(Some("http://127.0.0.1"), Some("127.0.0.1:80"), true);
+        check(Some("http://127.0.0.1:80"), Some("127.0.0.1"), true);
         check(Some("http://127.0.0.1"), Some("127.0.0.1"), true);
-        // No Host: nothing matches but a missing Origin.
+        check_over(
+            "https",
+            Some("https://localhost"),
+            Some("localhost:443"),
+            true,
+        );
+        check_over(
+            "https",
+            Some("https://localhost"),
+            Some("localhost:80"),
+            false,
+        );
+        check(Some("http://127.0.0.1:8000"), Some("127.0.0.1"), false);
+        // No Host, or a Host that is not an authority: nothing matches but
+        // a missing Origin.
         check(Some("http://127.0.0.1"), None, false);
+        check(Some("http://127.0.0.1"), Some(""), false);
+        check(Some("http://127.0.0.1"), Some("127.0.0.1/x"), false);
+        check(
+            Some("http://127.0.0.1:8000"),
+            Some("127.0.0.1:99999"),
+            false,
+        );
         check(None, None, true);
         // `null` with an empty Host still has no IP or localhost host.
         check(Some("null"), Some(""), false);
@@ -249,9 +325,11 @@ mod tests {
             Some("localhost.evil.example"),
             false,
         );
-        // A path after the authority is ignored, as by urlsplit.
-        check(Some("http://127.0.0.1:1/x"), Some("127.0.0.1:1"), true);
-        // No scheme separator: empty netloc.
+        // A path or user information: not an Origin a browser sends
+        // (0.5.0 ignores the path).
+        check(Some("http://127.0.0.1:1/x"), Some("127.0.0.1:1"), false);
+        check(Some("http://u@127.0.0.1:1"), Some("127.0.0.1:1"), false);
+        // No scheme separator.
         check(Some("127.0.0.1:1"), Some("127.0.0.1:1"), false);
     }
 
@@ -259,7 +337,7 @@ mod tests {
     fn check_list(entry: &str, origin: &str, expect: bool) {
         let allowed = vec![entry.to_owned()];
         assert_eq!(
-            origin_allowed(Some(origin), Some("10.9.9.9:1"), &allowed),
+            origin_allowed(Some(origin), Some("10.9.9.9:1"), "http", &allowed),
             expect,
             "entry {entry:?}, Origin {origin:?}"
         );
@@ -344,5 +422,31 @@ mod tests {
             normalise("WSS://H.example"),
             Some(("wss".to_owned(), "h.example".to_owned(), 443))
         );
+    }
+
+    #[track_caller]
+    fn check_fetch_site(fetch_site: Option<&str>, has_origin: bool, expect: bool) {
+        assert_eq!(
+            fetch_site_allowed(fetch_site, has_origin),
+            expect,
+            "Sec-Fetch-Site {fetch_site:?}, Origin present: {has_origin}"
+        );
+    }
+
+    #[test]
+    fn fetch_site_of_cookie_posts() {
+        for has_origin in [false, true] {
+            check_fetch_site(None, has_origin, true);
+            check_fetch_site(Some(""), has_origin, true);
+            check_fetch_site(Some("same-origin"), has_origin, true);
+            check_fetch_site(Some("Same-Origin"), has_origin, true);
+            check_fetch_site(Some("none"), has_origin, true);
+            check_fetch_site(Some("cross-site"), has_origin, false);
+            check_fetch_site(Some("CROSS-SITE"), has_origin, false);
+            check_fetch_site(Some("same-origin, cross-site"), has_origin, false);
+            check_fetch_site(Some("elsewhere"), has_origin, false);
+        }
+        check_fetch_site(Some("same-site"), true, true);
+        check_fetch_site(Some("same-site"), false, false);
     }
 }

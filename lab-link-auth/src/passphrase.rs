@@ -85,28 +85,14 @@ pub fn generate_passphrase() -> String {
 /// `concurrency` at once.
 ///
 /// Cloning shares the limit.
-///
-/// ```
-/// use lab_link_auth::Hasher;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), lab_link_auth::AuthError> {
-/// let hasher = Hasher::new(2);
-/// let hash = hasher.hash("correct horse battery".to_owned()).await?;
-/// assert!(hash.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
-/// assert!(hasher.verify("correct horse battery".to_owned(), hash.clone()).await);
-/// assert!(!hasher.verify("wrong horse battery".to_owned(), hash).await);
-/// # Ok(())
-/// # }
-/// ```
 #[derive(Debug, Clone)]
-pub struct Hasher {
+pub(crate) struct Hasher {
     semaphore: Arc<Semaphore>,
 }
 
 impl Hasher {
     /// A hasher running at most `concurrency` hashes at once (at least 1).
-    pub fn new(concurrency: usize) -> Self {
+    pub(crate) fn new(concurrency: usize) -> Self {
         Self {
             semaphore: Arc::new(Semaphore::new(concurrency.max(1))),
         }
@@ -125,7 +111,7 @@ impl Hasher {
     /// Dropping the future gives up the wait for a permit; once the hash
     /// has started it runs to completion on the blocking pool and keeps
     /// its permit until then, so cancellation cannot exceed the limit.
-    pub async fn hash(&self, passphrase: String) -> Result<String, AuthError> {
+    pub(crate) async fn hash(&self, passphrase: String) -> Result<String, AuthError> {
         self.run(move || Self::hash_blocking(&passphrase))
             .await
             .and_then(|result| result)
@@ -140,7 +126,7 @@ impl Hasher {
     /// # Cancel safety
     ///
     /// As for [`Hasher::hash`].
-    pub async fn verify(&self, passphrase: String, hash: String) -> bool {
+    pub(crate) async fn verify(&self, passphrase: String, hash: String) -> bool {
         if passphrase.is_empty() || PasswordHash::new(&hash).is_err() {
             return false;
         }
@@ -154,7 +140,7 @@ impl Hasher {
     /// # Errors
     ///
     /// Hashing failed.
-    pub fn hash_blocking(passphrase: &str) -> Result<String, AuthError> {
+    pub(crate) fn hash_blocking(passphrase: &str) -> Result<String, AuthError> {
         let mut salt = [0u8; 16];
         crate::secret::fill_random(&mut salt);
         let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
@@ -165,7 +151,7 @@ impl Hasher {
     }
 
     /// [`Hasher::verify`] on the calling thread (start-up only).
-    pub fn verify_blocking(passphrase: &str, hash: &str) -> bool {
+    pub(crate) fn verify_blocking(passphrase: &str, hash: &str) -> bool {
         if passphrase.is_empty() {
             return false;
         }

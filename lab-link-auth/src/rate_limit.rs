@@ -18,24 +18,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Failures per key within a sliding window; in-flight attempts count.
-///
-/// ```
-/// use std::time::Duration;
-/// use lab_link_auth::RateLimiter;
-///
-/// let limiter = RateLimiter::new(5, Duration::from_secs(60));
-/// for _ in 0..5 {
-///     let slot = limiter.try_reserve("192.0.2.7").expect("under the limit");
-///     // … the passphrase was wrong:
-///     slot.failed();
-/// }
-/// let retry_after = limiter.try_reserve("192.0.2.7").unwrap_err();
-/// assert!(retry_after >= Duration::from_secs(1));
-/// // Other keys are independent.
-/// assert!(limiter.try_reserve("192.0.2.8").is_ok());
-/// ```
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     max_failures: u32,
     window: Duration,
     state: Mutex<State>,
@@ -45,7 +29,7 @@ pub struct RateLimiter {
 /// [`Slot::succeeded`] clears the key's history; dropping it undecided
 /// releases it.
 #[derive(Debug)]
-pub struct Slot<'a> {
+pub(crate) struct Slot<'a> {
     limiter: &'a RateLimiter,
     key: String,
     decided: bool,
@@ -78,7 +62,7 @@ enum Outcome {
 impl RateLimiter {
     /// `max_failures` per `window` (0.5.0: 5 per 60 s). With
     /// `max_failures` 0 every attempt is refused.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    pub(crate) fn new(max_failures: u32, window: Duration) -> Self {
         Self {
             max_failures,
             window,
@@ -100,7 +84,7 @@ impl RateLimiter {
     /// The key is limited: the `Retry-After` duration, the time until the
     /// oldest failure leaves the window, rounded up to whole seconds and
     /// at least 1 s.
-    pub fn try_reserve(&self, key: &str) -> Result<Slot<'_>, Duration> {
+    pub(crate) fn try_reserve(&self, key: &str) -> Result<Slot<'_>, Duration> {
         self.try_reserve_at(key, Instant::now())
     }
 
@@ -172,18 +156,13 @@ impl RateLimiter {
 
 impl Slot<'_> {
     /// The attempt failed: counts against the key for the window.
-    pub fn failed(self) {
+    pub(crate) fn failed(self) {
         self.decide(Outcome::Failed, Instant::now());
     }
 
     /// The attempt succeeded: clears the key's failures.
-    pub fn succeeded(self) {
+    pub(crate) fn succeeded(self) {
         self.decide(Outcome::Succeeded, Instant::now());
-    }
-
-    /// The key this slot was reserved for.
-    pub fn key(&self) -> &str {
-        &self.key
     }
 
     fn decide(mut self, outcome: Outcome, now: Instant) {
@@ -313,7 +292,7 @@ mod tests {
         let limiter = RateLimiter::new(2, WINDOW);
         for _ in 0..10 {
             let slot = limiter.try_reserve("k").unwrap();
-            assert_eq!(slot.key(), "k");
+            assert_eq!(slot.key, "k");
             drop(slot);
         }
         assert_eq!(entries(&limiter), 0);

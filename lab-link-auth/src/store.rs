@@ -24,6 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension as _, Row};
 use crate::AuthError;
 
 /// A remembered session as stored.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRow {
     /// 24 hex.
@@ -47,6 +48,7 @@ pub struct SessionRow {
 }
 
 /// An API token as stored.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRow {
     /// 24 hex.
@@ -87,6 +89,7 @@ pub struct TokenRow {
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), lab_link_auth::AuthError>(())
 /// ```
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,

@@ -681,9 +681,9 @@ async fn tokens_create_list_and_revoke() {
     for (body, message) in [
         (
             json!({"label": "  ", "capabilities": []}),
-            "label is required",
+            "API token label is required",
         ),
-        (json!({"capabilities": []}), "label is required"),
+        (json!({"capabilities": []}), "API token label is required"),
         (
             json!({"label": "x", "capabilities": "control"}),
             "must be a list of strings",
@@ -714,6 +714,17 @@ async fn tokens_create_list_and_revoke() {
         let got = reply.body["message"].as_str().unwrap();
         assert!(got.contains(message), "{body}: {got}");
     }
+    // A blank label gets 0.5.0's message, word for word.
+    let reply = call(&auth, create(json!({"label": "", "capabilities": []}))).await;
+    assert_eq!(
+        reply.body,
+        json!({"authorized": false, "error": "invalid_token",
+               "message": "API token label is required"})
+    );
+    assert_eq!(
+        auth.create_token(" ", ["control"], None).unwrap_err(),
+        "API token label is required"
+    );
 
     let reply = call(
         &auth,
@@ -1020,4 +1031,129 @@ fn auth_and_its_futures_can_cross_threads() {
     send(&watch.ended());
     let change = auth.change_passphrase("another passphrase", true, true);
     send(&change);
+}
+
+/// W10: the Origin's scheme must be the request's, and a spelled-out
+/// default port is the same origin.
+#[tokio::test]
+async fn the_origin_scheme_must_be_the_requests() {
+    let dir = TestDir::new("scheme");
+    let auth = cheap_auth(&dir, AuthConfig::new());
+    let login_from = |origin: &str, https: bool| {
+        remote(Method::POST, "/auth/login")
+            .header("origin", origin)
+            .https(https)
+            .json(&json!({"passphrase": PASSPHRASE}))
+    };
+    let plain = format!("http://{LAN_HOST}");
+    let secure = format!("https://{LAN_HOST}");
+    for (origin, https, expect) in [
+        (&plain, false, StatusCode::OK),
+        (&secure, false, StatusCode::FORBIDDEN),
+        (&plain, true, StatusCode::FORBIDDEN),
+        (&secure, true, StatusCode::OK),
+    ] {
+        let reply = call(&auth, login_from(origin, https)).await;
+        assert_eq!(reply.status, expect, "{origin} over https: {https}");
+        if expect == StatusCode::FORBIDDEN {
+            assert_eq!(error(&reply), "origin_not_allowed");
+        }
+    }
+    // The WebSocket handshake's principal and a management endpoint too.
+    let token = manager_token(&auth);
+    let handshake =
+        |origin: &str| with_bearer(remote(Method::GET, "/ws"), &token).header("origin", origin);
+    assert!(auth.resolve(&handshake(&plain), true).is_some());
+    assert!(auth.resolve(&handshake(&secure), true).is_none());
+    let sessions =
+        with_bearer(remote(Method::GET, "/auth/sessions"), &token).header("origin", &secure);
+    let reply = call(&auth, sessions).await;
+    assert_eq!(
+        (reply.status, error(&reply)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    // Host without a port, Origin with the default one: the same origin.
+    let request = AuthRequest::new(
+        Method::POST,
+        "/auth/login",
+        "192.0.2.10:50000".parse().unwrap(),
+    )
+    .header("host", "192.0.2.1")
+    .header("origin", "http://192.0.2.1:80")
+    .json(&json!({"passphrase": PASSPHRASE}));
+    assert_eq!(call(&auth, request).await.status, StatusCode::OK);
+}
+
+/// W5: a POST that carries the session cookie is refused when
+/// `Sec-Fetch-Site` says it comes from another site.
+#[tokio::test]
+async fn cookie_posts_check_sec_fetch_site() {
+    let dir = TestDir::new("fetch-site");
+    let auth = cheap_auth(&dir, AuthConfig::new());
+    let secret = login(&auth, PASSPHRASE, false).await.secret();
+    let origin = format!("http://{LAN_HOST}");
+    let post = |path: &str, site: Option<&str>, with_origin: bool| {
+        let mut request = with_session(remote(Method::POST, path), &secret);
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        if with_origin {
+            request = request.header("origin", &origin);
+        }
+        request
+    };
+
+    // Refused, with each endpoint's own code; the session lives on.
+    for (site, with_origin) in [
+        ("cross-site", true),
+        ("cross-site", false),
+        ("same-site", false),
+        ("somewhere-else", true),
+    ] {
+        let reply = call(&auth, post("/auth/logout", Some(site), with_origin)).await;
+        assert_eq!(
+            (reply.status, error(&reply)),
+            (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            "{site}, Origin: {with_origin}"
+        );
+        let reply = call(&auth, post("/auth/invites", Some(site), with_origin)).await;
+        assert_eq!(
+            (reply.status, error(&reply)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{site}, Origin: {with_origin}"
+        );
+        let login =
+            post("/auth/login", Some(site), with_origin).json(&json!({"passphrase": PASSPHRASE}));
+        assert_eq!(call(&auth, login).await.status, StatusCode::FORBIDDEN);
+    }
+    let status = with_session(remote(Method::GET, "/auth/status"), &secret);
+    assert_eq!(status_principal(&auth, status).await["kind"], "session");
+
+    // Allowed: same-origin, none, absent, and same-site with an Origin.
+    for (site, with_origin) in [
+        (Some("same-origin"), true),
+        (Some("none"), false),
+        (None, false),
+        (Some("same-site"), true),
+    ] {
+        let reply = call(&auth, post("/auth/invites", site, with_origin)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{site:?}, Origin: {with_origin}"
+        );
+    }
+    // Without the cookie the header does not matter (a bearer token, or
+    // a first login).
+    let token = manager_token(&auth);
+    let request = with_bearer(remote(Method::POST, "/auth/invites"), &token)
+        .header("sec-fetch-site", "cross-site");
+    assert_eq!(call(&auth, request).await.status, StatusCode::OK);
+    let request = remote_post("/auth/login", &json!({"passphrase": PASSPHRASE}))
+        .header("sec-fetch-site", "cross-site");
+    assert_eq!(call(&auth, request).await.status, StatusCode::OK);
+    // GETs are not concerned.
+    let request = with_session(remote(Method::GET, "/auth/sessions"), &secret)
+        .header("sec-fetch-site", "cross-site");
+    assert_eq!(call(&auth, request).await.status, StatusCode::OK);
 }

@@ -258,7 +258,7 @@ async fn rotation_revokes_sessions_and_invites_but_keeps_tokens() {
     let mut watch = auth.watch(&principal);
 
     let weak = with_session(remote(Method::POST, "/auth/passphrase"), &remembered)
-        .json(&json!({"passphrase": "short"}));
+        .json(&json!({"passphrase": "short", "currentPassphrase": PASSPHRASE}));
     let reply = call(&auth, weak).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body["error"], "weak_passphrase");
@@ -269,7 +269,7 @@ async fn rotation_revokes_sessions_and_invites_but_keeps_tokens() {
     assert!(!watch.is_revoked());
 
     let rotate = with_session(remote(Method::POST, "/auth/passphrase"), &remembered)
-        .json(&json!({"passphrase": "the rotated passphrase"}));
+        .json(&json!({"passphrase": "the rotated passphrase", "currentPassphrase": PASSPHRASE}));
     let reply = call(&auth, rotate).await;
     assert_eq!(
         (reply.status, reply.body.clone()),
@@ -318,14 +318,144 @@ async fn rotation_flags_can_keep_sessions_and_invites() {
     let secret = login(&auth, PASSPHRASE, false).await.secret();
     let invite = auth.create_invite(None);
     let rotate = with_session(remote(Method::POST, "/auth/passphrase"), &secret).json(&json!({
-        "passphrase": "the rotated passphrase", "revokeSessions": false, "revokeInvites": false}));
+        "passphrase": "the rotated passphrase", "currentPassphrase": PASSPHRASE,
+        "revokeSessions": false, "revokeInvites": false}));
     assert_eq!(call(&auth, rotate).await.status, StatusCode::OK);
     let request = with_session(remote(Method::GET, "/auth/status"), &secret);
     assert_eq!(status_principal(&auth, request).await["kind"], "session");
     assert_eq!(auth.invite_status(&invite.id), Some(InviteStatus::Active));
     let bad = with_session(remote(Method::POST, "/auth/passphrase"), &secret)
-        .json(&json!({"passphrase": "the rotated passphrase", "revokeSessions": "false"}));
+        .json(&json!({"passphrase": "another new passphrase", "currentPassphrase": "the rotated passphrase", "revokeSessions": "false"}));
     assert_eq!(call(&auth, bad).await.status, StatusCode::BAD_REQUEST);
+}
+
+/// W5: a rotation over HTTP proves the current passphrase, except from
+/// the instrument computer or with the check turned off for 0.5.0
+/// clients; a wrong one counts against the login rate limit.
+#[tokio::test]
+async fn rotation_needs_the_current_passphrase() {
+    let dir = TestDir::new("rotation-current");
+    let auth = cheap_auth(&dir, AuthConfig::new().max_failures(3));
+    let secret = login(&auth, PASSPHRASE, false).await.secret();
+    let rotate =
+        |body: Value| with_session(remote(Method::POST, "/auth/passphrase"), &secret).json(&body);
+    let new = "the rotated passphrase";
+
+    let reply = call(&auth, rotate(json!({"passphrase": new}))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.body,
+        json!({"authorized": false, "error": "invalid_request",
+               "message": "`currentPassphrase` is required"})
+    );
+    let reply = call(
+        &auth,
+        rotate(json!({"passphrase": new, "currentPassphrase": 7})),
+    )
+    .await;
+    assert_eq!(reply.body["error"], "invalid_request");
+    // The new passphrase is checked before the current one is verified.
+    let reply = call(
+        &auth,
+        rotate(json!({"passphrase": "short", "currentPassphrase": "wrong"})),
+    )
+    .await;
+    assert_eq!(reply.body["error"], "weak_passphrase");
+
+    for _ in 0..2 {
+        let reply = call(
+            &auth,
+            rotate(json!({"passphrase": new, "currentPassphrase": "not the passphrase"})),
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"authorized": false, "error": "invalid_credentials"})
+            )
+        );
+    }
+    // The third failure of this client, counted with its logins.
+    assert_eq!(
+        login(&auth, "not the passphrase either", false)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let reply = call(
+        &auth,
+        rotate(json!({"passphrase": new, "currentPassphrase": PASSPHRASE})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.body["error"], "rate_limited");
+    assert!(reply.headers.contains_key("retry-after"));
+
+    // From the instrument computer: not needed, but checked when given.
+    let local_rotate = |body: Value| local(Method::POST, "/auth/passphrase").json(&body);
+    let reply = call(
+        &auth,
+        local_rotate(json!({"passphrase": new, "currentPassphrase": "wrong"})),
+    )
+    .await;
+    assert_eq!(reply.body["error"], "invalid_credentials");
+    let reply = call(&auth, local_rotate(json!({"passphrase": new}))).await;
+    assert_eq!(reply.body, json!({"changed": true}));
+    assert_eq!(
+        login(&auth, PASSPHRASE, false).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn rotation_with_the_current_passphrase_and_without_the_check() {
+    let dir = TestDir::new("rotation-level-1");
+    let auth = cheap_auth(&dir, AuthConfig::new());
+    let secret = login(&auth, PASSPHRASE, false).await.secret();
+    let rotate = with_session(remote(Method::POST, "/auth/passphrase"), &secret).json(
+        &json!({"passphrase": "the rotated passphrase", "currentPassphrase": PASSPHRASE,
+                "revokeSessions": false}),
+    );
+    assert_eq!(call(&auth, rotate).await.body, json!({"changed": true}));
+    assert_eq!(
+        login(&auth, "the rotated passphrase", false).await.status,
+        StatusCode::OK
+    );
+
+    // Turned off, a 0.5.0 client's body (no `currentPassphrase`) works.
+    let dir = TestDir::new("rotation-unchecked");
+    let auth = cheap_auth(&dir, AuthConfig::new().require_current_passphrase(false));
+    let manager = manager_token(&auth);
+    let rotate =
+        |body: Value| with_bearer(remote(Method::POST, "/auth/passphrase"), &manager).json(&body);
+    let reply = call(
+        &auth,
+        rotate(json!({"passphrase": "the rotated passphrase"})),
+    )
+    .await;
+    assert_eq!(reply.body, json!({"changed": true}));
+    // A current passphrase given is still checked.
+    let reply = call(
+        &auth,
+        rotate(json!({"passphrase": "a third passphrase", "currentPassphrase": PASSPHRASE})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    // Unconfigured (a store without a passphrase): nothing to prove yet.
+    let dir = TestDir::new("rotation-unconfigured");
+    let auth = Auth::new(AuthConfig::new().store(dir.store())).unwrap();
+    let manager = manager_token(&auth);
+    let rotate = with_bearer(remote(Method::POST, "/auth/passphrase"), &manager).json(
+        &json!({"passphrase": "the first passphrase", "currentPassphrase": "anything at all"}),
+    );
+    let reply = call(&auth, rotate).await;
+    assert_eq!(
+        (reply.status, reply.body["error"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("setup_required"))
+    );
+    assert!(!auth.is_configured());
 }
 
 fn session_of(auth: &Auth, secret: &str) -> AuthPrincipal {

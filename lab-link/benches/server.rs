@@ -22,36 +22,22 @@
 //!   thread, and of the whole process (the clients run here too).
 //! - `fan_out_paced`: the same at one commit per millisecond: a load the
 //!   server keeps up with, so every client should get every patch.
-//! - `fan_out_child`, `fan_out_child_paced`: the same with the server and
-//!   its committing thread in a child process, so that the CPU time of
-//!   that process excludes the clients; the final replicas are compared
-//!   with `GET /sync/state`.
 //! - `idle_memory`: the server in a child process; 500 idle connections,
 //!   each after its snapshot; the child's VmRSS before and after, then
 //!   after they closed, and the same again (a second round that needs more
 //!   memory than the first would be a leak).
-//! - `slow_consumer`: the server in a child process; one client (with a
-//!   64 KiB receive buffer) never reads while 99 others receive 2000 patches
-//!   at one per millisecond; the healthy clients' deliveries and
-//!   completeness, the child's VmRSS, and how the slow client catches up
-//!   once it reads.
-//! - `command_rtt_1`, `command_rtt_16`: the server in a child process; 1
-//!   or 16 clients, each sending `set_channel` commands one after the
-//!   other (send, wait for the ack, repeat): after a warm-up of
-//!   [`COMMAND_WARMUP`] commands each, `--commands` commands each. Round
-//!   trip (send to ack) p50/p99/max, commands per second over all clients
-//!   (from the start to the last ack), and the child's CPU time per
-//!   command; every client also receives every other client's patches.
-//!   Checked: every command is acked, after its own patch, at a version at
-//!   least that patch's; each client's ack versions increase; each command
-//!   commits exactly one version (every value a client sends differs from
-//!   the channel's current value); every client got every version once,
-//!   in order; and every final replica equals `GET /sync/state`. With one
-//!   client the round trip is mostly the wake-ups of sleeping threads
-//!   (client, reader, command task, writer, client again): on an idle
-//!   machine it is about three times what it is while another process
-//!   keeps a core busy, and so is the CPU time per command. The filter
-//!   `command_rtt_1` also selects `command_rtt_16`: add `--exact`.
+//! - `fan_out_child`, `fan_out_child_paced`, `slow_consumer`,
+//!   `command_rtt_1`, `command_rtt_16`: the load generator's scenarios
+//!   `fan_out`, `fan_out_paced`, `slow_consumer` and `command_rtt` (with 1
+//!   and 16 clients), run through the `lab-link-loadgen` library against
+//!   the server in a child process: the same harness `cargo xtask bench`
+//!   runs against the demo, so the clients, the checks and the figures
+//!   are those of the book's chapter "Performance", with this bench's
+//!   sizes (`--clients` subscribers, `--commands` per client, `--mutations`
+//!   patches for the slow consumer, `--pace-us` for the paced rate; the
+//!   rest the load generator's quick sizes, or its tiny ones in a quick
+//!   run). A check the load generator finds failed is a problem. The
+//!   filter `command_rtt_1` also selects `command_rtt_16`: add `--exact`.
 //! - `stream_replace`: the server in a child process; [`STREAM_CLIENTS`]
 //!   clients connected and reading binary frames; the child publishes
 //!   `--mutations` frames of [`bench_server::TRACE_SAMPLES`] float32
@@ -109,16 +95,20 @@
 //! Linux only: CPU time and memory come from `/proc`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use lab_link::engine::{apply, PatchOp};
 use lab_link::{LabSync, Routes, Server};
+use lab_link_loadgen::client::Target;
+use lab_link_loadgen::procfs::Probe;
+use lab_link_loadgen::scenario::{self, Context, Sizes};
+use lab_link_loadgen::stats::Latencies;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
@@ -150,9 +140,6 @@ const SCENARIOS: [&str; 9] = [
 
 /// Clients of `stream_replace`.
 const STREAM_CLIENTS: usize = 10;
-
-/// Commands each client of `command_rtt_*` sends before the measurement.
-const COMMAND_WARMUP: usize = 20;
 
 /// divan's options that take a value: skipped with it.
 const DIVAN_VALUE_OPTIONS: [&str; 15] = [
@@ -222,16 +209,12 @@ fn main() -> ExitCode {
         let result = match scenario {
             "fan_out" => in_process(|host| fan_out(options, table, scenario, host, Duration::ZERO)),
             "fan_out_paced" => in_process(|host| fan_out(options, table, scenario, host, paced)),
-            "fan_out_child" => {
-                in_child(|host| fan_out(options, table, scenario, host, Duration::ZERO))
-            }
-            "fan_out_child_paced" => {
-                in_child(|host| fan_out(options, table, scenario, host, paced))
-            }
+            "fan_out_child"
+            | "fan_out_child_paced"
+            | "slow_consumer"
+            | "command_rtt_1"
+            | "command_rtt_16" => in_child(|host| load_scenario(options, table, scenario, host)),
             "idle_memory" => in_child(|host| idle_memory(options, table, scenario, host)),
-            "slow_consumer" => in_child(|host| slow_consumer(options, table, scenario, host)),
-            "command_rtt_1" => in_child(|host| command_rtt(options, table, scenario, host, 1)),
-            "command_rtt_16" => in_child(|host| command_rtt(options, table, scenario, host, 16)),
             "stream_replace" => in_child(|host| stream_replace(options, table, scenario, host)),
             _ => unreachable!("every scenario is listed in SCENARIOS"),
         };
@@ -384,7 +367,7 @@ struct Row {
     figure: String,
     value: f64,
     decimals: usize,
-    unit: &'static str,
+    unit: String,
 }
 
 /// The result: one line per figure, and what went wrong.
@@ -401,14 +384,14 @@ impl Table {
         figure: impl Into<String>,
         value: f64,
         decimals: usize,
-        unit: &'static str,
+        unit: impl Into<String>,
     ) {
         self.rows.push(Row {
             scenario,
             figure: figure.into(),
             value,
             decimals,
-            unit,
+            unit: unit.into(),
         });
     }
 
@@ -431,7 +414,7 @@ impl Table {
                     row.scenario.to_owned(),
                     row.figure.clone(),
                     format!("{:.*}", row.decimals, row.value),
-                    row.unit.to_owned(),
+                    row.unit.clone(),
                 ]
             })
             .collect();
@@ -522,11 +505,6 @@ struct ServerMessage {
     patch: Vec<PatchOp>,
     data: Option<Value>,
     version: Option<u64>,
-    /// Of acks, errors and the patches of a command.
-    #[serde(rename = "requestId")]
-    request_id: Option<String>,
-    /// Of acks.
-    result: Option<Value>,
 }
 
 /// What one client received.
@@ -618,17 +596,11 @@ fn client_runtime() -> Result<Runtime, String> {
         .map_err(|e| format!("no client runtime: {e}"))
 }
 
-/// Connects to the sync socket; `receive_buffer` shrinks the socket's
-/// receive buffer (a slow client that holds little).
-async fn connect(addr: SocketAddr, receive_buffer: Option<u32>) -> Result<Ws, String> {
+/// Connects to the sync socket.
+async fn connect(addr: SocketAddr) -> Result<Ws, String> {
     let url = format!("ws://{addr}/sync/ws");
     let connecting = async {
         let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
-        if let Some(bytes) = receive_buffer {
-            socket
-                .set_recv_buffer_size(bytes)
-                .map_err(|e| e.to_string())?;
-        }
         let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
         let _ = stream.set_nodelay(true);
         let (ws, _) = tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream))
@@ -699,7 +671,7 @@ async fn reading_client(
     ready: mpsc::Sender<Result<u64, String>>,
 ) -> Result<Received, String> {
     let start = async {
-        let mut ws = connect(addr, None).await?;
+        let mut ws = connect(addr).await?;
         let received = first_snapshot(&mut ws, mutations).await?;
         Ok::<_, String>((ws, received))
     };
@@ -821,16 +793,15 @@ impl FanOut<'_> {
             1,
             "ms",
         );
-        let mut latencies: Vec<u64> = received
-            .iter()
-            .flat_map(|r| r.latencies_ns.iter().copied())
-            .collect();
-        latencies.sort_unstable();
-        for (name, quantile) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        let mut latencies = Latencies::new();
+        for nanos in received.iter().flat_map(|r| r.latencies_ns.iter()) {
+            latencies.record_ns(*nanos);
+        }
+        for (name, percent) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
             table.add(
                 scenario,
                 format!("commit-to-delivery latency {name}"),
-                percentile(&latencies, quantile) as f64 / 1e3,
+                latencies.percentile(percent).unwrap_or(0) as f64 / 1e3,
                 0,
                 "µs",
             );
@@ -882,14 +853,6 @@ impl FanOut<'_> {
         }
         delivered
     }
-}
-
-fn percentile(sorted: &[u64], quantile: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 fn nanos_to_s(nanos: u64) -> f64 {
@@ -997,42 +960,6 @@ impl Load {
     }
 }
 
-/// The bytes waiting in the kernel on the TCP connection from local port
-/// `from` to port `to` (both on 127.0.0.1): its send queue (`tx_queue` of
-/// `/proc/net/tcp`: sent but unacknowledged, or not sent yet) and its
-/// receive queue (`rx_queue`: received but not read).
-fn tcp_queues(from: u16, to: u16) -> Option<(u64, u64)> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let port = |address: &str| {
-        address
-            .rsplit_once(':')
-            .and_then(|(_, port)| u16::from_str_radix(port, 16).ok())
-    };
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if port(fields.get(1)?)? != from || port(fields.get(2)?)? != to {
-            return None;
-        }
-        let (tx, rx) = fields.get(4)?.split_once(':')?;
-        Some((
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
-}
-
 /// The soft limit on open files of this process.
 fn open_files_limit() -> Option<usize> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -1044,18 +971,6 @@ fn open_files_limit() -> Option<usize> {
 
 // ---------------------------------------------------------------------------
 // Where the server runs
-
-/// A running server and the thread that commits to it.
-trait Host {
-    fn addr(&self) -> SocketAddr;
-    /// The process whose CPU time is the server's.
-    fn pid(&self) -> u32;
-    /// Commits `mutations` mutations, one every `pace`; returns when done.
-    fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String>;
-    /// The document the server holds now.
-    fn state(&self) -> Result<Value, String>;
-    fn in_process(&self) -> bool;
-}
 
 /// The server in this process: on a runtime of its own (threads
 /// `lab-server`), committed to by a thread of its own (`bench-driver`);
@@ -1138,15 +1053,14 @@ impl InProcessServer {
     }
 }
 
-impl Host for InProcessServer {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
+// What `fan_out` needs of its server.
+impl InProcessServer {
+    /// The process whose CPU time is the server's: this one.
     fn pid(&self) -> u32 {
         std::process::id()
     }
 
+    /// Commits `mutations` mutations, one every `pace`; returns when done.
     fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String> {
         self.orders
             .send((mutations, pace))
@@ -1156,13 +1070,10 @@ impl Host for InProcessServer {
             .map_err(|_| "the driver did not finish within 60 s".to_owned())
     }
 
+    /// The document the server holds now.
     fn state(&self) -> Result<Value, String> {
         serde_json::from_str(self.sync.snapshot().document_json())
             .map_err(|e| format!("the snapshot is not JSON: {e}"))
-    }
-
-    fn in_process(&self) -> bool {
-        true
     }
 }
 
@@ -1252,8 +1163,12 @@ impl ChildServer {
         }
     }
 
+    /// The child's VmRSS, in KiB.
     fn rss_kib(&self) -> Result<u64, String> {
-        rss_kib(self.pid)
+        Probe::new(self.pid)
+            .rss()
+            .map(|bytes| bytes / 1024)
+            .map_err(|e| e.to_string())
     }
 
     /// Closes stdin (the child shuts down gracefully) and waits for it;
@@ -1278,71 +1193,6 @@ impl Drop for ChildServer {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-impl Host for ChildServer {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    fn commit(&mut self, mutations: usize, pace: Duration) -> Result<Commits, String> {
-        let stdin = self.stdin.as_mut().ok_or("the child's stdin is closed")?;
-        writeln!(stdin, "commit {mutations} {}", pace.as_micros())
-            .and_then(|()| stdin.flush())
-            .map_err(|e| format!("cannot write to the child: {e}"))?;
-        let answer = self.line(Duration::from_secs(60))?;
-        let numbers: Vec<u64> = answer
-            .strip_prefix("committed ")
-            .map(|rest| {
-                rest.split_whitespace()
-                    .filter_map(|n| n.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        match numbers.as_slice() {
-            [_, first_ns, last_ns, version] => Ok(Commits {
-                first_ns: *first_ns,
-                last_ns: *last_ns,
-                version: *version,
-            }),
-            _ => Err(format!("unexpected answer of the child: {answer:?}")),
-        }
-    }
-
-    /// `GET /sync/state`.
-    fn state(&self) -> Result<Value, String> {
-        let fetch = || -> std::io::Result<String> {
-            let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))?;
-            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            write!(
-                stream,
-                "GET /sync/state HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                self.addr
-            )?;
-            let mut response = String::new();
-            stream.read_to_string(&mut response)?;
-            Ok(response)
-        };
-        let response = fetch().map_err(|e| format!("GET /sync/state: {e}"))?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or("GET /sync/state: no body")?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!(
-                "GET /sync/state: {}",
-                head.lines().next().unwrap_or("")
-            ));
-        }
-        serde_json::from_str(body).map_err(|e| format!("GET /sync/state: not JSON: {e}"))
-    }
-
-    fn in_process(&self) -> bool {
-        false
     }
 }
 
@@ -1373,12 +1223,12 @@ fn fan_out(
     options: &Options,
     table: &mut Table,
     scenario: &'static str,
-    host: &mut dyn Host,
+    host: &mut InProcessServer,
     pace: Duration,
 ) -> Result<(), String> {
     let clients = client_runtime()?;
     let outcome = (|| {
-        let fleet = Fleet::start(&clients, host.addr(), options.clients, options.mutations)?;
+        let fleet = Fleet::start(&clients, host.addr, options.clients, options.mutations)?;
         let before = Cpu::of(host.pid());
         let commits = host.commit(options.mutations, pace)?;
         let results = fleet.finish(&clients);
@@ -1417,23 +1267,13 @@ fn fan_out(
                 2,
                 "µs",
             );
-            if host.in_process() {
-                table.add(
-                    scenario,
-                    "CPU per delivered patch: whole process (clients run here too)",
-                    per_patch(used.total_ns),
-                    2,
-                    "µs",
-                );
-            } else {
-                table.add(
-                    scenario,
-                    "CPU per delivered patch: server process, all threads",
-                    per_patch(used.total_ns),
-                    2,
-                    "µs",
-                );
-            }
+            table.add(
+                scenario,
+                "CPU per delivered patch: whole process (clients run here too)",
+                per_patch(used.total_ns),
+                2,
+                "µs",
+            );
             table.add(
                 scenario,
                 "CPU per commit: committing thread",
@@ -1475,7 +1315,7 @@ fn idle_memory(
         // One connection first, so that one-time costs (the snapshot cache,
         // the runtime's timer wheel, …) are in the "before".
         let warm = clients.block_on(async {
-            let mut ws = connect(server.addr, None).await?;
+            let mut ws = connect(server.addr).await?;
             first_snapshot(&mut ws, 0).await?;
             Ok::<_, String>(ws)
         })?;
@@ -1544,7 +1384,7 @@ async fn open_idle(addr: SocketAddr, count: usize) -> Result<Vec<Ws>, String> {
         let tasks: Vec<_> = (0..batch)
             .map(|_| {
                 tokio::spawn(async move {
-                    let mut ws = connect(addr, None).await?;
+                    let mut ws = connect(addr).await?;
                     first_snapshot(&mut ws, 0).await?;
                     Ok::<_, String>(ws)
                 })
@@ -1557,478 +1397,63 @@ async fn open_idle(addr: SocketAddr, count: usize) -> Result<Vec<Ws>, String> {
     Ok(open)
 }
 
-/// `slow_consumer`: one client never reads while the others receive
-/// `options.mutations` patches at the paced rate; then it reads.
-fn slow_consumer(
+// ---------------------------------------------------------------------------
+// The load generator's scenarios
+
+/// `fan_out_child`, `fan_out_child_paced`, `slow_consumer` and
+/// `command_rtt_*`: the load generator's scenarios (`lab-link-loadgen`,
+/// the harness `cargo xtask bench` runs against the demo), here against
+/// the child server, so that this bench keeps its figures without a
+/// second copy of the clients. Its figures become rows; a failed
+/// correctness check is a problem.
+fn load_scenario(
     options: &Options,
     table: &mut Table,
     scenario: &'static str,
-    server: &mut ChildServer,
+    host: &mut ChildServer,
 ) -> Result<(), String> {
-    let pace = Duration::from_micros(options.pace_us);
-    let clients = client_runtime()?;
-    let outcome = (|| {
-        // A receive buffer of 64 KiB (the kernel doubles it), so that most
-        // of the backlog waits on the server's side. Not smaller: below the
-        // loopback MSS (64 KiB) the receiver never reopens its window and
-        // the catch-up crawls on zero-window probes.
-        let mut slow = clients.block_on(connect(server.addr, Some(64 * 1024)))?;
-        let healthy = options.clients - 1;
-        let fleet = Fleet::start(&clients, server.addr, healthy, options.mutations)?;
-        let before = server.rss_kib()?;
-        let commits = server.commit(options.mutations, pace)?;
-        let results = fleet.finish(&clients);
-        let after = server.rss_kib()?;
-        let state = server.state()?;
-        table.count(scenario, "clients that never read", 1);
+    let base = if options.bench {
+        Sizes::quick()
+    } else {
+        Sizes::tiny()
+    };
+    let (name, rtt_clients) = match scenario {
+        "fan_out_child" => ("fan_out", base.rtt_clients),
+        "fan_out_child_paced" => ("fan_out_paced", base.rtt_clients),
+        "command_rtt_1" => ("command_rtt", 1),
+        "command_rtt_16" => ("command_rtt", 16),
+        _ => (scenario, base.rtt_clients),
+    };
+    let sizes = Sizes {
+        subscribers: options.clients,
+        rate: 1e6 / options.pace_us.max(1) as f64,
+        rtt_clients,
+        rtt_commands: options.commands,
+        slow_patches: options.mutations,
+        ..base
+    };
+    let context = Context {
+        target: Target::parse(&format!("http://{}/sync", host.addr)).map_err(|e| e.to_string())?,
+        probe: Probe::new(host.pid),
+        sizes,
+    };
+    let result = client_runtime()?
+        .block_on(scenario::run(&context, name))
+        .map_err(|e| e.to_string())?;
+    for figure in &result.figures {
+        let decimals = if figure.value.abs() >= 100.0 { 0 } else { 3 };
         table.add(
             scenario,
-            "pace (0: as fast as possible)",
-            pace.as_micros() as f64,
-            0,
-            "µs/commit",
+            figure.name.clone(),
+            figure.value,
+            decimals,
+            figure.unit.clone(),
         );
-        FanOut {
-            scenario,
-            clients: healthy,
-            mutations: options.mutations,
-            commits,
-            results: &results,
-            state: &state,
-        }
-        .report(table);
-        table.add(
-            scenario,
-            "server VmRSS before the commits",
-            before as f64,
-            0,
-            "KiB",
-        );
-        table.add(
-            scenario,
-            "server VmRSS after (the slow client still not reading)",
-            after as f64,
-            0,
-            "KiB",
-        );
-        let slow_port = match slow.get_ref() {
-            MaybeTlsStream::Plain(stream) => stream.local_addr().ok().map(|addr| addr.port()),
-            _ => None,
-        };
-        let server_port = server.addr.port();
-        if let Some(slow_port) = slow_port {
-            if let (Some((sending, _)), Some((_, receiving))) = (
-                tcp_queues(server_port, slow_port),
-                tcp_queues(slow_port, server_port),
-            ) {
-                table.add(
-                    scenario,
-                    "bytes for the slow client in the server's socket send queue",
-                    sending as f64,
-                    0,
-                    "bytes",
-                );
-                table.add(
-                    scenario,
-                    "bytes in the slow client's socket receive queue",
-                    receiving as f64,
-                    0,
-                    "bytes",
-                );
-            }
-        }
-
-        // Now the slow client reads: it must end at the last version with
-        // the right document, by patches and resynchronisations.
-        let caught_up = clients.block_on(async {
-            let mut received = first_snapshot(&mut slow, options.mutations).await?;
-            follow_to(&mut slow, &mut received, commits.version).await?;
-            Ok::<_, String>(received)
-        });
-        match caught_up {
-            Ok(received) => {
-                table.count(
-                    scenario,
-                    "slow client, once reading: patches received",
-                    received.patches,
-                );
-                table.count(
-                    scenario,
-                    "slow client, once reading: resynchronisations",
-                    received.resyncs,
-                );
-                table.add(
-                    scenario,
-                    "slow client, once reading: replica equal to the state",
-                    f64::from(u8::from(received.replica == state)),
-                    0,
-                    "(1: yes)",
-                );
-                if received.replica != state {
-                    table.problem(scenario, "the slow client's replica differs from the state");
-                }
-                if received.disorder > 0 {
-                    table.problem(scenario, "the slow client got patches out of order");
-                }
-            }
-            Err(e) => table.problem(scenario, format!("the slow client did not catch up: {e}")),
-        }
-        Ok(())
-    })();
-    clients.shutdown_timeout(Duration::from_secs(2));
-    outcome
-}
-
-/// `command_rtt_*`: `clients` clients send `set_channel` commands one
-/// after the other; see the module documentation.
-fn command_rtt(
-    options: &Options,
-    table: &mut Table,
-    scenario: &'static str,
-    server: &mut ChildServer,
-    clients: usize,
-) -> Result<(), String> {
-    let runtime = client_runtime()?;
-    let outcome = (|| {
-        let commands = options.commands;
-        let per_client = COMMAND_WARMUP + commands;
-        let total = clients * per_client;
-        // Connected one after the other, before any command: they all
-        // start at the same version.
-        let connected = runtime.block_on(async {
-            let mut connected = Vec::with_capacity(clients);
-            for _ in 0..clients {
-                let mut ws = connect(server.addr, None).await?;
-                let received = first_snapshot(&mut ws, total).await?;
-                connected.push((ws, received));
-            }
-            Ok::<_, String>(connected)
-        })?;
-        let start_version = connected[0].1.version;
-        if connected.iter().any(|(_, r)| r.version != start_version) {
-            return Err("the command clients started at different versions".to_owned());
-        }
-        let target = start_version + total as u64;
-        // The clients and this thread meet after the warm-up.
-        let warmed = Arc::new(tokio::sync::Barrier::new(clients + 1));
-        let handles: Vec<_> = connected
-            .into_iter()
-            .enumerate()
-            .map(|(index, (ws, received))| {
-                let client = CommandClient {
-                    index,
-                    warmup: COMMAND_WARMUP,
-                    commands,
-                    target,
-                    warmed: warmed.clone(),
-                };
-                runtime.spawn(client.run(ws, received))
-            })
-            .collect();
-        let (started, cpu_before) = runtime.block_on(async {
-            tokio::time::timeout(CLIENT_DEADLINE, warmed.wait())
-                .await
-                .map_err(|_| format!("the warm-up took more than {CLIENT_DEADLINE:?}"))?;
-            Ok::<_, String>((Instant::now(), Cpu::of(server.pid)))
-        })?;
-        let results: Vec<Result<CommandRun, String>> = runtime.block_on(async {
-            let mut results = Vec::with_capacity(handles.len());
-            for handle in handles {
-                results.push(
-                    handle
-                        .await
-                        .unwrap_or_else(|e| Err(format!("panicked: {e}"))),
-                );
-            }
-            results
-        });
-        let cpu_after = Cpu::of(server.pid);
-        let state = server.state()?;
-
-        let runs: Vec<&CommandRun> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-        for error in results.iter().filter_map(|r| r.as_ref().err()) {
-            table.problem(scenario, format!("a command client failed: {error}"));
-        }
-        let measured = runs.iter().map(|run| run.latencies_ns.len()).sum::<usize>();
-        table.count(
-            scenario,
-            "clients, each sending one command at a time",
-            clients,
-        );
-        table.count(
-            scenario,
-            "commands per client (after the warm-up)",
-            commands,
-        );
-        table.count(scenario, "commands measured (all clients)", measured);
-        if let Some(last_ack) = runs.iter().filter_map(|run| run.last_ack).max() {
-            let elapsed = last_ack.saturating_duration_since(started).as_secs_f64();
-            table.add(
-                scenario,
-                "commands per second (all clients)",
-                measured as f64 / elapsed.max(1e-9),
-                0,
-                "commands/s",
-            );
-        }
-        let mut latencies: Vec<u64> = runs
-            .iter()
-            .flat_map(|run| run.latencies_ns.iter().copied())
-            .collect();
-        latencies.sort_unstable();
-        for (name, quantile) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
-            table.add(
-                scenario,
-                format!("round trip, send to ack, {name}"),
-                percentile(&latencies, quantile) as f64 / 1e3,
-                0,
-                "µs",
-            );
-        }
-        if let (Some(before), Some(after), true) = (cpu_before, cpu_after, measured > 0) {
-            let used = after.since(before);
-            table.add(
-                scenario,
-                "server CPU per command: server process, all threads",
-                used.total_ns as f64 / 1e3 / measured as f64,
-                2,
-                "µs",
-            );
-            table.add(
-                scenario,
-                "  of which the server runtime's threads",
-                used.server_ns as f64 / 1e3 / measured as f64,
-                2,
-                "µs",
-            );
-        }
-
-        // Correctness.
-        let acks: usize = runs.iter().map(|run| run.acks).sum();
-        table.count(scenario, "acks received (warm-up included)", acks);
-        if acks != total {
-            table.problem(scenario, format!("{acks} acks for {total} commands"));
-        }
-        let early: usize = runs.iter().map(|run| run.acks_before_their_patch).sum();
-        table.count(
-            scenario,
-            "acks before their command's patch (must be 0)",
-            early,
-        );
-        if early > 0 {
-            table.problem(
-                scenario,
-                format!("{early} acks came before their command's patch, or at a lower version"),
-            );
-        }
-        let backwards: usize = runs.iter().map(|run| run.versions_not_increasing).sum();
-        table.count(
-            scenario,
-            "acks not above their client's previous ack's version (must be 0)",
-            backwards,
-        );
-        if backwards > 0 {
-            table.problem(
-                scenario,
-                format!("{backwards} acks did not increase their client's version"),
-            );
-        }
-        let covered: usize = runs.iter().map(|run| run.acks_after_a_resync).sum();
-        table.count(
-            scenario,
-            "acks whose command's patch came in a resync snapshot",
-            covered,
-        );
-        let complete = runs
-            .iter()
-            .filter(|run| run.received.complete(total))
-            .count();
-        table.add(
-            scenario,
-            "clients that got every version once, in order",
-            complete as f64,
-            0,
-            "clients",
-        );
-        // A client that fell more than the queue depth behind (say, while
-        // its runtime ran the other clients) gets a fresh snapshot: the
-        // server's documented behaviour, counted, not failed.
-        let resyncs: usize = runs.iter().map(|run| run.received.resyncs).sum();
-        let resynced = runs.iter().filter(|run| run.received.resyncs > 0).count();
-        table.count(scenario, "resynchronisations (fresh snapshots)", resyncs);
-        table.count(scenario, "clients resynchronised", resynced);
-        let disorder: usize = runs.iter().map(|run| run.received.disorder).sum();
-        if disorder > 0 {
-            table.problem(
-                scenario,
-                format!("{disorder} patches arrived out of order or repeated"),
-            );
-        }
-        let equal = runs
-            .iter()
-            .filter(|run| run.received.replica == state)
-            .count();
-        table.add(
-            scenario,
-            "final replicas equal to GET /sync/state",
-            equal as f64,
-            0,
-            "clients",
-        );
-        if equal != clients {
-            table.problem(
-                scenario,
-                format!("{} replicas differ from GET /sync/state", clients - equal),
-            );
-        }
-        let version = runs.iter().map(|run| run.received.version).max();
-        if version != Some(target) {
-            table.problem(
-                scenario,
-                format!("the clients ended at version {version:?}, not {target}: one version per command"),
-            );
-        }
-        Ok(())
-    })();
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    outcome
-}
-
-/// One client of `command_rtt_*`.
-struct CommandClient {
-    index: usize,
-    warmup: usize,
-    commands: usize,
-    /// The version after every client's commands.
-    target: u64,
-    /// Waited on after the warm-up.
-    warmed: Arc<tokio::sync::Barrier>,
-}
-
-/// What one client of `command_rtt_*` measured and checked.
-#[derive(Debug)]
-struct CommandRun {
-    /// Send-to-ack times of the measured commands, in nanoseconds.
-    latencies_ns: Vec<u64>,
-    /// When the last ack came.
-    last_ack: Option<Instant>,
-    /// Acks received, warm-up included.
-    acks: usize,
-    /// Acks that came before their command's patch, or at a version below
-    /// it.
-    acks_before_their_patch: usize,
-    /// Acks whose command's patch the client did not get as a patch: a
-    /// resynchronisation (a fresh snapshot) came while it waited.
-    acks_after_a_resync: usize,
-    /// Acks at a version not above the client's previous ack.
-    versions_not_increasing: usize,
-    /// Every patch the client received, up to the target version.
-    received: Received,
-}
-
-impl CommandClient {
-    /// The channel this client sets.
-    fn channel(&self) -> usize {
-        self.index % 4
     }
-
-    /// The value of the client's `n`-th command, before rounding: the
-    /// clients' values are 0.5 apart and each client alternates between
-    /// two, so that every command changes the channel (one commit each).
-    fn value(&self, n: usize) -> f64 {
-        let base = (self.index % 30) as f64 * 0.5 - 7.25;
-        base + (n % 2) as f64 * 0.001 + 0.0004
+    for failure in result.failures {
+        table.problem(scenario, failure);
     }
-
-    /// Sends the warm-up commands, meets the others, sends the measured
-    /// ones, then reads up to the target version.
-    async fn run(self, mut ws: Ws, received: Received) -> Result<CommandRun, String> {
-        let mut run = CommandRun {
-            latencies_ns: Vec::with_capacity(self.commands),
-            last_ack: None,
-            acks: 0,
-            acks_before_their_patch: 0,
-            acks_after_a_resync: 0,
-            versions_not_increasing: 0,
-            received,
-        };
-        let mut last_ack_version = 0;
-        for n in 0..self.warmup + self.commands {
-            if n == self.warmup {
-                self.warmed.wait().await;
-            }
-            let request_id = format!("c{}-{n}", self.index);
-            let value = self.value(n);
-            let rounded = (value * 1000.0).round() / 1000.0;
-            let command = json!({
-                "type": "command",
-                "command": "set_channel",
-                "params": {"channel": self.channel(), "value": value},
-                "requestId": request_id,
-            })
-            .to_string();
-            let sent = Instant::now();
-            ws.send(Message::Text(command.into()))
-                .await
-                .map_err(|e| format!("cannot send {request_id}: {e}"))?;
-            let mut own_patch = None;
-            let mut resynced = false;
-            // Bounded: every message is a patch of the clients' commands,
-            // or this command's ack.
-            let ack = loop {
-                let text = tokio::time::timeout(Duration::from_secs(10), next_text(&mut ws))
-                    .await
-                    .map_err(|_| format!("no ack for {request_id} within 10 s"))??;
-                let message: ServerMessage =
-                    serde_json::from_str(&text).map_err(|e| format!("unreadable message: {e}"))?;
-                match message.kind.as_str() {
-                    "command_ack" => break message,
-                    "command_error" => return Err(format!("{request_id} failed: {text}")),
-                    _ => {
-                        if message.kind == "snapshot" {
-                            resynced = true;
-                        } else if message.request_id.as_deref() == Some(request_id.as_str()) {
-                            own_patch = message.version;
-                        }
-                        run.received.take_message(bench_server::now_ns(), message)?;
-                    }
-                }
-            };
-            let elapsed = sent.elapsed();
-            if ack.request_id.as_deref() != Some(request_id.as_str()) {
-                return Err(format!(
-                    "the ack of {:?} came while {request_id} was waiting",
-                    ack.request_id
-                ));
-            }
-            let expected = json!({"channel": self.channel(), "value": rounded});
-            if ack.result.as_ref() != Some(&expected) {
-                return Err(format!(
-                    "{request_id}: result {:?}, expected {expected}",
-                    ack.result
-                ));
-            }
-            let version = ack.version.unwrap_or(0);
-            run.acks += 1;
-            match own_patch {
-                Some(patch) if version >= patch => {}
-                // The patch is in the snapshot.
-                None if resynced => run.acks_after_a_resync += 1,
-                _ => run.acks_before_their_patch += 1,
-            }
-            if version <= last_ack_version {
-                run.versions_not_increasing += 1;
-            }
-            last_ack_version = version;
-            if n >= self.warmup {
-                run.latencies_ns
-                    .push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
-                run.last_ack = Some(Instant::now());
-            }
-        }
-        follow_to(&mut ws, &mut run.received, self.target).await?;
-        Ok(run)
-    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -2103,7 +1528,7 @@ async fn stream_client(
     ready: mpsc::Sender<Result<(), String>>,
 ) -> Result<StreamRun, String> {
     let start = async {
-        let mut ws = connect(addr, None).await?;
+        let mut ws = connect(addr).await?;
         first_snapshot(&mut ws, 0).await?;
         Ok::<_, String>(ws)
     };

@@ -31,8 +31,8 @@
 //!
 //! Clients can send one command, `set_channel` (`{"channel": 0, "value":
 //! 1.25}`): it sets that channel's bias voltage, rounded to millivolts, and
-//! answers `{"channel": 0, "value": 1.25}`; the benchmark's command round
-//! trips use it.
+//! answers `{"channel": 0, "value": 1.25}`, as the demo's does: the
+//! benchmark runs the load generator's command scenarios against it.
 //!
 //! The server shuts down gracefully on SIGTERM, SIGINT, `quit`, or when
 //! stdin closes (so that it never outlives the benchmark that started it).

@@ -193,8 +193,19 @@ pub use lab_link_server::{serve, Background, BackgroundHandle, Routes, Server, S
 
 /// Access control (`lab-link-auth`): the LAN passphrase model of lab-link
 /// 0.5.0, turned on with [`ServerConfig::auth`].
+///
+/// What an application uses: [`Auth`](auth::Auth) built from an
+/// [`AuthConfig`](auth::AuthConfig); the principals it resolves; the
+/// invitations, tokens and events it mints and reports; and the request
+/// and response values for gating an application's own routes
+/// ([`Auth::http_authorized`](auth::Auth::http_authorized)). The
+/// machinery behind them (the store, the rate limiter, the hasher, the
+/// trust decision) stays in `lab-link-auth`.
 pub mod auth {
-    pub use lab_link_auth::*;
+    pub use lab_link_auth::{
+        validate_passphrase, Auth, AuthConfig, AuthError, AuthPrincipal, AuthRequest, AuthResponse,
+        Invite, InviteEvent, InviteStatus, NewToken, PrincipalKind, Watch, MIN_PASSPHRASE_CHARS,
+    };
 }
 
 /// The transport (`lab-link-server`): the builder, the hyper service and

@@ -267,6 +267,96 @@ async fn a_foreign_origin_is_refused_even_with_a_valid_cookie() {
             .err(),
         Some(403)
     );
+    // The same host and port over https is another origin (the server
+    // speaks plain http, and no trusted proxy says otherwise).
+    let secure = format!("https://{host}");
+    assert_eq!(
+        ws(server.addr, &[("cookie", &cookie), ("origin", &secure)])
+            .await
+            .err(),
+        Some(403)
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_makes_https_origins_same_origin() {
+    // 127.0.0.1 is a TLS-terminating proxy: `X-Forwarded-Proto: https`
+    // from it makes the request's scheme https.
+    let server = start(remote().trusted_proxy(IpAddr::V4(Ipv4Addr::LOCALHOST))).await;
+    let cookie = login(server.addr).await;
+    let host = server.addr.to_string();
+    let (secure, plain) = (format!("https://{host}"), format!("http://{host}"));
+    let forwarded = [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("x-forwarded-proto", "https"),
+    ];
+    assert!(handshake_ok(server.addr, &cookie, &secure, &forwarded).await);
+    assert!(!handshake_ok(server.addr, &cookie, &plain, &forwarded).await);
+}
+
+/// Whether the handshake with these headers is admitted (or refused with
+/// 403).
+async fn handshake_ok(
+    addr: SocketAddr,
+    cookie: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> bool {
+    let mut headers = vec![("cookie", cookie), ("origin", origin)];
+    headers.extend_from_slice(extra);
+    match ws(addr, &headers).await {
+        Ok(_) => true,
+        Err(status) => {
+            assert_eq!(status, 403);
+            false
+        }
+    }
+}
+
+#[tokio::test]
+async fn cross_site_cookie_posts_are_refused() {
+    let server = start(remote()).await;
+    let cookie = login(server.addr).await;
+    let origin = format!("http://{}", server.addr);
+    for (path, code) in [
+        ("/sync/auth/logout", "origin_not_allowed"),
+        ("/sync/auth/invites", "forbidden"),
+    ] {
+        let (status, _, body) = http(
+            server.addr,
+            "POST",
+            path,
+            &[
+                ("cookie", &cookie),
+                ("origin", &origin),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, 403, "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, json!({"authorized": false, "error": code}));
+    }
+    // The session survived, and a same-origin logout works.
+    assert!(ws(server.addr, &[("cookie", &cookie)]).await.is_ok());
+    let (status, _, body) = http(
+        server.addr,
+        "POST",
+        "/sync/auth/logout",
+        &[
+            ("cookie", &cookie),
+            ("origin", &origin),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        ws(server.addr, &[("cookie", &cookie)]).await.err(),
+        Some(403)
+    );
 }
 
 #[tokio::test]
@@ -384,7 +474,7 @@ async fn rotation_closes_session_sockets_and_keeps_tokens() {
         "POST",
         "/sync/auth/passphrase",
         &[("cookie", &cookie)],
-        Some(json!({"passphrase": "a brand new passphrase"})),
+        Some(json!({"passphrase": "a brand new passphrase", "currentPassphrase": PASSPHRASE})),
     )
     .await;
     assert_eq!(status, 200, "{body}");

@@ -316,14 +316,15 @@ async fn every_endpoint_over_a_socket() {
     let listed = get(addr, "/sync/auth/tokens", &lan).await;
     assert_eq!(listed.body["tokens"][0]["label"], "logger");
     assert!(!listed.body.to_string().contains(&secret));
-    post(
+    let blank = post(
         addr,
         "/sync/auth/tokens",
         &lan,
         json!({"label": " ", "capabilities": []}),
     )
-    .await
-    .error(400, "invalid_token");
+    .await;
+    blank.error(400, "invalid_token");
+    assert_eq!(blank.body["message"], "API token label is required");
     let second = post(
         addr,
         "/sync/auth/tokens",
@@ -435,14 +436,32 @@ async fn every_endpoint_over_a_socket() {
         401
     );
 
-    // Rotation from the remembered session: sessions revoked (its own
-    // too), tokens kept, the old passphrase refused.
+    // Rotation from the remembered session, which proves the current
+    // passphrase: sessions revoked (its own too), tokens kept, the old
+    // passphrase refused.
     let remembered_lan = [LAN, ("cookie", remembered.as_str())];
+    let missing = post(
+        addr,
+        "/sync/auth/passphrase",
+        &remembered_lan,
+        json!({"passphrase": "the second passphrase"}),
+    )
+    .await;
+    missing.error(400, "invalid_request");
+    assert_eq!(missing.body["message"], "`currentPassphrase` is required");
     post(
         addr,
         "/sync/auth/passphrase",
         &remembered_lan,
-        json!({"passphrase": "short"}),
+        json!({"passphrase": "the second passphrase", "currentPassphrase": "a wrong guess"}),
+    )
+    .await
+    .error(401, "invalid_credentials");
+    post(
+        addr,
+        "/sync/auth/passphrase",
+        &remembered_lan,
+        json!({"passphrase": "short", "currentPassphrase": "the first passphrase"}),
     )
     .await
     .error(400, "weak_passphrase");
@@ -450,7 +469,7 @@ async fn every_endpoint_over_a_socket() {
         addr,
         "/sync/auth/passphrase",
         &remembered_lan,
-        json!({"passphrase": "the second passphrase"}),
+        json!({"passphrase": "the second passphrase", "currentPassphrase": "the first passphrase"}),
     )
     .await;
     assert_eq!(rotated.body, json!({"changed": true}));
