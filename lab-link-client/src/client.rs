@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
-use crate::{ClientError, Event};
+use crate::{ClientError, CommandFailure, Event};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -125,7 +125,9 @@ impl Client {
     }
 
     /// Runs the command `name` on the server with `params` (a JSON object,
-    /// or `null` for none) and waits for its answer.
+    /// or `null` for none) and waits for its answer. Other params are
+    /// refused at once with an `invalid_params` failure, as the server
+    /// would.
     ///
     /// When it returns the ack, the replica already holds every patch the
     /// command caused: the server sends them before the ack. (Unless the
@@ -146,6 +148,23 @@ impl Client {
     /// Cancelling stops the wait, not the command: once sent, it runs on
     /// the server; its answer is then ignored.
     pub async fn command(&self, name: &str, params: Value) -> Result<CommandReply, ClientError> {
+        let params = match params {
+            Value::Object(params) => params,
+            Value::Null => Map::new(),
+            other => {
+                // The protocol's params are an object: answered here with
+                // the server's own answer, without a round trip.
+                let kind = match other {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an array",
+                };
+                return Err(ClientError::Command(CommandFailure::invalid_params(
+                    format!("\"params\" must be an object of named parameters, not {kind}"),
+                )));
+            }
+        };
         let number = self.shared.next_request.fetch_add(1, Ordering::Relaxed);
         let request_id = format!("rs{number}");
         let (reply, answer) = oneshot::channel();

@@ -7,6 +7,7 @@
 //! client send `{"type":"resync"}` and discard patches until the fresh
 //! snapshot arrives.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use lab_link_core::{apply, PatchOp};
-use serde_json::{json, Value};
+use lab_link_core::apply;
+use lab_link_core::protocol::{decode_binary_frame, BinaryFrame, ClientMessage, ServerMessage};
+use serde_json::{Map, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -46,7 +48,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) enum Request {
     Command {
         name: String,
-        params: Value,
+        params: Map<String, Value>,
         request_id: String,
         reply: oneshot::Sender<Result<CommandReply, ClientError>>,
     },
@@ -108,21 +110,25 @@ pub(crate) async fn open(
                 Ok(_) => continue,
                 Err(e) => return Err(ClientError::Connect(Box::new(e))),
             };
-            let message: Value = serde_json::from_str(text.as_str()).map_err(|e| {
-                ClientError::Protocol(format!("the first message is not JSON: {e}"))
+            let message = ServerMessage::parse(text.as_str()).map_err(|e| {
+                ClientError::Protocol(format!("the first message is not a server message: {e}"))
             })?;
-            let kind = message.get("type").and_then(Value::as_str);
-            if kind != Some("snapshot") && !(since.is_some() && kind == Some("resume")) {
+            let first = match &message {
+                ServerMessage::Snapshot { .. } => true,
+                ServerMessage::Resume { .. } => since.is_some(),
+                _ => false,
+            };
+            if !first {
                 return Err(ClientError::Protocol(format!(
-                    "expected a snapshot first, got {:?}",
-                    kind.unwrap_or("a message without type")
+                    "expected a snapshot first, got {}",
+                    text.as_str()
                 )));
             }
             // A fresh connection: whatever was being resynchronised is
             // settled by this snapshot or resume.
             shared.lock().resyncing = false;
             let mut pending = Pending::new();
-            if let Some(reply) = handle(shared, &message, &mut pending) {
+            if let Some(reply) = handle(shared, message, &mut pending) {
                 send(&mut socket, reply)
                     .await
                     .map_err(|()| ClientError::Protocol("the socket failed".to_owned()))?;
@@ -230,13 +236,11 @@ async fn serve(
                 Some(Request::Command { name, params, request_id, reply }) => {
                     // Forget the commands whose callers stopped waiting.
                     pending.retain(|_, reply| !reply.is_closed());
-                    let params = if params.is_null() { json!({}) } else { params };
-                    let message = json!({
-                        "type": "command",
-                        "command": name,
-                        "params": params,
-                        "requestId": request_id,
-                    });
+                    let message = ClientMessage::Command {
+                        command: name.into(),
+                        params,
+                        request_id: Some(Value::String(request_id.clone())),
+                    };
                     pending.insert(request_id, reply);
                     if send(socket, message).await.is_err() {
                         return End::Lost;
@@ -253,14 +257,23 @@ async fn serve(
             },
             message = socket.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    let message: Value = match serde_json::from_str(text.as_str()) {
+                    let message = match ServerMessage::parse(text.as_str()) {
                         Ok(message) => message,
+                        Err(e) if e.is_unknown_type() => {
+                            tracing::debug!("ignored a server message: {e}");
+                            continue;
+                        }
                         Err(e) => {
-                            tracing::warn!("ignored a server message that is not JSON: {e}");
+                            // A broken message may have been a patch: the
+                            // replica cannot tell whether it missed one.
+                            tracing::warn!("{e}: resync");
+                            if send(socket, resync(shared)).await.is_err() {
+                                return End::Lost;
+                            }
                             continue;
                         }
                     };
-                    if let Some(reply) = handle(shared, &message, pending) {
+                    if let Some(reply) = handle(shared, message, pending) {
                         if send(socket, reply).await.is_err() {
                             return End::Lost;
                         }
@@ -271,8 +284,8 @@ async fn serve(
                     // tungstenite answers the close frame on the next read,
                     // which then ends the stream.
                 }
-                Some(Ok(Message::Binary(frame))) => match crate::event::decode_stream_frame(&frame) {
-                    Some((id, seq, samples)) => {
+                Some(Ok(Message::Binary(frame))) => match decode_binary_frame(&frame) {
+                    Some(BinaryFrame { id, seq, samples }) => {
                         let _ = shared.events.send(Event::StreamFrame { id, seq, samples });
                     }
                     None => tracing::warn!("ignored a malformed binary frame"),
@@ -291,98 +304,103 @@ async fn serve(
 /// Applies one server message to the replica and the pending commands,
 /// and tells the subscribers; returns the message to answer with (a
 /// resync request), if any.
-fn handle(shared: &Shared, message: &Value, pending: &mut Pending) -> Option<Value> {
-    let text = |key: &str| message.get(key).and_then(Value::as_str).map(str::to_owned);
-    let version = message.get("version").and_then(Value::as_u64);
-    let event = match message.get("type").and_then(Value::as_str) {
-        Some("snapshot") => {
-            let Some(version) = version else {
-                tracing::warn!("a snapshot without version: resync");
-                return resync(shared);
-            };
+fn handle(
+    shared: &Shared,
+    message: ServerMessage<'static>,
+    pending: &mut Pending,
+) -> Option<ClientMessage<'static>> {
+    let event = match message {
+        ServerMessage::Snapshot {
+            data,
+            version,
+            client_id,
+        } => {
             let mut replica = shared.lock();
-            replica.document = message.get("data").cloned().unwrap_or(Value::Null);
+            replica.document = data;
             replica.version = version;
-            replica.client_id = text("clientId");
+            replica.client_id = client_id.map(Cow::into_owned);
             replica.resyncing = false;
             Event::Snapshot { version }
         }
-        Some("resume") => {
+        ServerMessage::Resume { version } => {
             let current = shared.lock().version;
-            if version != Some(current) {
+            if version != current {
                 tracing::warn!(
-                    ?version,
+                    version,
                     current,
                     "the server resumed from another version: resync"
                 );
-                return resync(shared);
+                return Some(resync(shared));
             }
             Event::Resumed { version: current }
         }
-        Some("patch") => {
+        ServerMessage::Patch {
+            patch,
+            version,
+            meta,
+        } => {
             let mut replica = shared.lock();
             if replica.resyncing {
                 return None;
             }
             let expected = replica.version + 1;
-            if version != Some(expected) {
+            if version != expected {
                 drop(replica);
-                tracing::warn!(?version, expected, "patch out of order: resync");
-                return resync(shared);
+                tracing::warn!(version, expected, "patch out of order: resync");
+                return Some(resync(shared));
             }
-            let ops = message
-                .get("patch")
-                .cloned()
-                .map(serde_json::from_value::<Vec<PatchOp>>);
-            let ops = match ops {
-                Some(Ok(ops)) => ops,
-                _ => {
-                    drop(replica);
-                    tracing::warn!(expected, "a patch that is not an operation list: resync");
-                    return resync(shared);
-                }
-            };
+            let ops = patch.into_owned();
             if let Err(e) = apply(&mut replica.document, &ops) {
                 drop(replica);
                 tracing::warn!(expected, "a patch that does not apply ({e}): resync");
-                return resync(shared);
+                return Some(resync(shared));
             }
             replica.version = expected;
+            let meta = meta.into_owned();
             Event::Patch {
                 version: expected,
                 ops,
-                request_id: text("requestId"),
-                command: text("command"),
-                origin_client_id: text("originClientId"),
+                request_id: meta.request_id,
+                command: meta.command,
+                origin_client_id: meta.origin_client_id,
             }
         }
-        Some("command_ack") => {
-            if let Some(reply) = answer_to(message, pending) {
-                let _ = reply.send(Ok(CommandReply {
-                    version: version.unwrap_or(0),
-                    result: message.get("result").cloned(),
-                }));
+        ServerMessage::CommandAck {
+            request_id,
+            version,
+            result,
+            ..
+        } => {
+            if let Some(reply) = answer_to(&request_id, pending) {
+                let _ = reply.send(Ok(CommandReply { version, result }));
             }
             return None;
         }
-        Some("command_error") => {
-            if let Some(reply) = answer_to(message, pending) {
-                let failure = CommandFailure::from_message(message);
+        ServerMessage::CommandError {
+            request_id, error, ..
+        } => {
+            if let Some(reply) = answer_to(&request_id, pending) {
+                let failure = CommandFailure::from_error(&error);
                 let _ = reply.send(Err(ClientError::Command(failure)));
             }
             return None;
         }
-        Some("stream_append") => Event::StreamAppend(message.clone()),
-        Some("stream_replace") => Event::StreamReplace(message.clone()),
-        Some("stream_delta") => Event::StreamDelta(message.clone()),
-        Some("stream_snapshot") => Event::StreamSnapshot(message.clone()),
-        Some("error") => Event::Error {
-            code: text("code").unwrap_or_default(),
-            message: text("message").unwrap_or_default(),
+        ServerMessage::Error { code, message } => Event::Error {
+            code: code.into_owned(),
+            message: message.into_owned(),
         },
-        other => {
-            tracing::debug!(kind = ?other, "ignored an unknown server message");
-            return None;
+        stream @ (ServerMessage::StreamSnapshot { .. }
+        | ServerMessage::StreamAppend { .. }
+        | ServerMessage::StreamReplace { .. }
+        | ServerMessage::StreamDelta { .. }) => {
+            // Invariant: a server message always serialises.
+            let value = serde_json::to_value(&stream).expect("a server message serialises");
+            match stream {
+                ServerMessage::StreamSnapshot { .. } => Event::StreamSnapshot(value),
+                ServerMessage::StreamAppend { .. } => Event::StreamAppend(value),
+                ServerMessage::StreamReplace { .. } => Event::StreamReplace(value),
+                _ => Event::StreamDelta(value),
+            }
         }
     };
     // No subscriber is fine.
@@ -393,22 +411,21 @@ fn handle(shared: &Shared, message: &Value, pending: &mut Pending) -> Option<Val
 /// The waiting caller of the command a `command_ack` or `command_error`
 /// answers.
 fn answer_to(
-    message: &Value,
+    request_id: &Value,
     pending: &mut Pending,
 ) -> Option<oneshot::Sender<Result<CommandReply, ClientError>>> {
-    let request_id = message.get("requestId").and_then(Value::as_str)?;
-    pending.remove(request_id)
+    pending.remove(request_id.as_str()?)
 }
 
 /// Marks the replica as resynchronising and returns the request for it.
-fn resync(shared: &Shared) -> Option<Value> {
+fn resync(shared: &Shared) -> ClientMessage<'static> {
     shared.lock().resyncing = true;
     shared.resyncs.fetch_add(1, Ordering::Relaxed);
-    Some(json!({"type": "resync"}))
+    ClientMessage::Resync
 }
 
-async fn send(socket: &mut Socket, message: Value) -> Result<(), ()> {
-    let frame = Message::Text(message.to_string().into());
+async fn send(socket: &mut Socket, message: ClientMessage<'_>) -> Result<(), ()> {
+    let frame = Message::Text(message.to_text().into());
     match tokio::time::timeout(WRITE_TIMEOUT, socket.send(frame)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use lab_link_core::command::{CommandError, DisplayHint, Severity};
 
 /// Why a [`Client`](crate::Client) call failed.
 ///
@@ -102,22 +102,33 @@ pub struct CommandFailure {
 }
 
 impl CommandFailure {
-    /// Reads a `command_error` message; absent fields take the protocol's
-    /// defaults, so a malformed message still fails the command.
-    pub(crate) fn from_message(message: &Value) -> Self {
-        let text = |key: &str| message.get(key).and_then(Value::as_str).map(str::to_owned);
+    /// The failure a `command_error` message carries.
+    pub(crate) fn from_error(error: &CommandError) -> Self {
         Self {
-            code: text("code").unwrap_or_else(|| "command_failed".to_owned()),
-            message: text("message").unwrap_or_default(),
-            detail: text("detail"),
-            severity: text("severity").unwrap_or_else(|| "error".to_owned()),
-            display: text("display").unwrap_or_else(|| "toast".to_owned()),
-            path: text("path"),
-            recoverable: message
-                .get("recoverable")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            code: error.code().to_owned(),
+            message: error.message().to_owned(),
+            detail: error.detail_text().map(str::to_owned),
+            severity: match error.severity_level() {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+                Severity::Error => "error",
+            }
+            .to_owned(),
+            display: match error.display_hint() {
+                DisplayHint::Toast => "toast",
+                DisplayHint::Banner => "banner",
+                DisplayHint::Inline => "inline",
+            }
+            .to_owned(),
+            path: error.path_str().map(str::to_owned),
+            recoverable: error.is_recoverable(),
         }
+    }
+
+    /// A failure the client finds itself, before sending: what the server
+    /// would answer.
+    pub(crate) fn invalid_params(problem: String) -> Self {
+        Self::from_error(&CommandError::invalid_params("", problem))
     }
 }
 

@@ -93,4 +93,5 @@ mod event;
 
 pub use client::{Client, ClientBuilder, CommandReply};
 pub use error::{ClientError, CommandFailure};
-pub use event::{decode_stream_frame, Event};
+pub use event::Event;
+pub use lab_link_core::protocol::{decode_binary_frame, BinaryFrame};

@@ -50,10 +50,10 @@
 
 pub mod command;
 mod diff;
-pub mod message;
 pub mod patch;
 mod patch_log;
 pub mod pointer;
+pub mod protocol;
 pub mod reactive;
 mod store;
 pub mod stream;
@@ -62,10 +62,10 @@ mod updater;
 
 pub use command::{Command, CommandContext, CommandError};
 pub use diff::diff;
-pub use message::PatchMeta;
 pub use patch::{apply, apply_owned, PatchError, PatchErrorKind, PatchOp};
 pub use patch_log::{PatchLog, Since};
 pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKind};
+pub use protocol::PatchMeta;
 pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
 pub use sync::{

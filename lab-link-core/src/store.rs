@@ -11,11 +11,12 @@
 //! [`Snapshot`] for a joining client, or ask for the messages
 //! [`since`](Store::since) a version for a resuming one.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::message::patch_message;
+use crate::protocol::{snapshot_text, ServerMessage};
 use crate::{apply, PatchError, PatchLog, PatchMeta, PatchOp, Since};
 
 /// Bounds of a [`Store`].
@@ -176,7 +177,7 @@ impl Snapshot {
     /// );
     /// ```
     pub fn message(&self, client_id: Option<&str>) -> String {
-        crate::message::snapshot_message(&self.document_json, self.version, client_id)
+        snapshot_text(&self.document_json, self.version, client_id)
     }
 }
 
@@ -218,7 +219,13 @@ impl Store {
         }
         let version = self.version + 1;
         apply(&mut self.document, &ops)?;
-        let message: Arc<str> = patch_message(&ops, version, meta).into();
+        let message: Arc<str> = ServerMessage::Patch {
+            patch: ops.as_slice().into(),
+            version,
+            meta: Cow::Borrowed(meta),
+        }
+        .to_text()
+        .into();
         self.version = version;
         self.snapshot_cache = OnceLock::new();
         self.patch_log.push(version, message.clone());

@@ -21,6 +21,7 @@
 //! the kernel from absorbing megabytes of a stalled reader's backlog before
 //! the queue sees it.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +34,7 @@ use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
 use lab_link_auth::AuthPrincipal;
 use lab_link_core::command::{CommandContext, CommandError};
+use lab_link_core::protocol::{ClientMessage, RejectedCommand, ServerMessage};
 use lab_link_core::stream::{StreamKind, StreamMessage, StreamPayload, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
 use std::panic::AssertUnwindSafe;
@@ -46,7 +48,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 
-use crate::protocol::{self, ClientMessage};
 use crate::routes::Shared;
 
 /// How many commands of one connection may wait for the one running.
@@ -100,10 +101,21 @@ async fn command_loop(link: Arc<Link>, mut pending: mpsc::Receiver<Box<PendingCo
         };
         let version = link.shared.source.version();
         let reply = match outcome {
-            Ok(result) => protocol::command_ack(&command, &request_id, version, result.as_ref()),
-            Err(error) => error.to_message(&command, &request_id, &link.client_id, version),
+            Ok(result) => ServerMessage::CommandAck {
+                command: command.into(),
+                request_id: Cow::Owned(request_id),
+                version,
+                result,
+            },
+            Err(error) => ServerMessage::CommandError {
+                command: command.into(),
+                request_id: Cow::Owned(request_id),
+                error: Cow::Owned(error),
+                origin_client_id: Some(Cow::Borrowed(&link.client_id)),
+                version,
+            },
         };
-        link.reply(reply).await;
+        link.reply(reply.to_text()).await;
     }
 }
 
@@ -495,9 +507,8 @@ impl Link {
             }
             Start::Resume { version, patches } => {
                 let mut frames = Vec::with_capacity(patches.len() + 1);
-                frames.push(Message::Text(Utf8Bytes::from(protocol::resume_message(
-                    version,
-                ))));
+                let resume = ServerMessage::Resume { version }.to_text();
+                frames.push(Message::Text(Utf8Bytes::from(resume)));
                 frames.extend(patches.into_iter().map(|p| Message::Text(shared_text(p))));
                 frames
             }
@@ -833,8 +844,7 @@ where
                 handle_text(link, text.as_str(), commands, principal).await;
             }
             Message::Binary(_) => {
-                link.reply(protocol::error_message(
-                    "bad_message",
+                link.reply(bad_message(
                     "binary frames are not accepted: send JSON text frames",
                 ))
                 .await;
@@ -867,7 +877,7 @@ async fn handle_text(
     commands: &mpsc::Sender<Box<PendingCommand>>,
     principal: Option<AuthPrincipal>,
 ) {
-    match protocol::parse(text) {
+    match ClientMessage::parse(text) {
         Ok(ClientMessage::Resync) => {
             link.backlog.requested.fetch_add(1, Ordering::Relaxed);
             link.subscribe(None);
@@ -877,25 +887,15 @@ async fn handle_text(
             params,
             request_id,
         }) => {
-            // Handlers and patch metadata see the id as text; the reply
-            // echoes it exactly as sent.
-            let id_text = request_id.as_ref().map(|id| match id {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            });
-            let mut ctx = CommandContext::new(link.client_id.clone(), id_text, command);
-            if let Some(principal) = principal {
-                ctx = ctx.with_principal(principal.to_command_principal());
-            }
-            // Waits while this connection has many commands pending: a
-            // client flooding commands slows down only itself.
-            let _ = commands
-                .send(Box::new(PendingCommand {
-                    ctx,
-                    params: params.map_err(|problem| CommandError::invalid_params("", problem)),
-                    request_id,
-                }))
-                .await;
+            queue_command(
+                link,
+                commands,
+                principal,
+                command.into_owned(),
+                Ok(params),
+                request_id,
+            )
+            .await
         }
         Ok(ClientMessage::StreamResync { id }) => {
             // Queued under the streams' lock, so no later frame of the
@@ -912,21 +912,67 @@ async fn handle_text(
                         .map_err(|full| full.map(|(bound, _)| bound));
                 });
             if !found {
-                link.reply(protocol::error_message(
-                    "bad_message",
-                    &format!("no stream {id:?} is registered"),
-                ))
-                .await;
+                link.reply(bad_message(&format!("no stream {id:?} is registered")))
+                    .await;
             } else if let Err(Some(bound)) = queued {
                 // A full queue: the client is resynced whole once it drains.
                 link.backlog.full(bound);
             }
         }
-        Err(message) => {
-            link.reply(protocol::error_message("bad_message", &message))
-                .await
-        }
+        Err(error) => match error.rejected_command() {
+            // Still a command: answered with `invalid_params` in turn.
+            Some(rejected) => {
+                let problem = CommandError::invalid_params("", error.message());
+                let RejectedCommand {
+                    command,
+                    request_id,
+                } = rejected.clone();
+                queue_command(link, commands, principal, command, Err(problem), request_id).await;
+            }
+            None => link.reply(bad_message(error.message())).await,
+        },
     }
+}
+
+/// Hands a command to the connection's command loop, which runs it (or
+/// answers its params problem) after the commands before it.
+async fn queue_command(
+    link: &Link,
+    commands: &mpsc::Sender<Box<PendingCommand>>,
+    principal: Option<AuthPrincipal>,
+    command: String,
+    params: Result<serde_json::Map<String, serde_json::Value>, CommandError>,
+    request_id: Option<serde_json::Value>,
+) {
+    // Handlers and patch metadata see the id as text; the reply echoes it
+    // exactly as sent.
+    let id_text = request_id.as_ref().map(|id| match id {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    });
+    let mut ctx = CommandContext::new(link.client_id.clone(), id_text, command);
+    if let Some(principal) = principal {
+        ctx = ctx.with_principal(principal.to_command_principal());
+    }
+    // Waits while this connection has many commands pending: a client
+    // flooding commands slows down only itself.
+    let _ = commands
+        .send(Box::new(PendingCommand {
+            ctx,
+            params,
+            request_id,
+        }))
+        .await;
+}
+
+/// The level-2 `error` answering a frame the server cannot take; the
+/// connection stays open.
+fn bad_message(message: &str) -> String {
+    ServerMessage::Error {
+        code: Cow::Borrowed("bad_message"),
+        message: Cow::Borrowed(message),
+    }
+    .to_text()
 }
 
 #[cfg(test)]

@@ -33,7 +33,6 @@ mod config;
 mod connection;
 mod lifespan;
 mod persist;
-mod protocol;
 mod rewind;
 mod routes;
 mod server;

@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::MutationError;
 
 /// How serious a command error is, for the client's styling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational.
@@ -15,14 +15,16 @@ pub enum Severity {
     /// Something to look at.
     Warning,
     /// The command failed (the default).
+    #[default]
     Error,
 }
 
 /// Where a client should show a command error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DisplayHint {
     /// A transient notification (the default).
+    #[default]
     Toast,
     /// A persistent banner.
     Banner,
@@ -45,17 +47,31 @@ pub enum DisplayHint {
 /// assert_eq!(err.code(), "hardware_timeout");
 /// assert!(err.is_recoverable());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Its serde form is the error's fields of the `command_error` message
+/// ([`ServerMessage::CommandError`](crate::protocol::ServerMessage::CommandError));
+/// reading one, absent fields take the protocol's defaults, so that even
+/// a sparse message still fails its command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandError {
+    #[serde(default = "default_code")]
     code: String,
+    #[serde(default)]
     message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    #[serde(default)]
     severity: Severity,
+    #[serde(default)]
     display: DisplayHint,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     path: Option<String>,
+    #[serde(default)]
     recoverable: bool,
+}
+
+fn default_code() -> String {
+    "command_failed".to_owned()
 }
 
 impl CommandError {
@@ -177,53 +193,6 @@ impl CommandError {
     /// Whether retrying can succeed.
     pub fn is_recoverable(&self) -> bool {
         self.recoverable
-    }
-
-    /// The `command_error` wire message. `request_id` is echoed as the
-    /// client sent it (a string, or another JSON value).
-    ///
-    /// ```
-    /// use lab_link_core::command::CommandError;
-    ///
-    /// let text = CommandError::unknown_command("nope").to_message("nope", &"r1".into(), "c1", 3);
-    /// let value: serde_json::Value = serde_json::from_str(&text)?;
-    /// assert_eq!(value, serde_json::json!({
-    ///     "type": "command_error", "command": "nope", "requestId": "r1",
-    ///     "code": "unknown_command", "message": "Unknown command: 'nope'",
-    ///     "severity": "error", "display": "toast", "recoverable": false,
-    ///     "originClientId": "c1", "version": 3
-    /// }));
-    /// # Ok::<(), serde_json::Error>(())
-    /// ```
-    pub fn to_message(
-        &self,
-        command: &str,
-        request_id: &serde_json::Value,
-        origin_client_id: &str,
-        version: u64,
-    ) -> String {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Message<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            command: &'a str,
-            request_id: &'a serde_json::Value,
-            #[serde(flatten)]
-            error: &'a CommandError,
-            origin_client_id: &'a str,
-            version: u64,
-        }
-        // Invariant: strings, booleans and a number always serialise.
-        serde_json::to_string(&Message {
-            kind: "command_error",
-            command,
-            request_id,
-            error: self,
-            origin_client_id,
-            version,
-        })
-        .expect("a command error always serialises")
     }
 }
 

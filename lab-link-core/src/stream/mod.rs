@@ -103,6 +103,7 @@
 //! counts.replace([1.0_f32]);
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
@@ -112,6 +113,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::protocol::{ServerMessage, StreamData, TAG_F32, TAG_F64};
 use crate::reactive::to_json;
 
 /// Why a stream write was refused; the stream is unchanged.
@@ -209,32 +211,7 @@ impl StreamMessage {
     }
 }
 
-/// Encodes a binary stream frame: byte 0 the tag (`0x01` float32, `0x02`
-/// float64), bytes 1-2 the id's length as u16 little-endian, the id in
-/// UTF-8, the seq as u32 little-endian (wrapping), then the samples as
-/// little-endian IEEE-754 floats.
-///
-/// ```
-/// use lab_link_core::stream::binary_frame;
-///
-/// let frame = binary_frame(0x01, "t", 7, &1.0_f32.to_le_bytes());
-/// assert_eq!(&frame[..], &[1, 1, 0, b't', 7, 0, 0, 0, 0, 0, 0x80, 0x3f]);
-/// ```
-///
-/// # Panics
-///
-/// When the id is longer than 65535 bytes (registration refuses such ids).
-pub fn binary_frame(tag: u8, id: &str, seq: u64, samples: &[u8]) -> Bytes {
-    let id_len = u16::try_from(id.len()).expect("a stream id fits in 65535 bytes");
-    let mut frame = Vec::with_capacity(7 + id.len() + samples.len());
-    frame.push(tag);
-    frame.extend_from_slice(&id_len.to_le_bytes());
-    frame.extend_from_slice(id.as_bytes());
-    // The wire seq is 32 bits; it wraps after 4 billion updates.
-    frame.extend_from_slice(&(seq as u32).to_le_bytes());
-    frame.extend_from_slice(samples);
-    Bytes::from(frame)
-}
+pub use crate::protocol::binary_frame;
 
 /// The dtype marker of a [`ReplaceStream`] with JSON samples.
 #[derive(Debug, Clone, Copy)]
@@ -265,67 +242,25 @@ struct Entry {
     buffer: Buffer,
 }
 
-#[derive(Serialize)]
-struct Wire<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    data: T,
-    seq: u64,
-}
-
-#[derive(Serialize)]
-struct DeltaWire<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    deltas: &'a [(usize, i64)],
-    seq: u64,
-}
-
-/// Float32 samples as JSON numbers: each widened to `f64` first.
-///
-/// serde_json writes an `f32` as the shortest text that reads back as the
-/// same `f32` (`1.7543111`), but every JSON reader (JavaScript, Python's
-/// `json`, serde_json into `f64`) parses numbers as 64-bit floats, and
-/// 1.7543111 is not the float32 value 1.7543110847473145 the binary frame
-/// carries. Widening is exact, and the shortest `f64` text reads back as
-/// that `f64`, so a 64-bit parse gives exactly the float32 value.
-struct Widened<'a>(&'a [f32]);
-
-impl Serialize for Widened<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|&sample| f64::from(sample)))
-    }
-}
-
-fn text<T: Serialize>(value: &T) -> StreamPayload {
-    // Invariant: the data are JSON values, finite floats (or f32/f64,
-    // which serde_json writes as null when non-finite) and integers.
-    StreamPayload::Text(
-        serde_json::to_string(value)
-            .expect("a stream message always serialises")
-            .into(),
-    )
+/// A stream message's text frame.
+fn text(message: &ServerMessage<'_>) -> StreamPayload {
+    StreamPayload::Text(message.to_text().into())
 }
 
 impl Entry {
     fn snapshot(&self) -> StreamMessage {
-        fn wire<T: Serialize>(entry: &Entry, data: T) -> StreamPayload {
-            text(&Wire {
-                kind: "stream_snapshot",
-                id: &entry.id,
-                data,
-                seq: entry.seq,
-            })
-        }
-        let payload = match &self.buffer {
-            Buffer::Append { values, .. } => wire(self, values),
-            Buffer::ReplaceJson(values) => wire(self, values),
-            Buffer::ReplaceF32(values) => wire(self, Widened(values)),
-            Buffer::ReplaceF64(values) => wire(self, values),
-            Buffer::IntDelta(bins) => wire(self, bins),
+        let data = match &self.buffer {
+            Buffer::Append { values, .. } => StreamData::Ring(values),
+            Buffer::ReplaceJson(values) => StreamData::Values(values.into()),
+            Buffer::ReplaceF32(values) => StreamData::F32(values),
+            Buffer::ReplaceF64(values) => StreamData::F64(values),
+            Buffer::IntDelta(bins) => StreamData::Ints(bins),
         };
+        let payload = text(&ServerMessage::StreamSnapshot {
+            id: Cow::Borrowed(&self.id),
+            data,
+            seq: self.seq,
+        });
         self.message(StreamKind::Snapshot, payload)
     }
 
@@ -591,10 +526,9 @@ impl AppendStream {
         }
         self.hub.update(self.index, |entry| {
             entry.seq += 1;
-            let payload = text(&Wire {
-                kind: "stream_append",
-                id: &entry.id,
-                data: &values,
+            let payload = text(&ServerMessage::StreamAppend {
+                id: Cow::Borrowed(&entry.id),
+                data: StreamData::Values(values.as_slice().into()),
                 seq: entry.seq,
             });
             let Buffer::Append {
@@ -631,10 +565,9 @@ impl ReplaceStream<Json> {
         let samples = json_values(&self.id, samples)?;
         self.hub.update(self.index, |entry| {
             entry.seq += 1;
-            let payload = text(&Wire {
-                kind: "stream_replace",
-                id: &entry.id,
-                data: &samples,
+            let payload = text(&ServerMessage::StreamReplace {
+                id: Cow::Borrowed(&entry.id),
+                data: StreamData::Values(samples.as_slice().into()),
                 seq: entry.seq,
             });
             entry.buffer = Buffer::ReplaceJson(samples);
@@ -651,7 +584,7 @@ impl ReplaceStream<F32> {
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         let _ = self.hub.update(self.index, |entry| {
             entry.seq += 1;
-            let frame = binary_frame(0x01, &entry.id, entry.seq, &bytes);
+            let frame = binary_frame(TAG_F32, &entry.id, entry.seq, &bytes);
             entry.buffer = Buffer::ReplaceF32(samples);
             Ok::<_, StreamError>(Some(
                 entry.message(StreamKind::Replace, StreamPayload::Binary(frame)),
@@ -668,7 +601,7 @@ impl ReplaceStream<F64> {
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         let _ = self.hub.update(self.index, |entry| {
             entry.seq += 1;
-            let frame = binary_frame(0x02, &entry.id, entry.seq, &bytes);
+            let frame = binary_frame(TAG_F64, &entry.id, entry.seq, &bytes);
             entry.buffer = Buffer::ReplaceF64(samples);
             Ok::<_, StreamError>(Some(
                 entry.message(StreamKind::Replace, StreamPayload::Binary(frame)),
@@ -722,10 +655,9 @@ impl IntDeltaStream {
                 bins[bin] = bins[bin].wrapping_add(delta);
             }
             entry.seq += 1;
-            let payload = text(&DeltaWire {
-                kind: "stream_delta",
-                id: &entry.id,
-                deltas: &deltas,
+            let payload = text(&ServerMessage::StreamDelta {
+                id: Cow::Borrowed(&entry.id),
+                deltas: deltas.as_slice().into(),
                 seq: entry.seq,
             });
             Ok(Some(entry.message(StreamKind::Delta, payload)))
