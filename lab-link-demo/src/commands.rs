@@ -218,6 +218,8 @@ pub fn reset(sync: LabSync<DemoState>) -> Result<(), CommandError> {
 /// Registers the eleven commands on `sync`.
 ///
 /// ```
+/// use lab_link::server::SyncSource; // the transport's view of a LabSync
+///
 /// let sync = lab_link::LabSync::new(lab_link_demo::state::DemoState::initial());
 /// lab_link_demo::commands::register(&sync);
 /// assert_eq!(sync.command_infos().len(), 11);

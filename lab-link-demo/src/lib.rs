@@ -41,6 +41,8 @@ use crate::state::DemoState;
 /// /sync/schema` and persistence).
 ///
 /// ```
+/// use lab_link::server::SyncSource; // the transport's view of a LabSync
+///
 /// let sync = lab_link_demo::instrument();
 /// assert_eq!(sync.read().channels.len(), 4);
 /// assert_eq!(sync.command_infos().len(), 11);

@@ -152,7 +152,9 @@ pub fn derive_reactive(input: TokenStream) -> TokenStream {
 /// let sync = LabSync::new(AppState { voltages: vec![0.0; 2] });
 /// sync.command(set_voltage).command(channel_count);
 ///
-/// // What the transport does with a client's `command` message:
+/// // What the transport does with a client's `command` message, through
+/// // its interface to the state:
+/// use lab_link::server::SyncSource;
 /// let ctx = CommandContext::new("client-1", Some("r1".into()), "set_voltage");
 /// let params = serde_json::json!({"channel": 1, "value": 1.25});
 /// let serde_json::Value::Object(params) = params else { unreachable!() };

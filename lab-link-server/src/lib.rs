@@ -41,6 +41,8 @@ pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
 pub use connection::{ClientStats, Resyncs};
+/// The transport's interface to a `LabSync`, from the core.
+pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;
 pub use routes::{Body, IntoSource, Routes};
 pub use server::{serve, terminate_signal, Builder, Server};

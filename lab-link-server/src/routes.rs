@@ -17,7 +17,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
-use lab_link_core::SyncSource;
+use lab_link_core::{LabSync, Reactive, SyncSource};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -443,9 +443,16 @@ pub trait IntoSource {
     fn into_source(self) -> Arc<dyn SyncSource>;
 }
 
-impl<T: SyncSource> IntoSource for T {
+impl<S: Reactive + Send + 'static> IntoSource for LabSync<S> {
     fn into_source(self) -> Arc<dyn SyncSource> {
         Arc::new(self)
+    }
+}
+
+/// Already a source: kept as it is, not wrapped again.
+impl IntoSource for Arc<dyn SyncSource> {
+    fn into_source(self) -> Arc<dyn SyncSource> {
+        self
     }
 }
 

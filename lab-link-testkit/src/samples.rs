@@ -8,7 +8,7 @@
 //! ones where a formatting mistake shows: zeros of both signs, subnormals,
 //! the largest and smallest exponents, and random bits of every exponent.
 
-use lab_link_client::decode_stream_frame;
+use lab_link_client::{decode_binary_frame, BinaryFrame};
 use serde_json::Value;
 
 /// Float32 samples that exercise JSON number formatting, the same for the
@@ -78,7 +78,8 @@ pub fn assert_snapshot_matches_frame(snapshot: &str, frame: &[u8]) -> Vec<f64> {
     let message: Value = serde_json::from_str(snapshot)
         .unwrap_or_else(|e| panic!("the snapshot is not JSON ({e}): {snapshot}"));
     assert_eq!(message["type"], "stream_snapshot", "not a stream_snapshot");
-    let (id, seq, samples) = decode_stream_frame(frame).expect("a well-formed binary frame");
+    let BinaryFrame { id, seq, samples } =
+        decode_binary_frame(frame).expect("a well-formed binary frame");
     assert_eq!(
         message["id"],
         id.as_str(),

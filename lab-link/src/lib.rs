@@ -130,7 +130,9 @@
 //! let (_, patches) = sync.subscribe_channel();
 //!
 //! // What the transport does with a client's
-//! // {"type": "command", "command": "set_voltage", "params": {...}, "requestId": "r7"}:
+//! // {"type": "command", "command": "set_voltage", "params": {...}, "requestId": "r7"},
+//! // through `SyncSource`, its interface to the state:
+//! use lab_link::server::SyncSource;
 //! let ctx = CommandContext::new("client-1", Some("r7".into()), "set_voltage");
 //! let params = json!({"channel": 1, "value": 1.25});
 //! let serde_json::Value::Object(params) = params else { unreachable!() };
@@ -151,7 +153,7 @@
 //! # }
 //! ```
 //!
-//! [`LabSync::command_infos`] lists every registered command with the JSON
+//! [`SyncSource::command_infos`](server::SyncSource::command_infos) lists every registered command with the JSON
 //! Schemas of its params and result, for clients to discover.
 //!
 //! # Features

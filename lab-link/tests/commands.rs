@@ -14,6 +14,7 @@ use std::sync::mpsc::Receiver;
 
 use lab_link::command::{DisplayHint, RegisterError};
 use lab_link::engine::{Committed, PatchMeta};
+use lab_link::server::SyncSource;
 use lab_link::{command, CommandContext, CommandError, LabSync, Reactive};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

@@ -4,6 +4,7 @@
 //! principal (no access control) every command runs.
 
 use lab_link::command::Principal;
+use lab_link::server::SyncSource;
 use lab_link::{command, CommandContext, LabSync, Reactive};
 use serde::Serialize;
 use serde_json::Map;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::{LabSync, Start};
+use crate::{LabSync, Start, SyncSource};
 
 fn texts(messages: &[StreamMessage]) -> Vec<String> {
     messages
@@ -28,12 +28,12 @@ fn subscribe(
     let (subscription, streams) = sync.subscribe_with_streams(
         None,
         0,
-        |s, snapshots| {
+        &mut |s, snapshots| {
             assert!(matches!(s, Start::Snapshot(_)));
             start = snapshots;
         },
-        |_| {},
-        move |m| log.lock().unwrap().push(m.clone()),
+        Box::new(|_| {}),
+        Box::new(move |m| log.lock().unwrap().push(m.clone())),
     );
     std::mem::forget(subscription);
     (start, seen, streams)

@@ -1,5 +1,6 @@
 //! A command without a `LabSync` parameter can be registered on any
 //! state.
+use lab_link::server::SyncSource;
 use lab_link::{command, LabSync};
 
 /// Answers.

@@ -4,6 +4,7 @@ mod reexport {
 }
 
 use lab_link::command::Command;
+use lab_link::server::SyncSource;
 use lab_link::{command, LabSync};
 
 /// Renamed.

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+use lab_link::server::SyncSource;
 use lab_link::{command, CommandContext, CommandError, LabSync, Reactive};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
