@@ -10,7 +10,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use lab_link_auth::{Auth, AuthPrincipal, AuthRequest, AuthResponse};
 
-use crate::routes::Body;
+use crate::shared::Body;
 
 /// The socket peer of a request, put in its extensions by the pre-wired
 /// [`Server`](crate::Server). Access control reads it to decide whether

@@ -35,7 +35,7 @@ use futures_util::{SinkExt, StreamExt};
 use lab_link_auth::AuthPrincipal;
 use lab_link_core::command::{CommandContext, CommandError};
 use lab_link_core::protocol::{ClientMessage, RejectedCommand, ServerMessage};
-use lab_link_core::stream::{StreamKind, StreamMessage, StreamPayload, StreamSubscription};
+use lab_link_core::stream::{StreamKind, StreamMessage, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
 use std::panic::AssertUnwindSafe;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -48,7 +48,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 
-use crate::routes::Shared;
+use crate::frame::{shared_text, stream_frame};
+use crate::shared::{ClientStats, Resyncs, Shared, Socket};
 
 /// How many commands of one connection may wait for the one running.
 const COMMAND_QUEUE: usize = 64;
@@ -144,7 +145,8 @@ pub(crate) async fn serve<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (link, receiver) = Link::new(shared.clone(), access);
-    let registered = Arc::downgrade(&link);
+    let socket: Arc<dyn Socket> = link.clone();
+    let registered = Arc::downgrade(&socket);
     lock(&shared.clients).push(registered.clone());
     link.subscribe(since);
     tracing::debug!(client = %link.client_id, "sync client connected");
@@ -173,55 +175,6 @@ pub(crate) async fn serve<IO>(
     let _ = writer.await;
     lock(&shared.clients).retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
     tracing::debug!(client = %link.client_id, "sync client disconnected");
-}
-
-/// What [`Routes::clients`](crate::Routes::clients) reports of one open
-/// sync socket: how much of the server's memory its backlog holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ClientStats {
-    /// The `clientId` of the socket's snapshots.
-    pub client_id: String,
-    /// Messages queued for the client right now: never more than
-    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth).
-    pub queued: usize,
-    /// The most messages that were ever queued for it at once.
-    pub peak_queued: usize,
-    /// How many times its queue was full: each time, it stopped receiving
-    /// patches until it had caught up with its queue, then got a fresh
-    /// snapshot.
-    pub fell_behind: u64,
-    /// Replace-stream frames held outside the queue because it was full:
-    /// at most one per replace stream (the latest), written once the queue
-    /// has drained.
-    pub pending_frames: usize,
-    /// Bytes of the messages queued right now (their length on the wire):
-    /// never more than
-    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes),
-    /// except for a single start (snapshot and stream snapshots) larger
-    /// than the bound, queued whole into an empty queue.
-    pub queued_bytes: usize,
-    /// The most bytes that were ever queued for it at once.
-    pub peak_queued_bytes: usize,
-    /// Its resynchronisations with a fresh snapshot, by reason.
-    pub resyncs: Resyncs,
-}
-
-/// How often a client was resynchronised with a fresh snapshot, by reason
-/// (part of [`ClientStats`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Resyncs {
-    /// Its queue reached
-    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth)
-    /// messages.
-    pub queue_depth: u64,
-    /// Its queue reached
-    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes)
-    /// bytes.
-    pub queue_bytes: u64,
-    /// The client asked, with a `resync` message.
-    pub requested: u64,
 }
 
 /// What a connection's tasks share.
@@ -560,9 +513,10 @@ impl Link {
             self.backlog.bytes.fetch_sub(len, Ordering::AcqRel);
         }
     }
+}
 
-    /// What [`Routes::clients`](crate::Routes::clients) reports.
-    pub(crate) fn stats(&self) -> ClientStats {
+impl Socket for Link {
+    fn stats(&self) -> ClientStats {
         ClientStats {
             client_id: self.client_id.clone(),
             queued: self.queue.max_capacity() - self.queue.capacity(),
@@ -587,50 +541,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A stream message as a WebSocket frame, sharing its bytes.
-fn stream_frame(message: &StreamMessage) -> Message {
-    match message.payload() {
-        StreamPayload::Text(text) => Message::Text(shared_text(text.clone())),
-        StreamPayload::Binary(bytes) => Message::Binary(bytes.clone()),
-    }
-}
-
-/// The shared message text as a WebSocket text payload, without copying.
-/// The payload of the last message sent to the sockets, kept so that a
-/// message fanned out to every client becomes a frame payload once, not
-/// once per client (an allocation and a UTF-8 check each).
-#[derive(Debug, Default)]
-pub(crate) struct FrameText {
-    last: Mutex<Option<(Arc<str>, Utf8Bytes)>>,
-}
-
-impl FrameText {
-    /// `text` as a frame payload, shared with every other client's copy.
-    pub(crate) fn of(&self, text: Arc<str>) -> Utf8Bytes {
-        let mut last = lock(&self.last);
-        if let Some((cached, payload)) = &*last {
-            if Arc::ptr_eq(cached, &text) {
-                return payload.clone();
-            }
-        }
-        let payload = shared_text(text.clone());
-        *last = Some((text, payload.clone()));
-        payload
-    }
-}
-
-fn shared_text(text: Arc<str>) -> Utf8Bytes {
-    /// Lets `Bytes` borrow the `Arc<str>` it was made from.
-    struct Owner(Arc<str>);
-    impl AsRef<[u8]> for Owner {
-        fn as_ref(&self) -> &[u8] {
-            self.0.as_bytes()
-        }
-    }
-    // Invariant: the bytes come from a `str`, so they are UTF-8.
-    Utf8Bytes::try_from(Bytes::from_owner(Owner(text))).expect("a str is valid UTF-8")
 }
 
 /// Drains the queue into the socket, several frames per flush; pings; and
@@ -978,8 +888,17 @@ fn bad_message(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Routes, ServerConfig};
-    use lab_link_core::LabSync;
+    use crate::config::ServerConfig;
+    use lab_link_core::{LabSync, SyncSource};
+
+    /// A socket's link on `sync` (not subscribed yet) and its queue.
+    fn link_of<S: lab_link_core::Reactive + Send + 'static>(
+        sync: &LabSync<S>,
+        config: ServerConfig,
+    ) -> (Arc<Link>, mpsc::Receiver<Message>) {
+        let source: Arc<dyn SyncSource> = Arc::new(sync.clone());
+        Link::new(Arc::new(Shared::new(source, config)), None)
+    }
 
     /// The version of a queued patch or snapshot.
     fn version_of(message: Message) -> u64 {
@@ -993,8 +912,7 @@ mod tests {
     #[test]
     fn a_start_that_does_not_fit_the_queue_switches_its_listener_off() {
         let sync = LabSync::new(vec![0.0_f64]);
-        let routes = Routes::new(sync.clone(), ServerConfig::default().queue_depth(2));
-        let (link, mut receiver) = Link::new(routes.shared(), None);
+        let (link, mut receiver) = link_of(&sync, ServerConfig::default().queue_depth(2));
         let set = |value: f64| sync.try_mutate(|v| v.set(0, value)).unwrap();
 
         link.subscribe(None); // snapshot v0
@@ -1021,8 +939,7 @@ mod tests {
     #[test]
     fn a_start_larger_than_the_byte_bound_goes_whole_into_an_empty_queue() {
         let sync = LabSync::new(vec!["x".repeat(4096)]);
-        let routes = Routes::new(sync.clone(), ServerConfig::default().queue_bytes(1024));
-        let (link, mut receiver) = Link::new(routes.shared(), None);
+        let (link, mut receiver) = link_of(&sync, ServerConfig::default().queue_bytes(1024));
 
         link.subscribe(None);
         let stats = link.stats();

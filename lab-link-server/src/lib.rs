@@ -31,18 +31,20 @@ mod access;
 mod background;
 mod config;
 mod connection;
+mod frame;
 mod lifespan;
 mod persist;
 mod rewind;
 mod routes;
 mod server;
+mod shared;
 
 pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
-pub use connection::{ClientStats, Resyncs};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;
-pub use routes::{Body, IntoSource, Routes};
+pub use routes::{IntoSource, Routes};
 pub use server::{serve, terminate_signal, Builder, Server};
+pub use shared::{Body, ClientStats, Resyncs};

@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -19,22 +19,17 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use lab_link_core::{LabSync, Reactive, SyncSource};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use lab_link_auth::AuthResponse;
 
 use crate::access::{self, Access};
-use crate::connection::{ClientStats, Link};
 use crate::rewind::Rewind;
+use crate::shared::{Body, ClientStats, Shared, Socket};
 use crate::ServerConfig;
-
-/// The response body of every endpoint.
-pub type Body = Full<Bytes>;
 
 /// The sync endpoints of one [`SyncSource`] (a `LabSync`), as a cheaply
 /// cloneable hyper service.
@@ -65,28 +60,6 @@ pub struct Routes {
     shared: Arc<Shared>,
 }
 
-/// What every connection of one [`Routes`] shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) source: Arc<dyn SyncSource>,
-    pub(crate) config: ServerConfig,
-    /// One permit per open sync socket.
-    pub(crate) connections: Arc<Semaphore>,
-    /// Cancelled to close every socket with 1001.
-    pub(crate) shutdown: CancellationToken,
-    /// Every socket's tasks, to wait for them on shutdown.
-    pub(crate) tracker: TaskTracker,
-    /// The open sync sockets, for [`Routes::clients`].
-    pub(crate) clients: Mutex<Vec<Weak<Link>>>,
-    /// Whether [`Routes::start`] ran, and whether serving without it was
-    /// already reported.
-    pub(crate) started: std::sync::atomic::AtomicBool,
-    pub(crate) warned_unstarted: std::sync::atomic::AtomicBool,
-    /// The last message handed to the sockets, as a frame payload: made
-    /// once per message, cloned (a reference count) for every client.
-    pub(crate) frame_text: crate::connection::FrameText,
-}
-
 impl Routes {
     /// The endpoints of `source` (a `LabSync<S>` or an
     /// `Arc<dyn SyncSource>`).
@@ -110,19 +83,8 @@ impl Routes {
                     .flat_map(|info| info.requires),
             );
         }
-        let connections = Arc::new(Semaphore::new(config.max_connections));
         Self {
-            shared: Arc::new(Shared {
-                source,
-                config,
-                connections,
-                shutdown: CancellationToken::new(),
-                tracker: TaskTracker::new(),
-                clients: Mutex::new(Vec::new()),
-                started: std::sync::atomic::AtomicBool::new(false),
-                warned_unstarted: std::sync::atomic::AtomicBool::new(false),
-                frame_text: crate::connection::FrameText::default(),
-            }),
+            shared: Arc::new(Shared::new(source, config)),
         }
     }
 
@@ -356,7 +318,7 @@ impl Routes {
     /// [`ServerConfig::queue_depth`]). For monitoring, and for tests that
     /// check a slow client stays within its bound.
     pub fn clients(&self) -> Vec<ClientStats> {
-        let links: Vec<Arc<Link>> = self
+        let sockets: Vec<Arc<dyn Socket>> = self
             .shared
             .clients
             .lock()
@@ -364,12 +326,7 @@ impl Routes {
             .iter()
             .filter_map(Weak::upgrade)
             .collect();
-        links.iter().map(|link| link.stats()).collect()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn shared(&self) -> Arc<Shared> {
-        self.shared.clone()
+        sockets.iter().map(|socket| socket.stats()).collect()
     }
 
     pub(crate) fn mark_started(&self) {

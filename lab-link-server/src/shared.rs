@@ -1,0 +1,113 @@
+//! What the endpoints and the sockets of one [`Routes`](crate::Routes)
+//! share, below both: the source, the configuration, the connection limit,
+//! shutdown, the open sockets' statistics, and the response body type.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use lab_link_core::SyncSource;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServerConfig;
+use crate::frame::FrameText;
+
+/// The response body of every endpoint.
+pub type Body = Full<Bytes>;
+
+/// What every connection of one [`Routes`](crate::Routes) shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) source: Arc<dyn SyncSource>,
+    pub(crate) config: ServerConfig,
+    /// One permit per open sync socket.
+    pub(crate) connections: Arc<Semaphore>,
+    /// Cancelled to close every socket with 1001.
+    pub(crate) shutdown: CancellationToken,
+    /// Every socket's tasks, to wait for them on shutdown.
+    pub(crate) tracker: TaskTracker,
+    /// The open sync sockets, for [`Routes::clients`](crate::Routes::clients).
+    pub(crate) clients: Mutex<Vec<Weak<dyn Socket>>>,
+    /// Whether [`Routes::start`](crate::Routes::start) ran, and whether
+    /// serving without it was already reported.
+    pub(crate) started: AtomicBool,
+    pub(crate) warned_unstarted: AtomicBool,
+    /// The last message handed to the sockets, as a frame payload: made
+    /// once per message, cloned (a reference count) for every client.
+    pub(crate) frame_text: FrameText,
+}
+
+impl Shared {
+    pub(crate) fn new(source: Arc<dyn SyncSource>, config: ServerConfig) -> Self {
+        let connections = Arc::new(Semaphore::new(config.max_connections));
+        Self {
+            source,
+            config,
+            connections,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            clients: Mutex::new(Vec::new()),
+            started: AtomicBool::new(false),
+            warned_unstarted: AtomicBool::new(false),
+            frame_text: FrameText::default(),
+        }
+    }
+}
+
+/// An open sync socket, as the endpoints see it.
+pub(crate) trait Socket: Send + Sync + std::fmt::Debug {
+    /// What [`Routes::clients`](crate::Routes::clients) reports.
+    fn stats(&self) -> ClientStats;
+}
+
+/// What [`Routes::clients`](crate::Routes::clients) reports of one open
+/// sync socket: how much of the server's memory its backlog holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// The `clientId` of the socket's snapshots.
+    pub client_id: String,
+    /// Messages queued for the client right now: never more than
+    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth).
+    pub queued: usize,
+    /// The most messages that were ever queued for it at once.
+    pub peak_queued: usize,
+    /// How many times its queue was full: each time, it stopped receiving
+    /// patches until it had caught up with its queue, then got a fresh
+    /// snapshot.
+    pub fell_behind: u64,
+    /// Replace-stream frames held outside the queue because it was full:
+    /// at most one per replace stream (the latest), written once the queue
+    /// has drained.
+    pub pending_frames: usize,
+    /// Bytes of the messages queued right now (their length on the wire):
+    /// never more than
+    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes),
+    /// except for a single start (snapshot and stream snapshots) larger
+    /// than the bound, queued whole into an empty queue.
+    pub queued_bytes: usize,
+    /// The most bytes that were ever queued for it at once.
+    pub peak_queued_bytes: usize,
+    /// Its resynchronisations with a fresh snapshot, by reason.
+    pub resyncs: Resyncs,
+}
+
+/// How often a client was resynchronised with a fresh snapshot, by reason
+/// (part of [`ClientStats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resyncs {
+    /// Its queue reached
+    /// [`ServerConfig::queue_depth`](crate::ServerConfig::queue_depth)
+    /// messages.
+    pub queue_depth: u64,
+    /// Its queue reached
+    /// [`ServerConfig::queue_bytes`](crate::ServerConfig::queue_bytes)
+    /// bytes.
+    pub queue_bytes: u64,
+    /// The client asked, with a `resync` message.
+    pub requested: u64,
+}
