@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
-use crate::{ClientError, CommandFailure, Event};
+use crate::shared::{Options, Replica, Shared};
+use crate::{ClientError, CommandFailure, CommandReply, Event};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -30,44 +31,9 @@ pub struct Client {
 }
 
 /// Options of a [`Client`] before it connects.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ClientBuilder {
-    pub(crate) bearer_token: Option<String>,
-    pub(crate) command_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) reconnect: bool,
-}
-
-/// The answer to a command: its `command_ack`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct CommandReply {
-    /// The server's version after the command; the replica holds at least
-    /// this version when [`Client::command`] returns.
-    pub version: u64,
-    /// What the command returned, if anything.
-    pub result: Option<Value>,
-}
-
-/// What the client handles and the background task share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) replica: Mutex<Replica>,
-    pub(crate) resyncs: AtomicU64,
-    pub(crate) events: broadcast::Sender<Event>,
-    next_request: AtomicU64,
-    pub(crate) config: ClientBuilder,
-}
-
-/// The replica: a copy of the server's document at `version`.
-#[derive(Debug)]
-pub(crate) struct Replica {
-    pub(crate) document: Value,
-    pub(crate) version: u64,
-    pub(crate) client_id: Option<String>,
-    /// Set while a resync is requested: patches are discarded until the
-    /// fresh snapshot arrives.
-    pub(crate) resyncing: bool,
+    options: Options,
 }
 
 impl Client {
@@ -177,7 +143,7 @@ impl Client {
         if self.requests.send(request).await.is_err() {
             return Err(ClientError::Closed);
         }
-        let timeout = self.shared.config.command_timeout;
+        let timeout = self.shared.options.command_timeout;
         match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
             // The task ended without answering: the client was closed.
@@ -202,40 +168,19 @@ impl Client {
     }
 }
 
-impl Shared {
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Replica> {
-        // The replica is only replaced or patched atomically; a panic
-        // elsewhere cannot leave it half-updated.
-        self.replica
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        Self {
-            bearer_token: None,
-            command_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
-            reconnect: true,
-        }
-    }
-}
-
 impl ClientBuilder {
     /// Sends `Authorization: Bearer <token>` with the WebSocket handshake
     /// (and with every reconnect). Default: none.
     #[must_use]
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.bearer_token = Some(token.into());
+        self.options.bearer_token = Some(token.into());
         self
     }
 
     /// How long [`Client::command`] waits for the answer. Default: 10 s.
     #[must_use]
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
-        self.command_timeout = timeout;
+        self.options.command_timeout = timeout;
         self
     }
 
@@ -244,7 +189,7 @@ impl ClientBuilder {
     /// Default: 10 s.
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.options.connect_timeout = timeout;
         self
     }
 
@@ -253,7 +198,7 @@ impl ClientBuilder {
     /// from the replica's version (`?since=N`). Default: true.
     #[must_use]
     pub fn reconnect(mut self, reconnect: bool) -> Self {
-        self.reconnect = reconnect;
+        self.options.reconnect = reconnect;
         self
     }
 
@@ -278,7 +223,7 @@ impl ClientBuilder {
             resyncs: AtomicU64::new(0),
             events,
             next_request: AtomicU64::new(1),
-            config: self,
+            options: self.options,
         });
         let socket = connection::open(&shared, url, None).await?;
         let (requests, receiver) = mpsc::channel(64);

@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::client::Shared;
+use crate::shared::Shared;
 use crate::{ClientError, CommandFailure, CommandReply, Event};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -74,7 +74,7 @@ pub(crate) async fn open(
     url: &str,
     since: Option<u64>,
 ) -> Result<Socket, ClientError> {
-    let timeout = shared.config.connect_timeout;
+    let timeout = shared.options.connect_timeout;
     let url = match since {
         Some(version) if url.contains('?') => format!("{url}&since={version}"),
         Some(version) => format!("{url}?since={version}"),
@@ -85,7 +85,7 @@ pub(crate) async fn open(
             .as_str()
             .into_client_request()
             .map_err(|e| ClientError::Connect(Box::new(e)))?;
-        if let Some(token) = &shared.config.bearer_token {
+        if let Some(token) = &shared.options.bearer_token {
             let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 ClientError::Protocol("the bearer token is not a valid header value".to_owned())
             })?;
@@ -158,7 +158,7 @@ pub(crate) async fn drive(
         }
         match end {
             End::Closed(done) => break done,
-            End::Lost if !shared.config.reconnect => {
+            End::Lost if !shared.options.reconnect => {
                 tracing::info!("lab-link connection lost");
                 break None;
             }

@@ -1,4 +1,5 @@
-//! [`Event`]: what the server sent, as the client's subscribers see it.
+//! [`Event`]: what the server sent, as the client's subscribers see it;
+//! [`CommandReply`]: a command's `command_ack`.
 
 use lab_link_core::PatchOp;
 use serde_json::Value;
@@ -107,4 +108,15 @@ pub enum Event {
     /// The client was closed (by [`Client::close`](crate::Client::close),
     /// or for good because reconnecting is off): no more events follow.
     Closed,
+}
+
+/// The answer to a command: its `command_ack`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CommandReply {
+    /// The server's version after the command; the replica holds at least
+    /// this version when [`Client::command`] returns.
+    pub version: u64,
+    /// What the command returned, if anything.
+    pub result: Option<Value>,
 }

@@ -90,8 +90,9 @@ mod client;
 mod connection;
 mod error;
 mod event;
+mod shared;
 
-pub use client::{Client, ClientBuilder, CommandReply};
+pub use client::{Client, ClientBuilder};
 pub use error::{ClientError, CommandFailure};
-pub use event::Event;
+pub use event::{CommandReply, Event};
 pub use lab_link_core::protocol::{decode_binary_frame, BinaryFrame};
