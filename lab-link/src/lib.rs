@@ -28,7 +28,8 @@
 //!   functions marked [`#[command]`](macro@command), registered with
 //!   [`LabSync::command`]; see [Commands](#commands).
 //! - **Engine.** [`engine`] is the sans-IO engine underneath: JSON Pointer,
-//!   atomic JSON Patch apply, diff, and the versioned store.
+//!   atomic JSON Patch apply, diff, the versioned store, and the wire
+//!   protocol as typed messages ([`engine::protocol`]).
 //! - **Serving.** [`serve`], [`Server`] and [`Routes`] put the state on the
 //!   wire: `GET /sync/state` and the `/sync/ws` sync socket, pre-wired or
 //!   mounted in your own hyper or axum app (the book's chapter "Serving");
@@ -153,8 +154,10 @@
 //! # }
 //! ```
 //!
-//! [`SyncSource::command_infos`](server::SyncSource::command_infos) lists every registered command with the JSON
-//! Schemas of its params and result, for clients to discover.
+//! [`SyncSource::command_infos`](server::SyncSource::command_infos) (the
+//! transport's interface to a `LabSync`, which applications do not need)
+//! lists every registered command with the JSON Schemas of its params and
+//! result: what the server serves at `GET /sync/schema`.
 //!
 //! # Features
 //!

@@ -5,7 +5,7 @@
 //! [`Command`]: its parameters (except the special ones, [`CommandContext`]
 //! and `LabSync<S>`) become a params struct with a JSON Schema, and its
 //! doc comment the description. [`LabSync::command`](crate::LabSync::command)
-//! registers it; [`LabSync::dispatch`](crate::LabSync::dispatch) runs it with
+//! registers it; [`SyncSource::dispatch`](crate::SyncSource::dispatch) runs it with
 //! the command's metadata in scope, so every patch its mutations commit
 //! carries `originClientId`, `requestId` and `command`.
 
