@@ -51,12 +51,13 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::command::{current_meta, Command};
+use crate::command::{current_meta, Command, RegisterError};
 use crate::reactive::{MutationError, Reactive, Recorder};
 use crate::stream::StreamHub;
 use crate::updater::TypedUpdater;
 use crate::{diff, Committed, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
 
+use commands::write;
 use lock::{DroppedInside, LockGuard, SharedOps};
 
 /// The authoritative state of an instrument, shared by the code that owns
@@ -224,6 +225,35 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                 loader: OnceLock::new(),
             }),
         })
+    }
+
+    /// Registers a command (a function marked `#[command]`) under its name.
+    ///
+    /// # Panics
+    ///
+    /// When a command of the same name is already registered: that is a
+    /// bug in the program. [`try_command`](LabSync::try_command) returns
+    /// the error instead.
+    pub fn command(&self, command: impl Command<S>) -> &Self {
+        if let Err(e) = self.try_command(command) {
+            panic!("{e}");
+        }
+        self
+    }
+
+    /// Registers a command, refusing a duplicate name.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError::Duplicate`] when the name is taken.
+    pub fn try_command(&self, command: impl Command<S>) -> Result<(), RegisterError> {
+        let name = command.info().name;
+        let mut commands = write(&self.shared.commands);
+        if commands.contains_key(&name) {
+            return Err(RegisterError::Duplicate(name));
+        }
+        commands.insert(name, Arc::new(command));
+        Ok(())
     }
 
     /// Runs `mutate` on the tracked view of the state and commits what it
