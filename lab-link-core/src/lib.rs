@@ -55,6 +55,7 @@ mod patch_log;
 pub mod pointer;
 pub mod protocol;
 pub mod reactive;
+pub mod schema;
 mod store;
 pub mod stream;
 mod sync;

@@ -59,9 +59,20 @@ impl Streams {
     /// Registers `counts`, `trace` and `histogram` on `sync`.
     pub fn register(sync: &LabSync<DemoState>) -> Self {
         Self {
-            counts: sync.append_stream("counts", COUNTS_CAPACITY),
-            trace: sync.replace_stream_f32("trace"),
-            histogram: sync.int_delta_stream("histogram", HISTOGRAM_BINS),
+            counts: sync
+                .append_stream("counts", COUNTS_CAPACITY)
+                .with_description("The simulated photon count rate, one value per tick.")
+                .with_unit("1/s")
+                .with_axes("tick", "count rate"),
+            trace: sync
+                .replace_stream_f32("trace")
+                .with_description("The latest simulated waveform, 256 samples.")
+                .with_unit("a.u.")
+                .with_axes("sample", "amplitude"),
+            histogram: sync
+                .int_delta_stream("histogram", HISTOGRAM_BINS)
+                .with_description("Photon arrivals per arrival-time bin.")
+                .with_axes("arrival-time bin", "arrivals"),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! `add_channel` against a `set_channel` can never see a half-checked
 //! command.
 
+use std::ops::Bound::{Excluded, Included};
+
 use lab_link::command::DisplayHint;
 use lab_link::{command, CommandError, LabSync};
 use schemars::JsonSchema;
@@ -67,7 +69,7 @@ pub struct Started {
 }
 
 /// Switch the source's output on or off.
-#[command]
+#[command(edits = "/enabled", value = enabled)]
 pub fn set_enabled(sync: LabSync<DemoState>, enabled: bool) -> Result<Enabled, CommandError> {
     sync.try_mutate(|s| s.set_enabled(enabled))?;
     Ok(Enabled { enabled })
@@ -75,10 +77,14 @@ pub fn set_enabled(sync: LabSync<DemoState>, enabled: bool) -> Result<Enabled, C
 
 /// Set one channel's bias voltage (volts, within ±10 V), rounded to
 /// millivolts.
-#[command]
+#[command(edits = "/channels/{channel}/bias_voltage", value = value)]
 pub fn set_channel(
     sync: LabSync<DemoState>,
+    /// The channel's index.
+    #[param(range = 0.., title = "Channel")]
     channel: i64,
+    /// The bias voltage.
+    #[param(range = -MAX_BIAS_V..=MAX_BIAS_V, unit = "V", precision = 3, title = "Bias voltage")]
     value: f64,
 ) -> Result<ChannelValue, CommandError> {
     let rounded = checked_bias(value, || format!("/channels/{channel}/bias_voltage"));
@@ -94,10 +100,14 @@ pub fn set_channel(
 }
 
 /// Switch one channel on or off.
-#[command]
+#[command(edits = "/channels/{channel}/active", value = active)]
 pub fn set_active(
     sync: LabSync<DemoState>,
+    /// The channel's index.
+    #[param(range = 0.., title = "Channel")]
     channel: i64,
+    /// Whether the channel contributes to the counter.
+    #[param(title = "Active")]
     active: bool,
 ) -> Result<ChannelActive, CommandError> {
     sync.mutate(|s| {
@@ -119,7 +129,12 @@ pub fn add_channel(sync: LabSync<DemoState>, name: String) -> Result<Added, Comm
 
 /// Remove one channel; the later channels move up by one.
 #[command]
-pub fn remove_channel(sync: LabSync<DemoState>, channel: i64) -> Result<Removed, CommandError> {
+pub fn remove_channel(
+    sync: LabSync<DemoState>,
+    /// The channel's index.
+    #[param(range = 0.., title = "Channel")]
+    channel: i64,
+) -> Result<Removed, CommandError> {
     sync.mutate(|s| {
         let index = existing(channel, s.channels.len())?;
         let removed = s.channels().remove(index)?;
@@ -131,10 +146,14 @@ pub fn remove_channel(sync: LabSync<DemoState>, channel: i64) -> Result<Removed,
 
 /// Set the label `key` to `value`, or remove it with `null`. Any string is
 /// a key, `/` and `~` included.
-#[command]
+#[command(edits = "/labels/{key}", value = value)]
 pub fn set_label(
     sync: LabSync<DemoState>,
+    /// The label's key.
+    #[param(title = "Key")]
     key: String,
+    /// The label's text; `null` removes the label.
+    #[param(title = "Text")]
     value: Option<String>,
 ) -> Result<(), CommandError> {
     sync.mutate(|s| {
@@ -153,7 +172,12 @@ pub fn set_label(
 /// Set every channel's bias voltage (one patch message), rounded to
 /// millivolts.
 #[command]
-pub fn set_all(sync: LabSync<DemoState>, value: f64) -> Result<SetAll, CommandError> {
+pub fn set_all(
+    sync: LabSync<DemoState>,
+    /// The bias voltage.
+    #[param(range = -MAX_BIAS_V..=MAX_BIAS_V, unit = "V", precision = 3, title = "Bias voltage")]
+    value: f64,
+) -> Result<SetAll, CommandError> {
     let rounded = checked_bias(value, || "/channels".to_owned())?;
     sync.mutate(|s| {
         let count = s.channels.len();
@@ -167,8 +191,14 @@ pub fn set_all(sync: LabSync<DemoState>, value: f64) -> Result<SetAll, CommandEr
 
 /// Start the acquisition: the streams tick `rate_hz` times per second
 /// (above 0, at most 1000).
-#[command]
-pub fn start_acquisition(sync: LabSync<DemoState>, rate_hz: f64) -> Result<Started, CommandError> {
+#[command(edits = "/acquisition/rate_hz", value = rate_hz)]
+pub fn start_acquisition(
+    sync: LabSync<DemoState>,
+    /// Ticks per second.
+    #[param(range = (Excluded(0.0), Included(MAX_RATE_HZ)), unit = "Hz", precision = 1)]
+    #[param(title = "Rate")]
+    rate_hz: f64,
+) -> Result<Started, CommandError> {
     if !(rate_hz.is_finite() && rate_hz > 0.0 && rate_hz <= MAX_RATE_HZ) {
         return Err(CommandError::new(
             "out_of_range",

@@ -1,6 +1,8 @@
 //! The demo's state (DEMO.md, "State"): four channels of a bias source,
 //! free-form labels and the acquisition block.
 
+use std::ops::Bound::{Excluded, Included};
+
 use indexmap::IndexMap;
 use lab_link::Reactive;
 use schemars::JsonSchema;
@@ -23,10 +25,12 @@ pub const MAX_RATE_HZ: f64 = 1000.0;
 #[derive(Reactive, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct DemoState {
     /// The output switch of the whole source.
+    #[reactive(title = "Output", group = "Source", order = 0)]
     pub enabled: bool,
     /// The bias channels, in order.
     pub channels: Vec<Channel>,
     /// Free-form labels; any string is a key (`/` and `~` included).
+    #[reactive(title = "Labels", group = "Labels", order = 0)]
     pub labels: IndexMap<String, String>,
     /// The photon counter's acquisition.
     pub acquisition: Acquisition,
@@ -36,11 +40,14 @@ pub struct DemoState {
 #[derive(Reactive, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Channel {
     /// Shown in the UI.
+    #[reactive(title = "Name", order = 0, read_only)]
     pub name: String,
     /// Volts, within ±[`MAX_BIAS_V`], rounded to millivolts.
-    #[reactive(range = -10.0..=10.0)]
+    #[reactive(range = -MAX_BIAS_V..=MAX_BIAS_V, unit = "V", precision = 3)]
+    #[reactive(title = "Bias voltage", order = 1)]
     pub bias_voltage: f64,
     /// Whether the channel contributes to the counter.
+    #[reactive(title = "Active", order = 2)]
     pub active: bool,
 }
 
@@ -65,10 +72,14 @@ impl Channel {
 #[derive(Reactive, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Acquisition {
     /// Whether the streams tick.
+    #[reactive(title = "Running", group = "Acquisition", order = 0)]
     pub running: bool,
     /// Ticks per second, in (0, [`MAX_RATE_HZ`]].
+    #[reactive(range = (Excluded(0.0), Included(MAX_RATE_HZ)), unit = "Hz", precision = 1)]
+    #[reactive(title = "Rate", group = "Acquisition", order = 1)]
     pub rate_hz: f64,
     /// Ticks so far.
+    #[reactive(title = "Ticks", group = "Acquisition", order = 2, read_only)]
     pub count: u64,
 }
 

@@ -28,7 +28,26 @@ async fn serves_the_page_and_the_schema() {
     let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
     let commands = schema["commands"].as_object().unwrap();
     assert_eq!(commands.len(), 11, "{:?}", commands.keys());
-    assert!(schema["state"]["properties"]["channels"].is_object());
+    check_expected_schema(&schema);
+}
+
+/// The demo's `/schema` against the reviewed `tests/expected/schema.json`.
+/// `UPDATE_EXPECT=1` rewrites the file instead; read its diff before
+/// committing it.
+fn check_expected_schema(schema: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/schema.json");
+    let actual = serde_json::to_string_pretty(schema).unwrap() + "\n";
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "the demo's /schema differs from {}; if the change is intended, run the test with \
+         UPDATE_EXPECT=1 and review the diff\n--- actual ---\n{actual}",
+        path.display()
+    );
 }
 
 #[tokio::test]

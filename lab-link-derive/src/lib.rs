@@ -22,6 +22,7 @@
 
 mod command;
 mod errors;
+mod meta;
 mod opt;
 mod reactive;
 

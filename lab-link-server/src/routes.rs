@@ -111,7 +111,7 @@ impl Routes {
         }
         match endpoint {
             "/state" => Ok(self.state(request.method())),
-            "/schema" => Ok(self.schema(request.method())),
+            "/schema" => Ok(self.schema(&request)),
             "/ws" => Ok(self.upgrade(request)),
             _ => Err(request),
         }
@@ -178,34 +178,43 @@ impl Routes {
         response
     }
 
-    /// `GET {prefix}/schema` (level 2): the JSON Schema of the state (when
-    /// the application published it with `LabSync::with_state_schema`) and
-    /// of every command's params and result, with descriptions and required
-    /// capabilities: `{"state": …, "commands": {"name": {…}}}`.
-    fn schema(&self, method: &Method) -> Response<Body> {
-        if let Some(refused) = not_a_get(method) {
+    /// `GET {prefix}/schema` (level 2): the schema document (see
+    /// `lab_link_core::schema`): the JSON Schema of the state (when the
+    /// application published it with `LabSync::with_state_schema`),
+    /// annotated with units, ranges and labels; every command's params,
+    /// result, required capabilities and `edits` bindings; every stream;
+    /// and the `schemaHash`, which is also the response's `ETag`, so a
+    /// request with a matching `If-None-Match` gets `304 Not Modified`.
+    fn schema<B>(&self, request: &Request<B>) -> Response<Body> {
+        if let Some(refused) = not_a_get(request.method()) {
             return refused;
         }
-        let commands: serde_json::Map<String, serde_json::Value> = self
-            .shared
-            .source
-            .command_infos()
-            .into_iter()
-            .map(|info| {
-                let name = info.name.clone();
-                // Invariant: CommandInfo holds strings and JSON values.
-                let value = serde_json::to_value(info).expect("command info serialises");
-                (name, value)
-            })
-            .collect();
-        let document = serde_json::json!({
-            "state": self.shared.source.state_schema(),
-            "commands": commands,
-        });
-        let mut response = Response::new(Full::new(Bytes::from(document.to_string())));
-        response.headers_mut().insert(
+        let document = self.shared.source.schema();
+        let hash = document["schemaHash"].as_str().unwrap_or_default();
+        let etag = format!("\"{hash}\"");
+        let unchanged = request
+            .headers()
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        let mut response = if unchanged {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            response
+        } else {
+            Response::new(Full::new(Bytes::from(document.to_string())))
+        };
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
+        );
+        // Invariant: the hash is `sha256:` and hex digits.
+        headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("a hex hash is a header value"),
         );
         response
     }

@@ -68,6 +68,32 @@ pub struct CommandInfo {
     pub params: Value,
     /// JSON Schema of the result.
     pub result: Value,
+    /// The state fields the command sets, each bound to the param that
+    /// carries the new value (`#[command(edits = "…", value = …)]`); empty
+    /// when it declares none.
+    pub edits: Vec<Edit>,
+}
+
+/// A command's declaration that it sets one state field: a generated UI
+/// makes the field editable through the command.
+///
+/// ```
+/// use lab_link_core::command::Edit;
+///
+/// let edit = Edit::new("/channels/{channel}/bias_voltage", "value");
+/// assert_eq!(
+///     serde_json::to_value(&edit)?,
+///     serde_json::json!({"path": "/channels/{channel}/bias_voltage", "value": "value"}),
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Edit {
+    /// The field's JSON Pointer, with `{param}` where a param of the
+    /// command fills in an index or a key.
+    pub path: String,
+    /// The param whose value the field is set to.
+    pub value: String,
 }
 
 /// Why [`LabSync::try_command`](crate::LabSync::try_command) refused a
@@ -78,4 +104,29 @@ pub enum RegisterError {
     /// A command of this name is already registered.
     #[error("a command named {0:?} is already registered")]
     Duplicate(String),
+    /// An `edits` path does not exist in the state type.
+    #[error("command {command:?} edits {path:?}, which is not a field of the state: {reason}")]
+    UnknownPath {
+        /// The command's name.
+        command: String,
+        /// The path template as declared.
+        path: String,
+        /// Where and why the path leaves the state type.
+        reason: String,
+    },
+    /// Two commands edit the same field.
+    #[error(
+        "commands {other:?} and {command:?} both edit the same field ({other_path:?} and \
+         {path:?}): a field has one editing command; drop one `edits` binding"
+    )]
+    SameField {
+        /// The command being registered.
+        command: String,
+        /// Its path template.
+        path: String,
+        /// The command registered earlier that edits the field.
+        other: String,
+        /// That command's path template.
+        other_path: String,
+    },
 }

@@ -4,7 +4,8 @@ use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use super::{Command, CommandContext, CommandError, CommandFuture, CommandInfo};
+pub use super::{Command, CommandContext, CommandError, CommandFuture, CommandInfo, Edit};
+pub use crate::schema::{assert_numeric, keyword, range_keywords};
 pub use crate::LabSync;
 pub use schemars;
 pub use serde;
@@ -94,6 +95,13 @@ pub fn result_of<T: Serialize, E: Into<CommandError>>(
     output: Result<T, E>,
 ) -> Result<Option<Value>, CommandError> {
     output.map_err(Into::into).and_then(result_value)
+}
+
+/// Runs `annotate` on the schema of the param `name` in a params schema.
+pub fn annotate_param(params: &mut Value, name: &str, annotate: impl FnOnce(&mut Value)) {
+    if let Value::Object(object) = params {
+        crate::schema::property(object, name, annotate);
+    }
 }
 
 /// A type a command's params or result can have: one with a JSON Schema

@@ -7,9 +7,13 @@ use std::marker::PhantomData;
 use std::ops::RangeBounds;
 
 pub use super::{Ctx, Leaf, MutationError, MutationErrorKind, Reactive};
+pub use crate::schema::{
+    assert_numeric, keyword, leaf_path, property, range_keywords, segment_text, Defs, Segment,
+};
 /// The bound generated impls put on type parameters of `#[reactive(leaf)]`
 /// fields, and on generic state types themselves.
 pub use serde::Serialize;
+pub use serde_json::{Map, Value};
 pub use std::result::Result;
 
 /// A `#[reactive(range = …)]` that fits a field of type `T`: a range
@@ -161,6 +165,16 @@ pub trait ReactiveField<T> {
         slot: &mut T,
         value: T,
     ) -> Result<(), MutationError>;
+
+    /// [`Reactive::annotate_schema`].
+    fn annotate_field(&self, schema: &mut Value, defs: &mut Defs);
+
+    /// [`Reactive::check_path`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Reactive::check_path`].
+    fn check_field_path(&self, segments: &[Segment]) -> Result<(), String>;
 }
 
 impl<T: Reactive> ReactiveField<T> for FieldOps<T> {
@@ -176,6 +190,14 @@ impl<T: Reactive> ReactiveField<T> for FieldOps<T> {
         value: T,
     ) -> Result<(), MutationError> {
         ctx.set_field(key, slot, value)
+    }
+
+    fn annotate_field(&self, schema: &mut Value, defs: &mut Defs) {
+        T::annotate_schema(schema, defs);
+    }
+
+    fn check_field_path(&self, segments: &[Segment]) -> Result<(), String> {
+        T::check_path(segments)
     }
 }
 
@@ -201,6 +223,16 @@ pub trait NotReactiveField<T> {
         slot: &mut T,
         value: T,
     ) -> Result<(), MutationError>;
+
+    /// Never runs.
+    fn annotate_field(&self, schema: &mut Value, defs: &mut Defs);
+
+    /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never returns.
+    fn check_field_path(&self, segments: &[Segment]) -> Result<(), String>;
 }
 
 impl<T> NotReactiveField<T> for &FieldOps<T> {
@@ -209,6 +241,14 @@ impl<T> NotReactiveField<T> for &FieldOps<T> {
     }
 
     fn set_field(&self, _: &mut Ctx<'_>, _: &str, _: &mut T, _: T) -> Result<(), MutationError> {
+        unreachable!("`assert_reactive` rejects a program that calls this")
+    }
+
+    fn annotate_field(&self, _: &mut Value, _: &mut Defs) {
+        unreachable!("`assert_reactive` rejects a program that calls this")
+    }
+
+    fn check_field_path(&self, _: &[Segment]) -> Result<(), String> {
         unreachable!("`assert_reactive` rejects a program that calls this")
     }
 }

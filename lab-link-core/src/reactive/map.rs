@@ -8,6 +8,7 @@ use std::ops::Deref;
 use serde::Serialize;
 
 use super::{Ctx, MutationError, MutationErrorKind, Reactive};
+use crate::schema::{Defs, Segment};
 
 /// A visitor of a map's entries that can stop with an error.
 #[doc(hidden)]
@@ -78,6 +79,20 @@ macro_rules! tracked_map {
 
             fn validate(&self, path: &mut String) -> Result<(), MutationError> {
                 validate_map(self, path)
+            }
+
+            fn annotate_schema(schema: &mut serde_json::Value, defs: &mut Defs) {
+                if let Some(values) = schema.get_mut("additionalProperties") {
+                    V::annotate_schema(values, defs);
+                }
+            }
+
+            fn check_path(segments: &[Segment]) -> Result<(), String> {
+                // Any key, a literal or a `{param}`, may name an entry.
+                match segments.split_first() {
+                    None => Ok(()),
+                    Some((_, rest)) => V::check_path(rest),
+                }
             }
         }
     };

@@ -40,6 +40,8 @@ use std::ops::Deref;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::schema::{leaf_path, Defs, Segment};
+
 pub use error::{MutationError, MutationErrorKind};
 pub use json::to_json;
 pub use map::{MapTracked, TrackedMap, Visit};
@@ -81,6 +83,25 @@ pub trait Reactive: Serialize {
     /// The first refused value, with its path.
     fn validate(&self, path: &mut String) -> Result<(), MutationError> {
         json::check_finite(self).map_err(|kind| MutationError::new(path.clone(), kind))
+    }
+
+    /// Writes the metadata declared on this type's fields (unit, range,
+    /// title, …) into `schema`, its JSON Schema as schemars made it, and
+    /// into the definitions it refers to. A leaf declares none.
+    fn annotate_schema(schema: &mut Value, defs: &mut Defs) {
+        let _ = (schema, defs);
+    }
+
+    /// Checks that the path template `segments`, relative to a value of
+    /// this type, names a value that exists in every such value's JSON
+    /// form (a `{param}` standing for an index or a map key). A leaf ends
+    /// every path.
+    ///
+    /// # Errors
+    ///
+    /// Why the path does not exist, for the registration error.
+    fn check_path(segments: &[Segment]) -> Result<(), String> {
+        leaf_path(segments)
     }
 }
 
@@ -180,5 +201,13 @@ impl<T: Reactive> Reactive for Box<T> {
 
     fn validate(&self, path: &mut String) -> Result<(), MutationError> {
         (**self).validate(path)
+    }
+
+    fn annotate_schema(schema: &mut Value, defs: &mut Defs) {
+        T::annotate_schema(schema, defs);
+    }
+
+    fn check_path(segments: &[Segment]) -> Result<(), String> {
+        T::check_path(segments)
     }
 }

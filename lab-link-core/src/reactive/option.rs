@@ -3,6 +3,7 @@
 use std::ops::Deref;
 
 use super::{Ctx, MutationError, MutationErrorKind, Reactive};
+use crate::schema::{Defs, Segment};
 
 /// An optional value: `null` in JSON when `None`, the value itself when
 /// `Some` (serde's representation), at the same path.
@@ -21,6 +22,27 @@ impl<T: Reactive> Reactive for Option<T> {
             Some(value) => value.validate(path),
             None => Ok(()),
         }
+    }
+
+    /// schemars writes an `Option<T>` as `anyOf` (or `oneOf`) of `T` and
+    /// `null`, or, for a scalar, as `T`'s schema with `null` added.
+    fn annotate_schema(schema: &mut serde_json::Value, defs: &mut Defs) {
+        let branches = ["anyOf", "oneOf"]
+            .into_iter()
+            .find(|keyword| schema.get(keyword).is_some_and(serde_json::Value::is_array));
+        let Some(keyword) = branches else {
+            return T::annotate_schema(schema, defs);
+        };
+        if let Some(serde_json::Value::Array(branches)) = schema.get_mut(keyword) {
+            let null = serde_json::json!({"type": "null"});
+            for branch in branches.iter_mut().filter(|branch| **branch != null) {
+                T::annotate_schema(branch, defs);
+            }
+        }
+    }
+
+    fn check_path(segments: &[Segment]) -> Result<(), String> {
+        T::check_path(segments)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::ops::Deref;
 
 use super::{Ctx, MutationError, MutationErrorKind, Reactive};
+use crate::schema::{segment_text, Defs, Segment};
 
 /// A list: `add`, `remove` and `replace` by index.
 impl<T: Reactive> Reactive for Vec<T> {
@@ -25,6 +26,31 @@ impl<T: Reactive> Reactive for Vec<T> {
             result?;
         }
         Ok(())
+    }
+
+    fn annotate_schema(schema: &mut serde_json::Value, defs: &mut Defs) {
+        if let Some(items) = schema.get_mut("items") {
+            T::annotate_schema(items, defs);
+        }
+    }
+
+    fn check_path(segments: &[Segment]) -> Result<(), String> {
+        match segments.split_first() {
+            None => Ok(()),
+            Some((Segment::Param(_), rest)) => T::check_path(rest),
+            Some((Segment::Literal(index), rest))
+                if matches!(
+                    crate::pointer::parse_index(index),
+                    Ok(crate::pointer::ArrayPosition::Index(_))
+                ) =>
+            {
+                T::check_path(rest)
+            }
+            Some((segment, _)) => Err(format!(
+                "{} is not an index of a list: write a `{{param}}` or a number",
+                segment_text(segment)
+            )),
+        }
     }
 }
 

@@ -116,6 +116,11 @@ use serde_json::Value;
 use crate::protocol::{ServerMessage, StreamData, TAG_F32, TAG_F64};
 use crate::reactive::to_json;
 
+mod info;
+
+use info::About;
+pub use info::{Axes, StreamInfo};
+
 /// Why a stream write was refused; the stream is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -240,6 +245,7 @@ struct Entry {
     id: Arc<str>,
     seq: u64,
     buffer: Buffer,
+    about: About,
 }
 
 /// A stream message's text frame.
@@ -337,6 +343,7 @@ impl StreamHub {
             id: id.into(),
             seq: 0,
             buffer,
+            about: About::default(),
         });
         hub.guard.entries.len() - 1
     }
@@ -358,6 +365,12 @@ impl StreamHub {
 }
 
 impl HubGuard<'_> {
+    /// What the schema document tells about every stream, in
+    /// registration order.
+    pub(crate) fn infos(&self) -> Vec<StreamInfo> {
+        self.guard.entries.iter().map(Entry::info).collect()
+    }
+
     /// Every stream's snapshot, in registration order.
     pub(crate) fn snapshots(&self) -> Vec<StreamMessage> {
         self.guard.entries.iter().map(Entry::snapshot).collect()
@@ -434,6 +447,34 @@ macro_rules! handle_common {
             /// The stream's current `stream_snapshot`.
             pub fn snapshot(&self) -> StreamMessage {
                 self.hub.lock().guard.entries[self.index].snapshot()
+            }
+
+            /// Describes the stream in the schema document (see
+            /// [`StreamInfo`]).
+            #[must_use]
+            pub fn with_description(self, description: impl Into<String>) -> Self {
+                self.hub.lock().guard.entries[self.index].about.description =
+                    Some(description.into());
+                self
+            }
+
+            /// Gives the unit of the stream's samples in the schema
+            /// document.
+            #[must_use]
+            pub fn with_unit(self, unit: impl Into<String>) -> Self {
+                self.hub.lock().guard.entries[self.index].about.unit = Some(unit.into());
+                self
+            }
+
+            /// Gives the axis labels of the stream in the schema document:
+            /// `x` along the samples, `y` their value.
+            #[must_use]
+            pub fn with_axes(self, x: impl Into<String>, y: impl Into<String>) -> Self {
+                self.hub.lock().guard.entries[self.index].about.axes = Some(Axes {
+                    x: x.into(),
+                    y: y.into(),
+                });
+                self
             }
         }
 

@@ -11,15 +11,19 @@ use super::LabSync;
 use crate::reactive::Reactive;
 
 impl<S: Reactive + Send + 'static> LabSync<S> {
-    /// Publishes the JSON Schema of the state type, which the transport
-    /// serves at `GET {prefix}/schema` next to the commands' schemas.
+    /// Publishes the JSON Schema of the state type, annotated with the
+    /// metadata its `#[reactive(...)]` options declare (units, ranges,
+    /// labels: see [`crate::schema`]), which the transport serves at
+    /// `GET {prefix}/schema` next to the commands and the streams.
     #[must_use]
     pub fn with_state_schema(self) -> Self
     where
         S: schemars::JsonSchema,
     {
-        let schema = serde_json::to_value(schemars::schema_for!(S)).unwrap_or(Value::Null);
-        let _ = self.shared.state_schema.set(schema);
+        let _ = self
+            .shared
+            .state_schema
+            .set(crate::schema::state_schema::<S>());
         self
     }
 }

@@ -233,7 +233,8 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     ///
     /// When a command of the same name is already registered: that is a
     /// bug in the program. [`try_command`](LabSync::try_command) returns
-    /// the error instead.
+    /// the error instead. Also when the command's `edits` binding names a
+    /// path that `S` does not have or a field another command edits.
     pub fn command(&self, command: impl Command<S>) -> &Self {
         if let Err(e) = self.try_command(command) {
             panic!("{e}");
@@ -245,14 +246,20 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     ///
     /// # Errors
     ///
-    /// [`RegisterError::Duplicate`] when the name is taken.
+    /// [`RegisterError::Duplicate`] when the name is taken;
+    /// [`RegisterError::UnknownPath`] when an `edits` path is not a field
+    /// of `S`; [`RegisterError::SameField`] when a registered command
+    /// already edits the field.
     pub fn try_command(&self, command: impl Command<S>) -> Result<(), RegisterError> {
-        let name = command.info().name;
+        let info = command.info();
         let mut commands = write(&self.shared.commands);
-        if commands.contains_key(&name) {
-            return Err(RegisterError::Duplicate(name));
+        if commands.contains_key(&info.name) {
+            return Err(RegisterError::Duplicate(info.name));
         }
-        commands.insert(name, Arc::new(command));
+        let registered: Vec<crate::command::CommandInfo> =
+            commands.values().map(|other| other.info()).collect();
+        crate::schema::check_edits::<S>(&info, &registered)?;
+        commands.insert(info.name, Arc::new(command));
         Ok(())
     }
 

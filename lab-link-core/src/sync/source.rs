@@ -132,6 +132,22 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
     /// [published](LabSync::with_state_schema).
     fn state_schema(&self) -> Option<Value>;
 
+    /// The schema document served at `GET {prefix}/schema`: the
+    /// [published](LabSync::with_state_schema) state schema, every
+    /// command, every stream, and the `schemaHash` (see
+    /// [`crate::schema`]).
+    fn schema(&self) -> Value {
+        crate::schema::document(
+            self.state_schema(),
+            self.command_infos(),
+            self.stream_infos(),
+        )
+    }
+
+    /// What the schema document tells about every registered stream, in
+    /// registration order.
+    fn stream_infos(&self) -> Vec<crate::stream::StreamInfo>;
+
     /// The registered updaters (see [`LabSync::updater`]), each bound to
     /// the `LabSync`, for the transport to run.
     fn updaters(&self) -> Vec<Updater>;
@@ -247,6 +263,10 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
 
     fn state_schema(&self) -> Option<Value> {
         self.shared.state_schema.get().cloned()
+    }
+
+    fn stream_infos(&self) -> Vec<crate::stream::StreamInfo> {
+        self.shared.streams.lock().infos()
     }
 
     fn updaters(&self) -> Vec<Updater> {

@@ -11,7 +11,12 @@
 use syn::{Attribute, FnArg, GenericArgument, Ident, ItemFn, Pat, PatType, PathArguments};
 use syn::{Receiver, ReturnType, Type, TypePath};
 
+use syn::spanned::Spanned;
+
 use super::attr::Options;
+use crate::errors::Errors;
+use crate::meta::Meta;
+use crate::opt::Opt;
 
 /// The type whose parameter receives the command's `LabSync`.
 pub(crate) const LAB_SYNC: &str = "LabSync";
@@ -32,6 +37,70 @@ pub(crate) struct Input<'a> {
 pub(crate) struct Param<'a> {
     pub(crate) original: &'a PatType,
     pub(crate) kind: Kind<'a>,
+    pub(crate) attrs: ParamAttrs,
+}
+
+/// The `#[param(...)]` options of a parameter: how the schema describes
+/// it.
+#[derive(Default)]
+pub(crate) struct ParamAttrs {
+    /// The span of the first `#[param]` attribute.
+    pub(crate) span: Option<proc_macro2::Span>,
+    pub(crate) meta: Meta,
+    pub(crate) range: Option<Opt<syn::Expr>>,
+}
+
+/// The attribute on a parameter.
+pub(crate) const PARAM: &str = "param";
+
+/// The options accepted in `#[param(...)]`, for the unknown-option message.
+const PARAM_OPTIONS: &str = "`unit = \"<unit>\"`, `precision = <digits>`, `range = <range>`, \
+                             `title = \"<label>\"`, `group = \"<group>\"`, `order = <number>` \
+                             or `read_only`";
+
+impl ParamAttrs {
+    /// Parses the `#[param(...)]` attributes of a parameter.
+    fn from_attrs(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let mut parsed = ParamAttrs::default();
+        for attr in attrs.iter().filter(|attr| attr.path().is_ident(PARAM)) {
+            parsed.span.get_or_insert_with(|| attr.path().span());
+            let mut found = Errors::default();
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("range") {
+                    let value: syn::Expr = meta.value()?.parse()?;
+                    if parsed.range.is_some() {
+                        found.push(syn::Error::new(
+                            meta.path.span(),
+                            "duplicate `#[param(range)]` option: give it once",
+                        ));
+                    } else {
+                        parsed.range = Some(Opt {
+                            span: meta.path.span(),
+                            value,
+                        });
+                    }
+                } else if !parsed.meta.option(&meta, PARAM, &mut found)? {
+                    let path = &meta.path;
+                    found.push(syn::Error::new(
+                        path.span(),
+                        format!(
+                            "unknown `#[{PARAM}]` option `{}`: expected {PARAM_OPTIONS}",
+                            quote::quote!(#path)
+                        ),
+                    ));
+                    if meta.input.peek(syn::Token![=]) {
+                        meta.value()?.parse::<syn::Expr>()?;
+                    }
+                }
+                Ok(())
+            });
+            errors.extend(found);
+            if let Err(error) = result {
+                errors.push(error);
+            }
+        }
+        parsed
+    }
 }
 
 /// What a parameter receives.
@@ -68,7 +137,7 @@ pub(crate) enum Output<'a> {
 
 impl<'a> Input<'a> {
     /// Reads the function `original` with its parsed `#[command]` options.
-    pub(crate) fn from_syn(original: &'a ItemFn, options: Options) -> Self {
+    pub(crate) fn from_syn(original: &'a ItemFn, options: Options, errors: &mut Errors) -> Self {
         let mut receiver = None;
         let mut params = Vec::new();
         for arg in &original.sig.inputs {
@@ -77,6 +146,7 @@ impl<'a> Input<'a> {
                 FnArg::Typed(typed) => params.push(Param {
                     original: typed,
                     kind: Kind::of(typed),
+                    attrs: ParamAttrs::from_attrs(&typed.attrs, errors),
                 }),
             }
         }

@@ -22,10 +22,15 @@ pub(crate) const NAME: &str = "name";
 pub(crate) const REQUIRES: &str = "requires";
 /// Option: the path of the `lab_link` crate.
 pub(crate) const CRATE: &str = "crate";
+/// Option: the state field the command sets, a path template.
+pub(crate) const EDITS: &str = "edits";
+/// Option: the param that carries the value `edits` sets.
+pub(crate) const VALUE: &str = "value";
 
 /// The options accepted, for the unknown-option message.
-const OPTIONS: &str =
-    "`name = \"<name>\"`, `requires = [\"<capability>\", ...]` or `crate = \"<path>\"`";
+const OPTIONS: &str = "`name = \"<name>\"`, `requires = [\"<capability>\", ...]`, \
+                       `edits = \"/path/{param}/field\"`, `value = <param>` or \
+                       `crate = \"<path>\"`";
 
 /// The options of one `#[command(...)]`.
 #[derive(Default)]
@@ -33,6 +38,8 @@ pub(crate) struct Options {
     pub(crate) name: Option<Opt<LitStr>>,
     pub(crate) requires: Option<Opt<Vec<LitStr>>>,
     pub(crate) krate: Option<Opt<Path>>,
+    pub(crate) edits: Option<Opt<LitStr>>,
+    pub(crate) value: Option<Opt<syn::Ident>>,
 }
 
 impl Options {
@@ -70,6 +77,17 @@ impl Options {
             let expr = value(meta, REQUIRES, "= [\"control\"]")?;
             if let Some(requires) = strings(&expr, errors) {
                 set_once(&mut self.requires, REQUIRES, span, requires, errors);
+            }
+        } else if meta.path.is_ident(EDITS) {
+            let expr = value(meta, EDITS, "= \"/channels/{channel}/bias_voltage\"")?;
+            if let Some(path) = string(&expr, EDITS, "\"/channels/{channel}/bias_voltage\"", errors)
+            {
+                set_once(&mut self.edits, EDITS, span, path, errors);
+            }
+        } else if meta.path.is_ident(VALUE) {
+            let expr = value(meta, VALUE, "= value")?;
+            if let Some(param) = param_name(&expr, errors) {
+                set_once(&mut self.value, VALUE, span, param, errors);
             }
         } else if meta.path.is_ident(CRATE) {
             let expr = value(meta, CRATE, "= \"::lab_link\"")?;
@@ -138,6 +156,33 @@ fn string(expr: &Expr, name: &str, example: &str, errors: &mut Errors) -> Option
             None
         }
     }
+}
+
+/// A param's name, as a plain identifier or a string.
+fn param_name(expr: &Expr, errors: &mut Errors) -> Option<syn::Ident> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => {
+            if let Some(ident) = path.path.get_ident() {
+                return Some(ident.clone());
+            }
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => {
+            if let Ok(ident) = lit.parse::<syn::Ident>() {
+                return Some(ident);
+            }
+        }
+        _ => {}
+    }
+    errors.push(syn::Error::new(
+        expr.span(),
+        format!(
+            "`#[{COMMAND}({VALUE})]` names the param that carries the new value: write \
+             `#[{COMMAND}({VALUE} = value)]`"
+        ),
+    ));
+    None
 }
 
 /// A list of string literals, or errors at what is not one.

@@ -12,11 +12,12 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::visit::{self, Visit};
 use syn::{GenericParam, Ident, Pat, Type};
 
 use super::ast::{self, Input, Kind, Output, COMMAND_CONTEXT, LAB_SYNC};
-use super::attr::NAME;
+use super::attr::{EDITS, NAME, VALUE};
 use crate::errors::Errors;
 
 /// Reports every refused part of `input`.
@@ -27,6 +28,113 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
     params(input, errors);
     output(input, errors);
     name(input, errors);
+    param_attrs(input, errors);
+    edits(input, errors);
+}
+
+/// `#[param(...)]` describes a JSON param in the params schema; the
+/// special params are not in it.
+fn param_attrs(input: &Input<'_>, errors: &mut Errors) {
+    for param in &input.params {
+        if let Some(range) = &param.attrs.range {
+            crate::meta::check_range(range, ast::PARAM, errors);
+        }
+        let (Some(span), Kind::Sync { .. } | Kind::Context) = (param.attrs.span, &param.kind)
+        else {
+            continue;
+        };
+        errors.push(syn::Error::new(
+            span,
+            "`#[param(...)]` describes a JSON param, and this parameter is filled in by the \
+             server, not sent by the client; remove the attribute",
+        ));
+    }
+}
+
+/// `edits = "..."` and `value = ...`: the template's `{name}`s and the
+/// value must be JSON params of the command, or the binding could not be
+/// filled in from a call; the two options only make sense together.
+fn edits(input: &Input<'_>, errors: &mut Errors) {
+    let options = &input.options;
+    let names: Vec<String> = input
+        .json_params()
+        .filter_map(|param| match param.kind {
+            Kind::Json { name, .. } => name.map(|name| name.unraw().to_string()),
+            _ => None,
+        })
+        .collect();
+    let listed = if names.is_empty() {
+        "it has no JSON params".to_owned()
+    } else {
+        let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+        format!("its params are {}", quoted.join(", "))
+    };
+    match (&options.edits, &options.value) {
+        (Some(edits), None) => errors.push(syn::Error::new(
+            edits.span,
+            format!(
+                "`{EDITS}` needs `{VALUE}`, the param that carries the new value: add \
+                 `{VALUE} = <param>`; {listed}"
+            ),
+        )),
+        (None, Some(value)) => errors.push(syn::Error::new(
+            value.span,
+            format!(
+                "`{VALUE}` goes with `{EDITS}`, the field the command sets: add \
+                 `{EDITS} = \"/path/{{param}}/field\"`"
+            ),
+        )),
+        _ => {}
+    }
+    if let Some(value) = &options.value {
+        let name = value.value.unraw().to_string();
+        if options.edits.is_some() && !names.contains(&name) {
+            errors.push(syn::Error::new(
+                value.value.span(),
+                format!("`{VALUE} = {name}` names no JSON param of the command: {listed}"),
+            ));
+        }
+    }
+    let Some(edits) = &options.edits else {
+        return;
+    };
+    let template = edits.value.value();
+    let span = edits.value.span();
+    if !template.is_empty() && !template.starts_with('/') {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "the `{EDITS}` path must be a JSON Pointer, starting with `/`: write \
+                 \"/{template}\""
+            ),
+        ));
+        return;
+    }
+    for segment in template.split('/').skip(1) {
+        let param = segment
+            .strip_prefix('{')
+            .and_then(|inner| inner.strip_suffix('}'))
+            .filter(|inner| !inner.is_empty() && !inner.contains(['{', '}']));
+        match param {
+            Some(param) if !names.iter().any(|name| name == param) => {
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "`{{{param}}}` in the `{EDITS}` path is not a param of the command: \
+                         {listed}"
+                    ),
+                ));
+            }
+            None if segment.contains(['{', '}']) => errors.push(syn::Error::new(
+                span,
+                format!(
+                    "the segment \"{segment}\" of the `{EDITS}` path must be a whole \
+                     `{{param}}` or contain no braces"
+                ),
+            )),
+            _ => {}
+        }
+    }
 }
 
 /// Generic parameters: the params struct and the result need one JSON

@@ -131,7 +131,9 @@ pub(super) fn handler_fn(input: &Input<'_>) -> TokenStream {
     function.vis = syn::Visibility::Inherited;
     for arg in &mut function.sig.inputs {
         if let syn::FnArg::Typed(typed) = arg {
-            typed.attrs.retain(|attr| !attr.path().is_ident("doc"));
+            typed
+                .attrs
+                .retain(|attr| !attr.path().is_ident("doc") && !attr.path().is_ident(ast::PARAM));
         }
     }
     quote!(#function)
@@ -336,16 +338,53 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         Output::Unit => quote!(#private::result_value(#output)),
     };
 
+    let edits = match (&input.options.edits, &input.options.value) {
+        (Some(edits), Some(value)) => {
+            let path = &edits.value;
+            let value = value.value.unraw().to_string();
+            quote!(::std::vec![#private::Edit::new(#path, #value)])
+        }
+        _ => quote!(::std::vec::Vec::new()),
+    };
+    let schema = Ident::new("schema", Span::call_site());
+    let described = input.json_params().filter_map(|param| {
+        let Kind::Json {
+            name: Some(name), ..
+        } = &param.kind
+        else {
+            return None;
+        };
+        let ty = &param.original.ty;
+        let keywords = param
+            .attrs
+            .meta
+            .keywords(param.attrs.range.as_ref(), ty, private, &schema);
+        let assert = param
+            .attrs
+            .meta
+            .numeric_asserts(param.attrs.range.as_ref(), ty, private);
+        let name = name.unraw().to_string();
+        (!keywords.is_empty()).then(|| {
+            quote! {
+                #assert
+                #private::annotate_param(&mut params, #name, |#schema| { #keywords });
+            }
+        })
+    });
+
     quote! {
         #[automatically_derived]
         impl<__S: 'static> #private::Command<__S> for #ident #where_clause {
             fn info(&self) -> #private::CommandInfo {
+                let mut params = #private::schema_of::<#params>();
+                #(#described)*
                 #private::CommandInfo {
                     name: ::std::string::String::from(#name),
                     description: #description,
                     requires: ::std::vec![#(#requires),*],
-                    params: #private::schema_of::<#params>(),
+                    params,
                     result: #result_schema,
+                    edits: #edits,
                 }
             }
 

@@ -34,7 +34,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let input = match &item {
         Item::Fn(function) => {
-            let input = ast::Input::from_syn(function, options);
+            let input = ast::Input::from_syn(function, options, &mut errors);
             check::check(&input, &mut errors);
             Some(input)
         }

@@ -12,6 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, LitStr, Path, Token};
 
 use super::Errors;
+use crate::meta::Meta;
 use crate::opt::Opt;
 
 /// The attribute this derive reads.
@@ -32,7 +33,9 @@ pub(crate) const SERDE: &str = "serde";
 /// The options accepted on the container, for the unknown-option message.
 const CONTAINER_OPTIONS: &str = "`crate = \"<path>\"` or `leaf`";
 /// The options accepted on a field, for the unknown-option message.
-const FIELD_OPTIONS: &str = "`leaf`, `range = <range>` or `validate = <path>`";
+const FIELD_OPTIONS: &str = "`leaf`, `range = <range>`, `validate = <path>`, `unit = \"<unit>\"`, \
+                             `precision = <digits>`, `title = \"<label>\"`, `group = \"<group>\"`, \
+                             `order = <number>` or `read_only`";
 
 /// The `#[reactive(...)]` options of the struct or enum.
 #[derive(Default)]
@@ -47,6 +50,7 @@ pub(crate) struct Field {
     pub(crate) leaf: Option<Opt<()>>,
     pub(crate) range: Option<Opt<Expr>>,
     pub(crate) validate: Option<Opt<Expr>>,
+    pub(crate) meta: Meta,
 }
 
 impl Field {
@@ -102,6 +106,7 @@ impl Field {
             } else if meta.path.is_ident(VALIDATE) {
                 let value = validator(meta)?;
                 set_once(&mut field.validate, VALIDATE, span, value, errors);
+            } else if field.meta.option(meta, REACTIVE, errors)? {
             } else {
                 unknown(meta, "field", FIELD_OPTIONS, errors)?;
             }

@@ -65,6 +65,9 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
             }
             for field in fields {
                 constraint_on_skipped(field, errors);
+                if let Some(range) = &field.attrs.range {
+                    crate::meta::check_range(range, attr::REACTIVE, errors);
+                }
             }
         }
     }
@@ -201,6 +204,17 @@ fn constraint_on_skipped(field: &Field<'_>, errors: &mut Errors) {
         errors.push(syn::Error::new(
             skip_span,
             format!("serde skips the field here (`#[serde({skip})]`), so `{name}` has no effect"),
+        ));
+    }
+    // Metadata describes the field in the schema, where a skipped field
+    // does not appear.
+    for (name, span) in field.attrs.meta.spans() {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`#[reactive({name})]` on a field that serde skips: the field is not in the JSON \
+                 or its schema, so nothing shows it; remove it, or stop skipping the field"
+            ),
         ));
     }
 }

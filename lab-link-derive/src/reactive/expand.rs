@@ -8,7 +8,7 @@
 //! field's type is spanned on that type, so that a missing trait is
 //! reported at the field, not at the derive.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -80,6 +80,9 @@ fn expand_struct(input: &Input<'_>, fields: &[Field<'_>], krate: &Path) -> Token
             let ty = &field.original.ty;
             quote_spanned!(ty.span()=> #private::assert_reactive::<#ty>();)
         });
+    let numeric_asserts = numeric_asserts(fields, &private);
+    let annotate = annotate_schema(fields, true, &private);
+    let check_path = check_path(input, fields, &private);
 
     quote! {
         #[doc = #struct_doc]
@@ -109,6 +112,10 @@ fn expand_struct(input: &Input<'_>, fields: &[Field<'_>], krate: &Path) -> Token
                     #(#validations)*
                     #private::Result::Ok(())
                 }
+
+                #annotate
+
+                #check_path
             }
 
             #[automatically_derived]
@@ -134,6 +141,7 @@ fn expand_struct(input: &Input<'_>, fields: &[Field<'_>], krate: &Path) -> Token
 
             fn assert_fields_are_reactive #impl_generics () #bounded_where {
                 #(#asserts)*
+                #numeric_asserts
             }
         };
     }
@@ -172,6 +180,12 @@ fn expand_leaf(input: &Input<'_>, style: Style, fields: &[Field<'_>], krate: &Pa
         }
     });
 
+    // A leaf struct's fields still have their own members in its schema
+    // (unless serde makes it transparent), so their metadata applies.
+    let described = style == Style::Named && !input.transparent && !input.into;
+    let annotate = described.then(|| annotate_schema(fields, false, &private));
+    let numeric_asserts = numeric_asserts(fields, &private);
+
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -183,9 +197,124 @@ fn expand_leaf(input: &Input<'_>, style: Style, fields: &[Field<'_>], krate: &Pa
                 }
 
                 #validate
+
+                #annotate
+            }
+
+            fn assert_described_fields_are_numeric #impl_generics () #where_clause {
+                #numeric_asserts
             }
         };
     }
+}
+
+/// `Reactive::annotate_schema`: each serialised field's metadata written
+/// into its property, then, when `nested` and the field is tracked, its
+/// own type's metadata.
+fn annotate_schema(fields: &[Field<'_>], nested: bool, private: &TokenStream) -> TokenStream {
+    let schema = Ident::new("schema", Span::call_site());
+    let properties = fields
+        .iter()
+        .filter(|field| !field.serde.skipped)
+        .filter_map(|field| {
+            let ty = &field.original.ty;
+            let name = &field.serde.name;
+            let keywords =
+                field
+                    .attrs
+                    .meta
+                    .keywords(field.attrs.range.as_ref(), ty, private, &schema);
+            let inner = (nested && field.attrs.leaf.is_none()).then(|| {
+                quote_spanned! {ty.span()=>
+                    (&#private::FieldOps::<#ty>::new()).annotate_field(#schema, defs);
+                }
+            });
+            if keywords.is_empty() && inner.is_none() {
+                return None;
+            }
+            Some(quote! {
+                #private::property(object, #name, |#schema| {
+                    #keywords
+                    #inner
+                });
+            })
+        })
+        .collect::<Vec<_>>();
+    if properties.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn annotate_schema(schema: &mut #private::Value, defs: &mut #private::Defs) {
+            defs.object(schema, |object, defs| {
+                let _ = &defs;
+                #(#properties)*
+            });
+        }
+    }
+}
+
+/// `Reactive::check_path`: the first segment must name a serialised field,
+/// and the rest must exist in that field's type.
+fn check_path(input: &Input<'_>, fields: &[Field<'_>], private: &TokenStream) -> TokenStream {
+    let type_name = input.original.ident.unraw().to_string();
+    let serialised: Vec<&Field<'_>> = fields.iter().filter(|field| !field.serde.skipped).collect();
+    let names: Vec<String> = serialised
+        .iter()
+        .map(|field| format!("{:?}", field.serde.name))
+        .collect();
+    let list = if names.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("its fields are {}", names.join(", "))
+    };
+    let arms = serialised.iter().map(|field| {
+        let name = &field.serde.name;
+        let ty = &field.original.ty;
+        if field.attrs.leaf.is_some() {
+            quote!(#name => #private::leaf_path(rest),)
+        } else {
+            quote_spanned! {ty.span()=>
+                #name => (&#private::FieldOps::<#ty>::new()).check_field_path(rest),
+            }
+        }
+    });
+    let no_field = format!("`{type_name}` has no field {{:?}}; {list}");
+    let not_a_key = format!(
+        "{{}} stands for an index or a key, but `{type_name}` is a struct: name one of its \
+         fields; {list}"
+    );
+    quote! {
+        fn check_path(
+            segments: &[#private::Segment],
+        ) -> #private::Result<(), ::std::string::String> {
+            match segments.split_first() {
+                ::core::option::Option::None => #private::Result::Ok(()),
+                ::core::option::Option::Some((#private::Segment::Literal(name), rest)) => {
+                    match name.as_str() {
+                        #(#arms)*
+                        _ => #private::Result::Err(::std::format!(#no_field, name)),
+                    }
+                }
+                ::core::option::Option::Some((segment, _)) => #private::Result::Err(
+                    ::std::format!(#not_a_key, #private::segment_text(segment)),
+                ),
+            }
+        }
+    }
+}
+
+/// The checks that `unit`, `precision` and `range` describe numbers.
+fn numeric_asserts(fields: &[Field<'_>], private: &TokenStream) -> TokenStream {
+    fields
+        .iter()
+        .map(|field| {
+            field.attrs.meta.numeric_asserts(
+                field.attrs.range.as_ref(),
+                &field.original.ty,
+                private,
+            )
+        })
+        .collect()
 }
 
 /// The setter of a field, and its tracked getter if it has one.
