@@ -55,7 +55,15 @@ impl Meta {
             store(&mut self.unit, span, value, duplicate(UNIT), errors);
         } else if meta.path.is_ident(PRECISION) {
             let value: syn::LitInt = lit_value(meta, attribute, PRECISION, "3")?;
-            value.base10_parse::<u32>()?;
+            value.base10_parse::<u32>().map_err(|_| {
+                syn::Error::new(
+                    value.span(),
+                    format!(
+                        "`#[{attribute}({PRECISION})]` is a number of decimals, 0 or more: \
+                         write `#[{attribute}({PRECISION} = 3)]`"
+                    ),
+                )
+            })?;
             store(
                 &mut self.precision,
                 span,
@@ -122,8 +130,13 @@ fn lit_value<L: syn::parse::Parse>(
     name: &str,
     example: &str,
 ) -> syn::Result<L> {
+    let kind = if example.starts_with('"') {
+        "a string"
+    } else {
+        "a number"
+    };
     let message = format!(
-        "`#[{attribute}({name})]` needs a value: write `#[{attribute}({name} = {example})]`"
+        "`#[{attribute}({name})]` needs {kind}: write `#[{attribute}({name} = {example})]`"
     );
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(message));
@@ -172,12 +185,12 @@ fn signed_int(meta: &ParseNestedMeta<'_>, attribute: &str) -> syn::Result<syn::L
 impl Meta {
     /// The statements that write these options, and the bounds of `range`,
     /// into `schema` (a `&mut serde_json::Value` named by `schema`), through
-    /// the support functions at `support`. `ty` is the described value's
-    /// type, the item type of `range`.
+    /// the support functions at `support`. `ty`, when given, is the item
+    /// type `range` must have.
     pub(crate) fn keywords(
         &self,
         range: Option<&Opt<Expr>>,
-        ty: &Type,
+        ty: Option<&Type>,
         support: &TokenStream,
         schema: &syn::Ident,
     ) -> TokenStream {
@@ -207,8 +220,16 @@ impl Meta {
         }
         if let Some(range) = range {
             let expr = &range.value;
+            // Where the setter already checks the range against the type
+            // (a `#[reactive]` field), the item type is inferred, so that a
+            // range of the wrong type is reported once; elsewhere it is
+            // checked here.
+            let item = match ty {
+                Some(ty) => quote!(#ty),
+                None => quote!(_),
+            };
             out.extend(quote_spanned! {expr.span()=>
-                #support::range_keywords::<#ty, _>(#schema, #expr);
+                #support::range_keywords::<#item, _>(#schema, #expr);
             });
         }
         out
@@ -268,7 +289,7 @@ pub(crate) fn check_range(range: &Opt<Expr>, attribute: &str, errors: &mut Error
     } else {
         return;
     };
-    errors.push(syn::Error::new(range.value.span(), message));
+    errors.push(syn::Error::new_spanned(&range.value, message));
 }
 
 /// `expr` without parentheses and invisible groups.

@@ -355,10 +355,11 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
             return None;
         };
         let ty = &param.original.ty;
-        let keywords = param
-            .attrs
-            .meta
-            .keywords(param.attrs.range.as_ref(), ty, private, &schema);
+        let keywords =
+            param
+                .attrs
+                .meta
+                .keywords(param.attrs.range.as_ref(), Some(ty), private, &schema);
         let assert = param
             .attrs
             .meta

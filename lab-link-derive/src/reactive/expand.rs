@@ -223,7 +223,7 @@ fn annotate_schema(fields: &[Field<'_>], nested: bool, private: &TokenStream) ->
                 field
                     .attrs
                     .meta
-                    .keywords(field.attrs.range.as_ref(), ty, private, &schema);
+                    .keywords(field.attrs.range.as_ref(), None, private, &schema);
             let inner = (nested && field.attrs.leaf.is_none()).then(|| {
                 quote_spanned! {ty.span()=>
                     (&#private::FieldOps::<#ty>::new()).annotate_field(#schema, defs);
