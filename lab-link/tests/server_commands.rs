@@ -312,27 +312,55 @@ async fn concurrent_commands_never_share_a_patch_message() {
     routes.shutdown();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schema_describes_state_and_commands() {
-    let (_sync, addr, routes) = start().await;
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+/// `GET /sync/schema` with extra header lines: the response's head, in
+/// lower case, and its body.
+async fn get_schema(addr: std::net::SocketAddr, headers: &str) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /sync/schema HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET /sync/schema HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
         .await
         .unwrap()
         .unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{head}"
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_hash_is_the_etag_and_changes_with_the_schema() {
+    let (sync, addr, routes) = start().await;
+    let (head, body) = get_schema(addr, "").await;
+    let schema: Value = serde_json::from_str(&body).unwrap();
+    let hash = schema["schemaHash"].as_str().unwrap().to_owned();
+    assert!(head.contains(&format!("etag: \"{hash}\"")), "{head}");
+
+    let (head, body) = get_schema(addr, &format!("If-None-Match: \"{hash}\"\r\n")).await;
+    assert!(head.starts_with("http/1.1 304"), "{head}");
+    assert_eq!(body, "");
+
+    // A stream registered after the start is listed, under a new hash.
+    let _counts = sync.append_stream("counts", 8).with_unit("1/s");
+    let (head, body) = get_schema(addr, &format!("If-None-Match: \"{hash}\"\r\n")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let schema: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        schema["streams"],
+        json!([{"id": "counts", "mode": "append", "capacity": 8, "unit": "1/s"}])
     );
+    assert_ne!(schema["schemaHash"], hash.as_str());
+    routes.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_describes_state_and_commands() {
+    let (_sync, addr, routes) = start().await;
+    let (head, body) = get_schema(addr, "").await;
+    let (head, body) = (head.as_str(), body.as_str());
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
     let schema: Value = serde_json::from_str(body).unwrap();
     assert_eq!(
         schema["state"]["properties"]["count"]["description"],
