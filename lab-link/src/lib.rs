@@ -265,6 +265,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/streams.md")]
     struct Streams;
 
+    #[doc = include_str!("../../docs/src/schema.md")]
+    struct Schema;
+
     #[doc = include_str!("../../docs/src/background.md")]
     struct Background;
 
