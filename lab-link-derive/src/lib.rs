@@ -84,10 +84,16 @@ use syn::{parse_macro_input, DeriveInput};
 /// | option | effect |
 /// |---|---|
 /// | `#[reactive(leaf)]` | the type only needs `Serialize`; the field has a setter and no getter, and is checked for finite floats only |
-/// | `#[reactive(range = <range>)]` | any `RangeBounds` of the field's type (`0.0..=10.0`, `..100`); checked by the setter and whenever a value holding the field is written or loaded; no getter, so no write can bypass it |
+/// | `#[reactive(range = <range>)]` | any `RangeBounds` of the field's numeric type (`0.0..=10.0`, `..100`, `(Excluded(0.0), Unbounded)`); checked by the setter and whenever a value holding the field is written or loaded; no getter, so no write can bypass it; in the schema as `minimum`/`maximum` (`exclusive…` for an excluded bound); a range with literal bounds that holds no value is a compile error |
 /// | `#[reactive(validate = path)]` | a `fn(&T) -> Result<(), E>` with `E: Display` (also as a string, `validate = "path"`); checked like `range`; no getter |
+/// | `#[reactive(unit = "V")]`, `#[reactive(precision = 3)]` | the schema's `unit` and `precision` of a numeric field (or an `Option`, `Vec`, `Box` or array of numbers) |
+/// | `#[reactive(title = "...")]`, `#[reactive(group = "...")]`, `#[reactive(order = N)]` | the schema's display label, group and order within it |
+/// | `#[reactive(read_only)]` | the schema's `readOnly`: only the server changes the value |
 ///
-/// Options combine, in one attribute or several.
+/// Options combine, in one attribute or several. The schema options only
+/// describe the field in the schema `LabSync::with_state_schema`
+/// publishes (see the book's chapter "Schema"); doc comments stay the
+/// descriptions.
 ///
 /// # Container options
 ///
@@ -211,8 +217,8 @@ pub fn derive_reactive(input: TokenStream) -> TokenStream {
 /// future, `Send + 'static`). The function itself moves into a hidden
 /// `const _` block. The command's info carries the name, the doc comment as its
 /// description (lines trimmed, joined with `\n`), the required
-/// capabilities, and the JSON Schemas of the params object and of the
-/// result. A plain `fn` runs inside the command's future, so a panic
+/// capabilities, the JSON Schemas of the params object and of the
+/// result, and the `edits` binding. A plain `fn` runs inside the command's future, so a panic
 /// happens where the transport polls it.
 ///
 /// # Options
@@ -221,7 +227,31 @@ pub fn derive_reactive(input: TokenStream) -> TokenStream {
 /// |---|---|
 /// | `name = "..."` | the wire name (default: the function's name) |
 /// | `requires = ["...", ...]` | the capabilities a principal needs with access control on (default: `control`; an empty list: any principal) |
+/// | `edits = "/path/{param}/field", value = param` | the state field the command sets, a JSON Pointer whose `{name}`s are params of the command, and the param carrying the new value; listed in the schema under `edits`. Every `{name}` and `value` must be a JSON param (a compile error otherwise); the path must exist in the state type and no other command may edit the same field (checked by `LabSync::command`) |
 /// | `crate = "path"` | the path of the `lab_link` crate in the generated code (default `::lab_link`) |
+///
+/// # Parameter options
+///
+/// `#[param(...)]` on a JSON parameter describes it in the params schema,
+/// with the options of a `#[reactive]` field: `unit`, `precision`,
+/// `range` (here only described: check the value in the function),
+/// `title`, `group`, `order`, `read_only`.
+///
+/// ```
+/// use lab_link::{command, LabSync};
+///
+/// /// Scale a voltage.
+/// #[command]
+/// fn scale(#[param(unit = "V", range = -10.0..=10.0)] volts: f64) -> f64 {
+///     volts * 2.0
+/// }
+///
+/// let sync = LabSync::new(0_u32);
+/// sync.command(scale);
+/// let params = &sync.command_infos()[0].params;
+/// assert_eq!(params["properties"]["volts"]["unit"], "V");
+/// assert_eq!(params["properties"]["volts"]["maximum"], 10.0);
+/// ```
 ///
 /// # Refused
 ///

@@ -157,7 +157,10 @@
 //! [`SyncSource::command_infos`](server::SyncSource::command_infos) (the
 //! transport's interface to a `LabSync`, which applications do not need)
 //! lists every registered command with the JSON Schemas of its params and
-//! result: what the server serves at `GET /sync/schema`.
+//! result; [`SyncSource::schema`](server::SyncSource::schema) is the whole
+//! document `GET /sync/schema` serves, with the state's units, ranges and
+//! labels (`#[reactive(unit = "V")]`), each command's `edits` binding and
+//! the streams (book chapter "Schema").
 //!
 //! # Features
 //!
