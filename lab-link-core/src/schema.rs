@@ -404,13 +404,13 @@ pub fn segment_text(segment: &Segment) -> String {
     }
 }
 
-/// The types `unit`, `precision` and `range` describe: numbers, and
-/// containers of numbers (the keyword then describes each number).
+/// The types `unit` and `precision` describe: numbers, and containers of
+/// numbers (the keyword then describes each number).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a number, so a unit, a precision or a range cannot describe it",
+    message = "`{Self}` is not a number, so a unit or a precision cannot describe it",
     label = "not a number",
-    note = "`unit`, `precision` and `range` go on numeric fields (`f64`, `i32`, …), \
-            `Option`s or `Vec`s of them; use `title` or the doc comment for anything else"
+    note = "`unit` and `precision` go on numeric fields (`f64`, `i32`, …), `Option`s or \
+            `Vec`s of them; use `title` or the doc comment for anything else"
 )]
 pub trait Numeric {}
 
@@ -423,8 +423,8 @@ impl<T: Numeric> Numeric for Vec<T> {}
 impl<T: Numeric> Numeric for Box<T> {}
 impl<T: Numeric, const N: usize> Numeric for [T; N] {}
 
-/// Checks at compile time that a field described with `unit`, `precision`
-/// or `range` is numeric (generated at the option, so the error is there).
+/// Checks at compile time that a field described with `unit` or
+/// `precision` is numeric.
 pub fn assert_numeric<T: Numeric + ?Sized>() {}
 
 #[cfg(test)]

@@ -235,21 +235,17 @@ impl Meta {
         out
     }
 
-    /// Compile-time checks that `unit`, `precision` and `range` describe a
-    /// number: each option becomes a call whose bound fails at the option
-    /// when `ty` is not numeric.
-    pub(crate) fn numeric_asserts(
-        &self,
-        range: Option<&Opt<Expr>>,
-        ty: &Type,
-        support: &TokenStream,
-    ) -> TokenStream {
+    /// The compile-time check that `unit` and `precision` describe a
+    /// number: a call whose bound fails when `ty` is not numeric. A `range`
+    /// needs none: its bounds must already be of the field's type, so
+    /// numeric bounds on a field that is not a number are refused there,
+    /// once.
+    pub(crate) fn numeric_asserts(&self, ty: &Type, support: &TokenStream) -> TokenStream {
         let spans = [
             self.unit.as_ref().map(|opt| opt.span),
             self.precision.as_ref().map(|opt| opt.span),
-            range.map(|opt| opt.span),
         ];
-        // One assertion is enough: every option names the same type.
+        // One assertion is enough: both options name the same type.
         match spans.into_iter().flatten().next() {
             Some(span) => quote_spanned!(span=> #support::assert_numeric::<#ty>();),
             None => TokenStream::new(),

@@ -360,10 +360,7 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                 .attrs
                 .meta
                 .keywords(param.attrs.range.as_ref(), Some(ty), private, &schema);
-        let assert = param
-            .attrs
-            .meta
-            .numeric_asserts(param.attrs.range.as_ref(), ty, private);
+        let assert = param.attrs.meta.numeric_asserts(ty, private);
         let name = name.unraw().to_string();
         (!keywords.is_empty()).then(|| {
             quote! {

@@ -303,16 +303,15 @@ fn check_path(input: &Input<'_>, fields: &[Field<'_>], private: &TokenStream) ->
     }
 }
 
-/// The checks that `unit`, `precision` and `range` describe numbers.
+/// The checks that `unit` and `precision` describe numbers.
 fn numeric_asserts(fields: &[Field<'_>], private: &TokenStream) -> TokenStream {
     fields
         .iter()
         .map(|field| {
-            field.attrs.meta.numeric_asserts(
-                field.attrs.range.as_ref(),
-                &field.original.ty,
-                private,
-            )
+            field
+                .attrs
+                .meta
+                .numeric_asserts(&field.original.ty, private)
         })
         .collect()
 }

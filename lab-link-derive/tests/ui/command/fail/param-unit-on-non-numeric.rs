@@ -1,4 +1,4 @@
-//! `unit`, `precision` and `range` on a param describe numbers.
+//! `unit` and `precision` on a param describe numbers.
 use lab_link::command;
 
 #[command]

@@ -1,5 +1,5 @@
-//! `unit`, `precision` and `range` describe numbers: on a string or a list
-//! of strings they are refused at the option.
+//! `unit` and `precision` describe numbers: on a string or a list of
+//! strings they are refused at the field's type.
 use lab_link::Reactive;
 use serde::Serialize;
 
