@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use lab_link::command::RegisterError;
+use lab_link::server::SyncSource;
 use lab_link::{command, LabSync, Reactive};
 use serde::Serialize;
 use serde_json::json;

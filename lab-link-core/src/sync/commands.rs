@@ -26,6 +26,23 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
             .set(crate::schema::state_schema::<S>());
         self
     }
+
+    /// The schema document `GET {prefix}/schema` serves: the
+    /// [published](LabSync::with_state_schema) state schema, every
+    /// command (params, result, `edits` bindings), every stream, and the
+    /// `schemaHash` (see [`crate::schema`]). For a client generator or a
+    /// test that keeps the schema under review.
+    ///
+    /// ```
+    /// let sync = lab_link_core::LabSync::new(0_u32);
+    /// let _trace = sync.replace_stream_f32("trace").with_unit("V");
+    /// let schema = sync.schema();
+    /// assert_eq!(schema["streams"][0]["unit"], "V");
+    /// assert!(schema["schemaHash"].is_string());
+    /// ```
+    pub fn schema(&self) -> Value {
+        crate::sync::SyncSource::schema(self)
+    }
 }
 
 pub(super) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

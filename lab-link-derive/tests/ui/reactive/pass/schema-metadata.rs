@@ -3,6 +3,7 @@
 //! included; `edits` paths are checked against the fields.
 use std::ops::Bound::{Excluded, Unbounded};
 
+use lab_link::server::SyncSource;
 use lab_link::{command, LabSync, Reactive};
 use schemars::JsonSchema;
 use serde::Serialize;
