@@ -248,7 +248,7 @@ pub fn derive_reactive(input: TokenStream) -> TokenStream {
 ///
 /// let sync = LabSync::new(0_u32);
 /// sync.command(scale);
-/// let params = &sync.command_infos()[0].params;
+/// let params = &sync.schema()["commands"]["scale"]["params"];
 /// assert_eq!(params["properties"]["volts"]["unit"], "V");
 /// assert_eq!(params["properties"]["volts"]["maximum"], 10.0);
 /// ```
