@@ -290,7 +290,7 @@ impl Backlog {
                 Ok(())
             }
             Err(error) => {
-                self.bytes.fetch_sub(len, Ordering::AcqRel);
+                self.release(len);
                 match error {
                     TrySendError::Full(message) => Err(Some((Full::Depth, message))),
                     TrySendError::Closed(_) => Err(None),
@@ -314,9 +314,15 @@ impl Backlog {
         self.peak.fetch_max(queued, Ordering::Relaxed);
     }
 
+    /// Uncounts `len` reserved bytes: taken off the queue by the writer,
+    /// or never queued.
+    fn release(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::AcqRel);
+    }
+
     /// Records a message taken off the queue by the writer.
     fn taken(&self, message: &Message) {
-        self.bytes.fetch_sub(wire_len(message), Ordering::AcqRel);
+        self.release(wire_len(message));
     }
 
     /// Marks the client lagging: the queue was full.
@@ -480,7 +486,7 @@ impl Link {
         for frame in frames {
             let len = wire_len(&frame);
             if self.queue.try_send(frame).is_err() {
-                self.backlog.bytes.fetch_sub(unqueued, Ordering::AcqRel);
+                self.backlog.release(unqueued);
                 active.store(false, Ordering::Release);
                 self.backlog.full(Full::Depth);
                 return;
@@ -510,7 +516,7 @@ impl Link {
         {
             self.backlog.queued(&self.queue);
         } else {
-            self.backlog.bytes.fetch_sub(len, Ordering::AcqRel);
+            self.backlog.release(len);
         }
     }
 }

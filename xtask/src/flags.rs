@@ -64,7 +64,7 @@ pub(crate) struct Bench {
     pub(crate) scenarios: Vec<String>,
     /// Run each load scenario N times in a row on its server (reported as
     /// `NAME #1` … `NAME #N`), e.g. `--scenario slow_consumer --repeat 10`.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) repeat: u32,
     /// Arguments for the microbenchmark binaries, after `--`
     /// (for example `cargo xtask bench -- store`).
