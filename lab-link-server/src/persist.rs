@@ -42,8 +42,8 @@ impl Persistence {
     /// and the server runs without persistence.
     pub(crate) fn open(config: &PersistConfig, source: &Arc<dyn SyncSource>) -> Option<Self> {
         let path = &config.path;
-        let connection = match restore(path, source) {
-            Ok(connection) => connection,
+        let (connection, restored) = match restore(path, source) {
+            Ok(restored) => restored,
             Err(Restore::Aside(reason)) => {
                 tracing::error!(path = %path.display(), "cannot restore the saved state: {reason}");
                 if let Err(e) = move_aside(path) {
@@ -51,7 +51,7 @@ impl Persistence {
                     return None;
                 }
                 match create(path) {
-                    Ok(connection) => connection,
+                    Ok(connection) => (connection, None),
                     Err(e) => {
                         tracing::error!(path = %path.display(), "cannot create the database: {e}; persistence is off");
                         return None;
@@ -63,14 +63,14 @@ impl Persistence {
                 return None;
             }
         };
-        // A restored document is saved as it is; a fresh one is written at
-        // the first save.
-        let saved = (source.version() > 0).then(|| source.version());
+        // A restored document is saved as it is; anything else (a fresh
+        // state, or one the application mutated before the server started)
+        // is written at the first save.
         Some(Self {
             connection: Mutex::new(connection),
             source: source.clone(),
             debounce: config.debounce,
-            saved: Mutex::new(saved),
+            saved: Mutex::new(restored),
         })
     }
 
@@ -92,6 +92,11 @@ impl Persistence {
             &mut |_| {},
             Box::new(move |_| listener_notify.notify_one()),
         );
+        // Commits made before the subscription (the application may mutate
+        // before the server task first runs) are saved like later ones.
+        if *lock(&self.saved) != Some(source.version()) {
+            notify.notify_one();
+        }
         loop {
             tokio::select! {
                 () = token.cancelled() => break,
@@ -139,21 +144,28 @@ enum Restore {
     Off(String),
 }
 
-fn restore(path: &Path, source: &Arc<dyn SyncSource>) -> Result<Connection, Restore> {
+/// The open database and the version of the document it restored (`None`
+/// when there was none).
+fn restore(
+    path: &Path,
+    source: &Arc<dyn SyncSource>,
+) -> Result<(Connection, Option<u64>), Restore> {
     if !path.exists() {
-        return create(path).map_err(|e| Restore::Off(format!("cannot create the database: {e}")));
+        return create(path)
+            .map(|connection| (connection, None))
+            .map_err(|e| Restore::Off(format!("cannot create the database: {e}")));
     }
     let connection = Connection::open(path).map_err(|e| Restore::Aside(e.to_string()))?;
     let document = read(&connection).map_err(|e| Restore::Aside(e.to_string()))?;
     let Some(document) = document else {
-        return Ok(connection);
+        return Ok((connection, None));
     };
     let value: serde_json::Value = serde_json::from_str(&document)
         .map_err(|e| Restore::Aside(format!("the saved document is not JSON: {e}")))?;
     match source.load_document(value) {
-        Ok(_) => {
+        Ok(version) => {
             tracing::info!(path = %path.display(), "restored the saved state");
-            Ok(connection)
+            Ok((connection, Some(version)))
         }
         Err(LoadError::Unsupported) => Err(Restore::Off(
             "the state cannot be restored: call `with_loader()` on the LabSync".to_owned(),

@@ -1,7 +1,8 @@
 //! Background work: updaters started and stopped with the server (and by
 //! `Background` alone), a failing or panicking tick that does not stop its
 //! updater, and persistence in SQLite: a round trip across a restart, a
-//! corrupt file and a changed schema moved aside, and a hard kill.
+//! corrupt file and a changed schema moved aside, a commit made before the
+//! start, and a hard kill.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -213,6 +214,41 @@ async fn a_corrupt_file_is_moved_aside() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The `count` of the document saved in `path`, read while the server
+/// may be writing it (`None` before the first save).
+fn saved_count(path: &Path) -> Option<i64> {
+    let connection =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    connection.busy_timeout(Duration::from_secs(5)).ok()?;
+    let document: String = connection
+        .query_row(
+            "SELECT document FROM lab_link_state WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )
+        .ok()?;
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    document["count"].as_i64()
+}
+
+#[tokio::test]
+async fn a_mutation_before_the_start_is_saved_by_the_debounce() {
+    // The application may commit before the server's task first runs: that
+    // commit is saved after the debounce, not only at the final save.
+    let dir = temp_dir("early");
+    let path = dir.join("state.db");
+    let sync = LabSync::new(Counter::default()).with_loader();
+    sync.try_mutate(|counter| counter.set_count(7)).unwrap();
+    let config = ServerConfig::default()
+        .persist(&path)
+        .persist_debounce(Duration::from_millis(10));
+    let background = Background::start(sync.clone(), &config);
+    wait_for("the debounced save", || saved_count(&path) == Some(7)).await;
+    background.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[derive(Reactive, Serialize, Deserialize, Default, Debug, PartialEq)]
 struct CounterV2 {
     count: String,
@@ -300,10 +336,11 @@ async fn a_hard_kill_after_the_debounce_keeps_the_mutation() {
     assert!(ready.starts_with("listening on "), "{ready}");
     stdin.write_all(b"set 42\n").await.unwrap();
     assert_eq!(line(&mut stdout).await, "done");
-    // Far past the child's 50 ms debounce, also on a loaded machine (a
-    // 1.5 s wait once lost the race during a parallel build). FIXME: a
-    // "saved" signal from the child would make this exact.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // The debounced save (50 ms in the child) is on disk before the kill.
+    wait_for("the child's debounced save", || {
+        saved_count(&path) == Some(42)
+    })
+    .await;
     child.start_kill().unwrap(); // SIGKILL: no final save
     child.wait().await.unwrap();
 
