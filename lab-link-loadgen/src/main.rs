@@ -1,9 +1,9 @@
 //! `lab-link-loadgen`: runs the load scenarios against a demo server, or
-//! lines up two runs' results.
+//! lines up the results of runs against several servers.
 //!
 //! ```text
 //! lab-link-loadgen run --url http://127.0.0.1:8000/sync --pid 4242 [--scenario fan_out] [--quick] [--repeat N] [--out ours.json]
-//! lab-link-loadgen report --ours ours.json [--reference reference.json] [--json results.json] [--markdown results.md]
+//! lab-link-loadgen report --ours ours.json [--reference reference.json] [--bare bare.json] [--json results.json] [--markdown results.md]
 //! ```
 //!
 //! `run` exits with status 3 when a scenario found the server wrong (the
@@ -92,6 +92,9 @@ struct ReportArgs {
     /// The reference's results.
     #[arg(long)]
     reference: Option<PathBuf>,
+    /// The bare tokio-tungstenite server's results (`lab-link-bare`).
+    #[arg(long)]
+    bare: Option<PathBuf>,
     /// Write the comparison as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -199,7 +202,8 @@ fn run(args: &RunArgs) -> Result<ExitCode, String> {
 fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     let ours = read_report(&args.ours)?;
     let reference = args.reference.as_deref().map(read_report).transpose()?;
-    let combined = compare(&ours, reference.as_ref());
+    let bare = args.bare.as_deref().map(read_report).transpose()?;
+    let combined = compare(&ours, reference.as_ref(), bare.as_ref());
     let table = combined.table();
     print!("{table}");
     if let Some(path) = &args.json {

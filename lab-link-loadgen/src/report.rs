@@ -201,26 +201,37 @@ pub struct Comparison {
     /// over ours for [`Better::Lower`], ours over reference for
     /// [`Better::Higher`], none for [`Better::Neither`].
     pub ratio: Option<f64>,
+    /// The bare tokio-tungstenite server's (`lab-link-bare`), when it ran
+    /// this scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bare: Option<f64>,
+    /// How many times better ours is than the bare server (as `ratio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bare_ratio: Option<f64>,
     /// Our target and whether we met it.
     pub target: Option<String>,
     /// Whether our figure met the target.
     pub met: Option<bool>,
 }
 
-/// The whole run: ours, the reference's if run, the comparison.
+/// The whole run: ours, the reference's and the bare server's if run, the
+/// comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Combined {
     /// Ours.
     pub ours: Report,
     /// The reference's.
     pub reference: Option<Report>,
+    /// The bare tokio-tungstenite server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bare: Option<Report>,
     /// Figure by figure.
     pub comparison: Vec<Comparison>,
 }
 
-/// Lines up ours and the reference's figures, in our order (figures only
-/// the reference has are appended).
-pub fn compare(ours: &Report, reference: Option<&Report>) -> Combined {
+/// Lines up ours, the reference's and the bare server's figures, in our
+/// order (figures only the reference has are appended).
+pub fn compare(ours: &Report, reference: Option<&Report>, bare: Option<&Report>) -> Combined {
     let find = |report: Option<&Report>, scenario: &str, figure: &str| -> Option<Figure> {
         report?
             .scenarios
@@ -236,6 +247,8 @@ pub fn compare(ours: &Report, reference: Option<&Report>) -> Combined {
         for figure in &scenario.figures {
             let theirs = find(reference, &scenario.scenario, &figure.name).map(|f| f.value);
             let ratio = theirs.and_then(|theirs| ratio(figure.better, figure.value, theirs));
+            let bare = find(bare, &scenario.scenario, &figure.name).map(|f| f.value);
+            let bare_ratio = bare.and_then(|bare| self::ratio(figure.better, figure.value, bare));
             let (target, met) = match (figure.ratio_target, ratio) {
                 (Some(times), Some(ratio)) => (
                     Some(format!("ratio >= {}x", format_value(times))),
@@ -250,6 +263,8 @@ pub fn compare(ours: &Report, reference: Option<&Report>) -> Combined {
                 ours: Some(figure.value),
                 reference: theirs,
                 ratio,
+                bare,
+                bare_ratio,
                 target,
                 met,
             });
@@ -265,6 +280,8 @@ pub fn compare(ours: &Report, reference: Option<&Report>) -> Combined {
                     ours: None,
                     reference: Some(figure.value),
                     ratio: None,
+                    bare: None,
+                    bare_ratio: None,
                     target: None,
                     met: None,
                 });
@@ -274,6 +291,7 @@ pub fn compare(ours: &Report, reference: Option<&Report>) -> Combined {
     Combined {
         ours: ours.clone(),
         reference: reference.cloned(),
+        bare: bare.cloned(),
         comparison,
     }
 }
@@ -290,7 +308,8 @@ pub fn ratio(better: Better, ours: f64, theirs: f64) -> Option<f64> {
 
 impl Combined {
     /// The comparison as a Markdown table: figure, ours, reference, ratio,
-    /// target; then a line per scenario saying whether it was correct.
+    /// bare, ratio to bare, target; then a line per scenario saying
+    /// whether it was correct.
     pub fn table(&self) -> String {
         let mut rows = vec![[
             "scenario".to_owned(),
@@ -298,8 +317,13 @@ impl Combined {
             "ours".to_owned(),
             "reference".to_owned(),
             "ratio".to_owned(),
+            "bare".to_owned(),
+            "vs bare".to_owned(),
             "target".to_owned(),
         ]];
+        let times = |ratio: Option<f64>| {
+            ratio.map_or_else(String::new, |r| format!("{}x", format_value(r)))
+        };
         let correct = |report: Option<&Report>, scenario: &str| -> String {
             report
                 .and_then(|r| r.scenarios.iter().find(|s| s.scenario == scenario))
@@ -315,6 +339,8 @@ impl Combined {
                     correct(Some(&self.ours), &line.scenario),
                     correct(self.reference.as_ref(), &line.scenario),
                     String::new(),
+                    correct(self.bare.as_ref(), &line.scenario),
+                    String::new(),
                     String::new(),
                 ]);
             }
@@ -326,8 +352,9 @@ impl Combined {
                 line.figure.clone(),
                 cell(line.ours),
                 cell(line.reference),
-                line.ratio
-                    .map_or_else(String::new, |r| format!("{}x", format_value(r))),
+                times(line.ratio),
+                cell(line.bare),
+                times(line.bare_ratio),
                 match (&line.target, line.met) {
                     (Some(target), Some(true)) => format!("{target}: met"),
                     (Some(target), _) => format!("{target}: MISSED"),
@@ -335,7 +362,10 @@ impl Combined {
                 },
             ]);
         }
-        markdown(&rows) + &failures(std::iter::once(&self.ours).chain(&self.reference))
+        let reports = std::iter::once(&self.ours)
+            .chain(&self.reference)
+            .chain(&self.bare);
+        markdown(&rows) + &failures(reports)
     }
 }
 
@@ -470,14 +500,15 @@ mod tests {
         let combined = compare(
             &report("ours", 0.5, 300000.0, true),
             Some(&report("reference", 17.0, 60000.0, false)),
+            Some(&report("bare", 1.0, 200000.0, true)),
         );
         let expect = "\
-| scenario | figure                  | ours      | reference      | ratio | target            |
-|----------|-------------------------|-----------|----------------|-------|-------------------|
-| fan_out  | correct                 | ok        | FAILED (below) |       |                   |
-| fan_out  | server CPU per delivery | 0.500 µs  | 17 µs          | 34x   | ratio >= 30x: met |
-| fan_out  | deliveries              | 300000 /s | 60000 /s       | 5x    |                   |
-| fan_out  | subscribers             | 100       | 100            |       |                   |
+| scenario | figure                  | ours      | reference      | ratio | bare      | vs bare | target            |
+|----------|-------------------------|-----------|----------------|-------|-----------|---------|-------------------|
+| fan_out  | correct                 | ok        | FAILED (below) |       | ok        |         |                   |
+| fan_out  | server CPU per delivery | 0.500 µs  | 17 µs          | 34x   | 1 µs      | 2x      | ratio >= 30x: met |
+| fan_out  | deliveries              | 300000 /s | 60000 /s       | 5x    | 200000 /s | 1.50x   |                   |
+| fan_out  | subscribers             | 100       | 100            |       | 100       |         |                   |
 
 Failures:
 

@@ -152,3 +152,68 @@ async fn every_scenario_runs_and_finds_the_server_correct() {
     eprintln!("{}", report.table());
     assert!(scenario::run(&context, "nonsense").await.is_err());
 }
+
+/// Kills the child on drop, so a failed assertion does not leave it behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bare_server_passes_the_scenarios_it_serves() {
+    use std::io::BufRead;
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lab-link-bare"))
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map(Child)
+        .expect("lab-link-bare starts");
+    let stdout = child.0.stdout.take().expect("piped");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("lab-link demo listening on ")
+        .unwrap_or_else(|| panic!("not a listening line: {line:?}"));
+    let context = Context {
+        target: Target::parse(&format!("{base}/sync")).expect("a good url"),
+        probe: Probe::new(child.0.id()),
+        sizes: Sizes::tiny(),
+    };
+    for name in ["fan_out", "fan_out_paced", "command_rtt", "connect_storm"] {
+        let result = tokio::time::timeout(Duration::from_secs(60), scenario::run(&context, name))
+            .await
+            .unwrap_or_else(|_| panic!("{name} took over a minute"))
+            .unwrap_or_else(|error| panic!("{name} did not run: {error}"));
+        assert!(result.ok, "{name}: {:?}", result.failures);
+    }
+    // Out of range, as in the demo contract, and the document unchanged.
+    use futures_util::StreamExt;
+    let before = context.target.state().await.expect("GET /state");
+    let mut ws = context.target.connect(None).await.expect("connects");
+    let params = json!({"channel": 0, "value": 11.0});
+    lab_link_loadgen::client::send_command(&mut ws, "set_channel", params, "too-high")
+        .await
+        .expect("sends");
+    let answer = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("the socket stays open")
+            .expect("a frame");
+        let frame: Value = serde_json::from_str(frame.to_text().expect("text")).expect("JSON");
+        if frame["requestId"] == "too-high" {
+            break frame;
+        }
+    };
+    assert_eq!(answer["type"], "command_error", "{answer}");
+    assert_eq!(answer["code"], "out_of_range", "{answer}");
+    assert_eq!(context.target.state().await.expect("GET /state"), before);
+}

@@ -15,20 +15,22 @@
 //! The load scenarios (`--no-load` skips them) build `lab-link-demo` and
 //! `lab-link-loadgen` in release mode, then per scenario start a fresh
 //! server pinned to core 0 (`taskset -c 0`), run the load generator for
-//! that one scenario pinned to core 1, and stop the server; with
-//! `--reference` the reference demo (`bench/python/demo.py` in
-//! `target/py-venv`) runs the same scenario right after ours, so the two
-//! alternate (ours, reference, ours, reference, …) and share the machine's
-//! conditions. Each run's results are merged into
-//! `target/bench/ours.json` (`reference.json`); at the end the load
-//! generator prints one table (figure, ours, reference, ratio, target) and
-//! writes it to `target/bench/results.md`, with everything as JSON in
+//! that one scenario pinned to core 1, and stop the server. Right after
+//! ours, the same scenario runs on the bare tokio-tungstenite server
+//! (`lab-link-bare`, in the load generator's crate: the stack's ceiling,
+//! for the scenarios that need only `set_channel`) and, with
+//! `--reference`, on the reference demo (`bench/python/demo.py` in
+//! `target/py-venv`), so the servers alternate and share the machine's
+//! conditions. Each run's results are merged into `target/bench/ours.json`
+//! (`bare.json`, `reference.json`); at the end the load generator prints
+//! one table (figure, ours, reference, ratio, bare, ratio to bare, target)
+//! and writes it to `target/bench/results.md`, with everything as JSON in
 //! `target/bench/results.json`. The servers' standard error goes to
 //! `target/bench/logs/`.
 //!
 //! Fails when a microbenchmark fails or when one of our scenarios finds
-//! our server wrong (a fast wrong answer is a failure); the reference's
-//! verdicts are reported, not failed on.
+//! our server wrong (a fast wrong answer is a failure); the other
+//! servers' verdicts are reported, not failed on.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,6 +63,10 @@ const SCENARIOS: [&str; 6] = [
     "slow_consumer",
     "stream",
 ];
+
+/// The scenarios the bare tokio-tungstenite server (`lab-link-bare`) runs
+/// too: the ones that need only `set_channel`.
+const BARE_SCENARIOS: [&str; 4] = ["fan_out", "fan_out_paced", "command_rtt", "connect_storm"];
 
 /// Where the results go, relative to the workspace root.
 const OUT_DIR: &str = "target/bench";
@@ -112,6 +118,9 @@ enum Server {
     Ours,
     /// `bench/python/demo.py` on lab-link 0.5.0.
     Reference,
+    /// `target/release/lab-link-bare`: the command path on tokio-tungstenite
+    /// alone, the stack's ceiling.
+    Bare,
 }
 
 impl Server {
@@ -119,6 +128,7 @@ impl Server {
         match self {
             Self::Ours => "ours",
             Self::Reference => "reference",
+            Self::Bare => "bare",
         }
     }
 
@@ -126,6 +136,7 @@ impl Server {
     fn command_line(self) -> Vec<String> {
         let program = match self {
             Self::Ours => vec!["target/release/lab-link-demo".to_owned()],
+            Self::Bare => vec!["target/release/lab-link-bare".to_owned()],
             Self::Reference => vec![
                 format!("{VENV}/bin/python"),
                 "bench/python/demo.py".to_owned(),
@@ -195,9 +206,9 @@ fn load(flags: &Bench) -> Result {
     std::fs::create_dir_all(out.join("logs"))
         .map_err(|e| Error::new(format!("cannot create {}: {e}", out.display())))?;
     let servers: &[Server] = if flags.reference {
-        &[Server::Ours, Server::Reference]
+        &[Server::Ours, Server::Bare, Server::Reference]
     } else {
-        &[Server::Ours]
+        &[Server::Ours, Server::Bare]
     };
     for server in servers {
         // A fresh file per run: scenarios not run now must not linger.
@@ -223,6 +234,9 @@ fn load(flags: &Bench) -> Result {
     let mut wrong = Vec::new();
     for scenario in &scenarios {
         for &server in servers {
+            if server == Server::Bare && !BARE_SCENARIOS.contains(scenario) {
+                continue;
+            }
             let correct = run_scenario(flags, server, scenario, pinning)?;
             if !correct && server == Server::Ours {
                 wrong.push(*scenario);
@@ -239,6 +253,9 @@ fn load(flags: &Bench) -> Result {
         ]);
     if flags.reference {
         report = report.args(["--reference", &format!("{OUT_DIR}/reference.json")]);
+    }
+    if out.join("bare.json").exists() {
+        report = report.args(["--bare", &format!("{OUT_DIR}/bare.json")]);
     }
     report.on_failure("could not compare the results").run()?;
     println!("results: {OUT_DIR}/results.md and {OUT_DIR}/results.json");
