@@ -48,9 +48,23 @@ use crate::state::DemoState;
 /// assert_eq!(sync.command_infos().len(), 11);
 /// ```
 pub fn instrument() -> LabSync<DemoState> {
-    let sync = LabSync::new(DemoState::initial())
-        .with_state_schema()
-        .with_loader();
+    instrument_with_channels(4)
+}
+
+/// [`instrument`] starting with `channels` channels (`ch0`, `ch1`, …)
+/// instead of the contract's four (the flag `--channels`, for measuring a
+/// large state). `reset` still restores the contract's initial state.
+///
+/// ```
+/// let sync = lab_link_demo::instrument_with_channels(10);
+/// assert_eq!(sync.read().channels[9].name, "ch9");
+/// ```
+pub fn instrument_with_channels(channels: usize) -> LabSync<DemoState> {
+    let mut state = DemoState::initial();
+    state.channels = (0..channels)
+        .map(|i| state::Channel::new(format!("ch{i}")))
+        .collect();
+    let sync = LabSync::new(state).with_state_schema().with_loader();
     commands::register(&sync);
     let streams = acquisition::Streams::register(&sync);
     acquisition::register(&sync, streams);
@@ -79,6 +93,9 @@ pub struct Options {
     /// How clients' backlogs are bounded (default: the library's
     /// defaults). For measuring the alternatives side by side.
     pub backlog: Backlog,
+    /// Channels at start (default 4, the contract's; more for measuring a
+    /// large state: see [`instrument_with_channels`]).
+    pub channels: usize,
 }
 
 /// The bounds on a client's backlog the demo serves with (the flags
@@ -123,6 +140,7 @@ impl Default for Options {
             persist: None,
             auth: None,
             backlog: Backlog::default(),
+            channels: 4,
         }
     }
 }
@@ -173,6 +191,9 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
         .config(config)
         .fallback(ui::handler(&prefix))
         .shutdown_signal(lab_link::server::terminate_signal())
-        .bind(instrument(), (options.host.as_str(), options.port))
+        .bind(
+            instrument_with_channels(options.channels),
+            (options.host.as_str(), options.port),
+        )
         .await
 }

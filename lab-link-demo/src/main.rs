@@ -45,6 +45,9 @@ struct Cli {
     /// SO_SNDBUF of accepted sockets (default: the kernel's autotuning).
     #[arg(long, value_name = "BYTES")]
     send_buffer: Option<usize>,
+    /// Channels at start (the contract has 4; more measure a large state).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    channels: u32,
 }
 
 #[tokio::main]
@@ -88,6 +91,7 @@ async fn main() -> ExitCode {
             tcp_notsent_lowat: (cli.tcp_notsent_lowat > 0).then_some(cli.tcp_notsent_lowat),
             send_buffer_bytes: cli.send_buffer,
         },
+        channels: cli.channels as usize,
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

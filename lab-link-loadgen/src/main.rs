@@ -2,7 +2,7 @@
 //! lines up the results of runs against several servers.
 //!
 //! ```text
-//! lab-link-loadgen run --url http://127.0.0.1:8000/sync --pid 4242 [--scenario fan_out] [--quick] [--repeat N] [--out ours.json]
+//! lab-link-loadgen run --url http://127.0.0.1:8000/sync --pid 4242 [--scenario fan_out] [--quick] [--repeat N] [--as NAME] [--out ours.json]
 //! lab-link-loadgen report --ours ours.json [--reference reference.json] [--bare bare.json] [--json results.json] [--markdown results.md]
 //! ```
 //!
@@ -77,6 +77,10 @@ struct RunArgs {
     /// Measured commands per client of `command_rtt`.
     #[arg(long)]
     rtt_commands: Option<usize>,
+    /// Report the (one) scenario under this name, e.g. `fan_out 1000
+    /// subscribers` for a run at other sizes than the full run's.
+    #[arg(long = "as", value_name = "NAME")]
+    rename: Option<String>,
     /// Run each scenario this many times in a row against the server; the
     /// runs are reported as `NAME #1`, `NAME #2`, … (for checking that a
     /// result holds every time, not only once).
@@ -156,6 +160,9 @@ fn run(args: &RunArgs) -> Result<ExitCode, String> {
     } else {
         args.scenarios.iter().map(String::as_str).collect()
     };
+    if args.rename.is_some() && scenarios.len() != 1 {
+        return Err("--as names one scenario: give exactly one --scenario".to_owned());
+    }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -179,8 +186,11 @@ fn run(args: &RunArgs) -> Result<ExitCode, String> {
             let mut result = runtime
                 .block_on(scenario::run(&context, name))
                 .map_err(|e| format!("{name} on {}: {e}", target.base_url()))?;
+            if let Some(rename) = &args.rename {
+                result.scenario.clone_from(rename);
+            }
             if args.repeat > 1 {
-                result.scenario = format!("{name} #{run}");
+                result.scenario = format!("{} #{run}", result.scenario);
             }
             this_run.merge(result.clone());
             report.merge(result);

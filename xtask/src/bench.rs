@@ -68,6 +68,18 @@ const SCENARIOS: [&str; 6] = [
 /// too: the ones that need only `set_channel`.
 const BARE_SCENARIOS: [&str; 4] = ["fan_out", "fan_out_paced", "command_rtt", "connect_storm"];
 
+/// The pseudo-scenario of the growth table: `fan_out` at each of
+/// [`GROWTH_SUBSCRIBERS`] on ours and the bare server, and `fan_out`,
+/// `command_rtt` and `connect_storm` (1,000 joiners) on our demo with
+/// [`GROWTH_CHANNELS`] channels.
+const GROWTH: &str = "growth";
+
+/// The subscriber counts of the growth table (`--quick`: the first three).
+const GROWTH_SUBSCRIBERS: [usize; 4] = [10, 100, 1_000, 10_000];
+
+/// The channels of the large state in the growth table.
+const GROWTH_CHANNELS: usize = 10_000;
+
 /// Where the results go, relative to the workspace root.
 const OUT_DIR: &str = "target/bench";
 
@@ -149,8 +161,84 @@ impl Server {
     }
 }
 
-/// The load generator's command line for one scenario on one server.
-fn loadgen_args(flags: &Bench, server: Server, scenario: &str, url: &str, pid: u32) -> Vec<String> {
+/// One load generator run: a scenario on one server, at the full sizes or
+/// at others (the growth table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LoadRun {
+    /// The load generator's scenario.
+    scenario: &'static str,
+    /// The name it is reported under (`--as`), when not the scenario's.
+    name: Option<String>,
+    /// More arguments for the load generator (`--subscribers 1000`).
+    loadgen: Vec<String>,
+    /// More arguments for the server (`--channels 10000`).
+    server: Vec<String>,
+}
+
+impl LoadRun {
+    /// The scenario at its usual sizes.
+    fn plain(scenario: &'static str) -> Self {
+        Self {
+            scenario,
+            name: None,
+            loadgen: Vec::new(),
+            server: Vec::new(),
+        }
+    }
+
+    /// The scenario named `name`, with more load generator arguments.
+    fn sized(scenario: &'static str, name: String, loadgen: &[&str]) -> Self {
+        Self {
+            name: Some(name),
+            loadgen: loadgen.iter().map(|arg| (*arg).to_owned()).collect(),
+            ..Self::plain(scenario)
+        }
+    }
+
+    /// Whether `server` runs it: the bare server serves only
+    /// [`BARE_SCENARIOS`] and has no channel count; the growth table is
+    /// ours against the bare server.
+    fn runs_on(&self, server: Server) -> bool {
+        match server {
+            Server::Ours => true,
+            Server::Bare => BARE_SCENARIOS.contains(&self.scenario) && self.server.is_empty(),
+            Server::Reference => self.name.is_none(),
+        }
+    }
+}
+
+/// The runs of the growth table.
+fn growth_runs(quick: bool) -> Vec<LoadRun> {
+    let counts = if quick {
+        &GROWTH_SUBSCRIBERS[..3]
+    } else {
+        &GROWTH_SUBSCRIBERS[..]
+    };
+    let mut runs: Vec<LoadRun> = counts
+        .iter()
+        .map(|&n| {
+            LoadRun::sized(
+                "fan_out",
+                format!("fan_out {n} subscribers"),
+                &["--subscribers", &n.to_string(), "--seconds", "5"],
+            )
+        })
+        .collect();
+    let channels = GROWTH_CHANNELS.to_string();
+    for (scenario, loadgen) in [
+        ("fan_out", &["--seconds", "5"][..]),
+        ("command_rtt", &[][..]),
+        ("connect_storm", &["--storm-clients", "1000"][..]),
+    ] {
+        let mut run = LoadRun::sized(scenario, format!("{scenario} {channels} channels"), loadgen);
+        run.server = vec!["--channels".to_owned(), channels.clone()];
+        runs.push(run);
+    }
+    runs
+}
+
+/// The load generator's command line for one run on one server.
+fn loadgen_args(flags: &Bench, server: Server, run: &LoadRun, url: &str, pid: u32) -> Vec<String> {
     let mut args: Vec<String> = [
         "run",
         "--url",
@@ -158,7 +246,7 @@ fn loadgen_args(flags: &Bench, server: Server, scenario: &str, url: &str, pid: u
         "--pid",
         &pid.to_string(),
         "--scenario",
-        scenario,
+        run.scenario,
         "--label",
         server.label(),
         "--out",
@@ -173,9 +261,13 @@ fn loadgen_args(flags: &Bench, server: Server, scenario: &str, url: &str, pid: u
     if flags.repeat > 1 {
         args.extend(["--repeat".to_owned(), flags.repeat.to_string()]);
     }
+    if let Some(name) = &run.name {
+        args.extend(["--as".to_owned(), name.clone()]);
+    }
+    args.extend(run.loadgen.iter().cloned());
     // Ten thousand connections to the reference take minutes; its memory
     // per connection is clear from fewer (the table shows N for each).
-    if server == Server::Reference && scenario == "connect_storm" {
+    if server == Server::Reference && run.scenario == "connect_storm" {
         let clients = if flags.quick { "500" } else { "2000" };
         args.extend(["--storm-clients".to_owned(), clients.to_owned()]);
     }
@@ -220,26 +312,15 @@ fn load(flags: &Bench) -> Result {
             "note: taskset or a second core is missing: server and load generator are not pinned"
         );
     }
-    let scenarios: Vec<&str> = if flags.scenarios.is_empty() {
-        SCENARIOS.to_vec()
-    } else {
-        flags.scenarios.iter().map(String::as_str).collect()
-    };
-    if let Some(unknown) = scenarios.iter().find(|name| !SCENARIOS.contains(name)) {
-        return Err(Error::new(format!(
-            "unknown scenario `{unknown}`: the scenarios are {}",
-            SCENARIOS.join(", ")
-        )));
-    }
     let mut wrong = Vec::new();
-    for scenario in &scenarios {
+    for run in load_runs(flags)? {
         for &server in servers {
-            if server == Server::Bare && !BARE_SCENARIOS.contains(scenario) {
+            if !run.runs_on(server) {
                 continue;
             }
-            let correct = run_scenario(flags, server, scenario, pinning)?;
+            let correct = run_scenario(flags, server, &run, pinning)?;
             if !correct && server == Server::Ours {
-                wrong.push(*scenario);
+                wrong.push(run.name.clone().unwrap_or_else(|| run.scenario.to_owned()));
             }
         }
     }
@@ -269,13 +350,42 @@ fn load(flags: &Bench) -> Result {
     }
 }
 
+/// The selected runs, in order: `--scenario` names (all scenarios and the
+/// growth table by default).
+fn load_runs(flags: &Bench) -> Result<Vec<LoadRun>> {
+    let selected: Vec<&str> = if flags.scenarios.is_empty() {
+        SCENARIOS.iter().copied().chain([GROWTH]).collect()
+    } else {
+        flags.scenarios.iter().map(String::as_str).collect()
+    };
+    let mut runs = Vec::new();
+    for name in selected {
+        if name == GROWTH {
+            runs.extend(growth_runs(flags.quick));
+        } else if let Some(scenario) = SCENARIOS.iter().find(|scenario| **scenario == name) {
+            runs.push(LoadRun::plain(scenario));
+        } else {
+            return Err(Error::new(format!(
+                "unknown scenario `{name}`: the scenarios are {} and {GROWTH}",
+                SCENARIOS.join(", ")
+            )));
+        }
+    }
+    Ok(runs)
+}
+
 /// Runs one scenario on a fresh server; returns whether the load
 /// generator found it correct.
-fn run_scenario(flags: &Bench, server: Server, scenario: &str, pinning: bool) -> Result<bool> {
+fn run_scenario(flags: &Bench, server: Server, run: &LoadRun, pinning: bool) -> Result<bool> {
     let root = project_root();
-    let log = root.join(format!("{OUT_DIR}/logs/{}-{scenario}.log", server.label()));
-    let mut running = start(server, pinning, &log)?;
-    let args = loadgen_args(flags, server, scenario, &running.url, running.child.id());
+    let name = run
+        .name
+        .as_deref()
+        .unwrap_or(run.scenario)
+        .replace(' ', "-");
+    let log = root.join(format!("{OUT_DIR}/logs/{}-{name}.log", server.label()));
+    let mut running = start(server, &run.server, pinning, &log)?;
+    let args = loadgen_args(flags, server, run, &running.url, running.child.id());
     let loadgen = root.join("target/release/lab-link-loadgen");
     let mut command = if pinning {
         let mut command = Command::new("taskset");
@@ -294,7 +404,7 @@ fn run_scenario(flags: &Bench, server: Server, scenario: &str, pinning: bool) ->
         // The load generator ran and found the server wrong.
         Some(3) => Ok(false),
         _ => Err(Error::new(format!(
-            "the load generator failed on {} ({scenario}): {status}; the server's log is {}",
+            "the load generator failed on {} ({name}): {status}; the server's log is {}",
             server.label(),
             log.display()
         ))),
@@ -327,9 +437,11 @@ impl Running {
     }
 }
 
-/// Starts `server` on a free port and waits for its listening line.
-fn start(server: Server, pinning: bool, log: &Path) -> Result<Running> {
-    let line = server.command_line();
+/// Starts `server` (with `extra` arguments) on a free port and waits for
+/// its listening line.
+fn start(server: Server, extra: &[String], pinning: bool, log: &Path) -> Result<Running> {
+    let mut line = server.command_line();
+    line.extend(extra.iter().cloned());
     let mut command = if pinning {
         // taskset execs the server: the child's pid is the server's.
         let mut command = Command::new("taskset");
@@ -420,7 +532,7 @@ fn reference_venv() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::{commands, listening_url, loadgen_args, Server};
+    use super::{commands, growth_runs, listening_url, load_runs, loadgen_args, LoadRun, Server};
     use crate::flags::Bench;
 
     fn bench(args: &[&str], quick: bool) -> Bench {
@@ -473,14 +585,14 @@ mod tests {
     fn load_generator_command_lines() {
         let url = "http://127.0.0.1:9/sync";
         assert_eq!(
-            loadgen_args(&bench(&[], false), Server::Ours, "fan_out", url, 42).join(" "),
+            loadgen_args(&bench(&[], false), Server::Ours, &LoadRun::plain("fan_out"), url, 42).join(" "),
             "run --url http://127.0.0.1:9/sync --pid 42 --scenario fan_out --label ours --out target/bench/ours.json"
         );
         assert_eq!(
             loadgen_args(
                 &bench(&[], true),
                 Server::Reference,
-                "connect_storm",
+                &LoadRun::plain("connect_storm"),
                 url,
                 7
             )
@@ -493,7 +605,14 @@ mod tests {
             ..bench(&[], false)
         };
         assert_eq!(
-            loadgen_args(&repeated, Server::Ours, "slow_consumer", url, 42).join(" "),
+            loadgen_args(
+                &repeated,
+                Server::Ours,
+                &LoadRun::plain("slow_consumer"),
+                url,
+                42
+            )
+            .join(" "),
             "run --url http://127.0.0.1:9/sync --pid 42 --scenario slow_consumer --label ours \
              --out target/bench/ours.json --repeat 10"
         );
@@ -501,6 +620,38 @@ mod tests {
             Server::Reference.command_line().join(" "),
             "target/py-venv/bin/python bench/python/demo.py --port 0"
         );
+    }
+
+    #[test]
+    fn the_growth_table_runs_ours_beside_the_bare_server() {
+        let runs = growth_runs(false);
+        let url = "http://127.0.0.1:9/sync";
+        let last_fan_out = &runs[3];
+        assert_eq!(
+            loadgen_args(&bench(&[], false), Server::Bare, last_fan_out, url, 5).join(" "),
+            "run --url http://127.0.0.1:9/sync --pid 5 --scenario fan_out --label bare \
+             --out target/bench/bare.json --as fan_out 10000 subscribers --subscribers 10000 \
+             --seconds 5"
+        );
+        assert!(last_fan_out.runs_on(Server::Bare) && !last_fan_out.runs_on(Server::Reference));
+        let storm = runs.last().unwrap();
+        assert_eq!(storm.name.as_deref(), Some("connect_storm 10000 channels"));
+        assert_eq!(storm.server, ["--channels", "10000"]);
+        assert!(storm.runs_on(Server::Ours) && !storm.runs_on(Server::Bare));
+        assert_eq!(growth_runs(true).len(), runs.len() - 1);
+        // Selected by name, or with everything by default.
+        let all = load_runs(&bench(&[], false)).unwrap();
+        assert_eq!(all.len(), super::SCENARIOS.len() + runs.len());
+        let only = Bench {
+            scenarios: vec!["growth".to_owned()],
+            ..bench(&[], false)
+        };
+        assert_eq!(load_runs(&only).unwrap(), runs);
+        let unknown = Bench {
+            scenarios: vec!["nonsense".to_owned()],
+            ..bench(&[], false)
+        };
+        assert!(load_runs(&unknown).is_err());
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub(crate) struct Bench {
     #[arg(long, conflicts_with = "reference")]
     pub(crate) no_load: bool,
     /// Run only this load scenario (repeatable): fan_out, fan_out_paced,
-    /// command_rtt, connect_storm, slow_consumer, stream.
+    /// command_rtt, connect_storm, slow_consumer, stream, or growth (the
+    /// growth table: fan_out at 10 to 10,000 subscribers, and a
+    /// 10,000-channel state).
     #[arg(long = "scenario", value_name = "NAME")]
     pub(crate) scenarios: Vec<String>,
     /// Run each load scenario N times in a row on its server (reported as
