@@ -7,8 +7,9 @@
 //! `cargo install`), the Python reference `lab-link` 0.5.0 with what its
 //! demo needs to serve (`bench/python/requirements.txt`, installed with
 //! `pip` into a virtualenv at `target/py-venv`, made with `python3 -m
-//! venv`), and Debian's `chromium` and `chromium-driver` for the browser
-//! tests (`apt-get install`, as root).
+//! venv`), Debian's `chromium` and `chromium-driver` for the browser
+//! tests and Debian's `nats-server` for the JetStream tests (`apt-get
+//! install`, as root).
 
 use std::path::PathBuf;
 
@@ -134,8 +135,26 @@ const CHROMIUM: Tool = Tool {
     },
 };
 
+/// Debian's NATS server (2.9, with JetStream), which the tests of
+/// `lab-link-nats` start on 127.0.0.1 through the testkit's `NatsServer`.
+const NATS_SERVER: Tool = Tool {
+    name: "nats-server (Debian package nats-server)",
+    why: "`cargo test` runs lab-link-nats against a real NATS JetStream server",
+    check: || Cmd::new("sh").args(["-c", "PATH=\"$PATH:/usr/sbin\" nats-server --version"]),
+    install: Install::Apt {
+        packages: &["nats-server"],
+    },
+};
+
 /// Everything `cargo xtask setup` makes sure of, in order.
-const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK, &PYTHON_LAB_LINK, &CHROMIUM];
+const TOOLS: &[&Tool] = &[
+    &RUSTFMT,
+    &CLIPPY,
+    &MDBOOK,
+    &PYTHON_LAB_LINK,
+    &CHROMIUM,
+    &NATS_SERVER,
+];
 
 /// `cargo xtask setup`: makes sure of every tool in [`TOOLS`].
 pub(crate) fn run() -> Result {
@@ -325,7 +344,8 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::{
-        apt_install, cargo_install, pip_install, Install, CHROMIUM, MDBOOK, PYTHON_LAB_LINK,
+        apt_install, cargo_install, pip_install, Install, CHROMIUM, MDBOOK, NATS_SERVER,
+        PYTHON_LAB_LINK,
     };
 
     #[test]
@@ -378,6 +398,17 @@ mod tests {
         assert_eq!(
             apt_install(packages).to_string(),
             "apt-get install -y -qq chromium chromium-driver"
+        );
+    }
+
+    #[test]
+    fn the_nats_server_comes_from_debian() {
+        let Install::Apt { packages } = NATS_SERVER.install else {
+            panic!("nats-server comes from Debian's packages")
+        };
+        assert_eq!(
+            apt_install(packages).to_string(),
+            "apt-get install -y -qq nats-server"
         );
     }
 }
