@@ -17,7 +17,10 @@
 //! - [`float32_samples`] and [`float64_samples`] give the samples where a
 //!   float formatting mistake shows (zeros of both signs, subnormals,
 //!   every exponent), and [`assert_snapshot_matches_frame`] checks that a
-//!   float stream's `stream_snapshot` reads back as its binary frame.
+//!   float stream's `stream_snapshot` reads back as its binary frame;
+//! - [`NatsServer::start`] runs a real `nats-server` with JetStream on
+//!   `127.0.0.1` and a temporary store, for tests of `lab-link-nats`, and
+//!   kills it when dropped.
 //!
 //! Failures panic (they are assertions) with the JSON Patch from one
 //! document to the other, one operation a line, and both versions.
@@ -65,11 +68,13 @@
 
 mod assert;
 mod client;
+mod nats;
 mod samples;
 mod server;
 
 pub use assert::{assert_consistent, assert_oracle, describe_difference};
 pub use client::{Patch, TestClient, DEFAULT_TIMEOUT};
+pub use nats::NatsServer;
 pub use samples::{
     assert_same_samples, assert_snapshot_matches_frame, float32_samples, float64_samples,
 };
