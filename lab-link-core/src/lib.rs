@@ -50,6 +50,7 @@
 
 pub mod command;
 mod diff;
+mod epoch;
 pub mod patch;
 mod patch_log;
 pub mod pointer;
@@ -63,6 +64,7 @@ mod updater;
 
 pub use command::{Command, CommandContext, CommandError};
 pub use diff::diff;
+pub use epoch::{Epoch, EpochError, MAX_EPOCH_LEN};
 pub use patch::{apply, apply_owned, PatchError, PatchErrorKind, PatchOp};
 pub use patch_log::{PatchLog, Since};
 pub use pointer::{JsonPointer, PointerSyntaxError, ResolveError, ResolveErrorKind};

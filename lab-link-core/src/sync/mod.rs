@@ -55,7 +55,7 @@ use crate::command::{current_meta, Command, RegisterError};
 use crate::reactive::{MutationError, Reactive, Recorder};
 use crate::stream::StreamHub;
 use crate::updater::TypedUpdater;
-use crate::{diff, Committed, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
+use crate::{diff, Committed, Epoch, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
 
 use commands::write;
 use lock::{DroppedInside, LockGuard, SharedOps};
@@ -114,6 +114,9 @@ struct Shared<S> {
     /// `load_state` for the type-erased [`SyncSource::load_document`], set
     /// by [`LabSync::with_loader`] (it needs `S: DeserializeOwned`).
     loader: OnceLock<Loader<S>>,
+    /// This instance's identity, fixed at its first read or
+    /// [`LabSync::with_epoch`].
+    epoch: OnceLock<Epoch>,
 }
 
 type Loader<S> = fn(&LabSync<S>, Value) -> Result<u64, LoadError>;
@@ -223,8 +226,52 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                 state_schema: OnceLock::new(),
                 updaters: Mutex::default(),
                 loader: OnceLock::new(),
+                epoch: OnceLock::new(),
             }),
         })
+    }
+
+    /// Gives this instance the epoch `epoch` instead of a random one (see
+    /// [`Epoch`]): for an application that names its instances itself.
+    ///
+    /// Call it right after construction: the epoch is fixed for the
+    /// instance's life from the first [`epoch`](LabSync::epoch) read, and
+    /// a later `with_epoch` is ignored (with a warning in the log).
+    ///
+    /// ```
+    /// use lab_link_core::{Epoch, LabSync};
+    ///
+    /// let epoch = Epoch::new("supply-2")?;
+    /// let sync = LabSync::new(vec![0_u8]).with_epoch(epoch.clone());
+    /// assert_eq!(sync.epoch(), epoch);
+    /// # Ok::<(), lab_link_core::EpochError>(())
+    /// ```
+    #[must_use]
+    pub fn with_epoch(self, epoch: Epoch) -> Self {
+        if let Err(ignored) = self.shared.epoch.set(epoch) {
+            tracing::warn!(
+                %ignored,
+                kept = %self.epoch(),
+                "with_epoch after the epoch was fixed: the first epoch is kept"
+            );
+        }
+        self
+    }
+
+    /// This instance's identity (see [`Epoch`]): random unless set by
+    /// [`with_epoch`](LabSync::with_epoch), the same for every clone and
+    /// for the instance's whole life. Versions are comparable only within
+    /// one epoch.
+    ///
+    /// ```
+    /// use lab_link_core::LabSync;
+    ///
+    /// let sync = LabSync::new(vec![0_u8]);
+    /// assert_eq!(sync.epoch(), sync.clone().epoch());
+    /// assert_ne!(sync.epoch(), LabSync::new(vec![0_u8]).epoch());
+    /// ```
+    pub fn epoch(&self) -> Epoch {
+        self.shared.epoch.get_or_init(Epoch::random).clone()
     }
 
     /// Registers a command (a function marked `#[command]`) under its name.

@@ -18,7 +18,7 @@ use crate::command::{with_meta, CommandContext, CommandError, CommandFuture, Com
 use crate::reactive::Reactive;
 use crate::stream::{StreamMessage, StreamSubscription};
 use crate::updater::Updater;
-use crate::{Committed, Snapshot};
+use crate::{Committed, Epoch, Snapshot};
 
 /// Where a subscriber starts: see [`SyncSource::subscribe_from`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +110,11 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
 
     /// [`LabSync::version`].
     fn version(&self) -> u64;
+
+    /// [`LabSync::epoch`]: the instance's identity, which a transport
+    /// sends with versions so that a restarted primary is never resumed
+    /// as if it were the same one.
+    fn epoch(&self) -> Epoch;
 
     /// Runs the command `ctx.command()` with `params`, with the command's
     /// metadata in scope: every patch its mutations commit carries
@@ -223,6 +228,10 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
 
     fn version(&self) -> u64 {
         LabSync::version(self)
+    }
+
+    fn epoch(&self) -> Epoch {
+        LabSync::epoch(self)
     }
 
     fn dispatch(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
