@@ -84,3 +84,7 @@ pub use error::Error;
 pub use follower::{FollowEvent, Follower, ResetReason};
 pub use instrument::{Instrument, EPOCH_HEADER, SNAPSHOT_BUCKET};
 pub use publisher::{Published, Publisher, PublisherConfig};
+
+/// The NATS client this crate is built on, so that an application connects
+/// with the same version: `lab_link_nats::async_nats::connect(url)`.
+pub use async_nats;

@@ -164,11 +164,12 @@
 //!
 //! # Features
 //!
-//! Both are off by default; everything else above is always there.
+//! All are off by default; everything else above is always there.
 //!
 //! | feature | what it adds |
 //! |---|---|
 //! | `client` | `lab_link::client`: the Rust client (`lab-link-client`), a checked replica over the sync socket |
+//! | `nats` | `lab_link::nats`: publish the patch stream to NATS JetStream and follow it from elsewhere (`lab-link-nats`, book chapter "Scaling out") |
 //! | `indexmap` | `IndexMap<String, V>` fields get the tracked map view |
 //!
 //! Param and result types of your own commands implement
@@ -184,7 +185,7 @@ pub use lab_link_core::reactive::{self, MutationError, MutationErrorKind, Reacti
 /// Streams: high-rate series beside the document (append, replace, int_delta).
 pub use lab_link_core::stream::{self, AppendStream, IntDeltaStream, ReplaceStream};
 pub use lab_link_core::{
-    Batch, DynamicError, LabSync, LoadError, StateRef, Subscription, Transaction,
+    Batch, DynamicError, Epoch, EpochError, LabSync, LoadError, StateRef, Subscription, Transaction,
 };
 
 /// Commands: the handlers clients call by name, their errors and context.
@@ -227,6 +228,17 @@ pub mod server {
 #[cfg(feature = "client")]
 pub mod client {
     pub use lab_link_client::*;
+}
+
+/// Scaling out over NATS JetStream (`lab-link-nats`): a primary's
+/// [`Publisher`](nats::Publisher), a [`Follower`](nats::Follower) that keeps
+/// a replica from the stream elsewhere. Needs the `nats` feature.
+#[cfg(feature = "nats")]
+pub mod nats {
+    pub use lab_link_nats::{
+        async_nats, Error, FollowEvent, Follower, Instrument, Published, Publisher,
+        PublisherConfig, ResetReason, EPOCH_HEADER, SNAPSHOT_BUCKET,
+    };
 }
 
 /// Support for generated code. Not public API.
@@ -285,6 +297,9 @@ mod documents {
 
     #[doc = include_str!("../../docs/src/protocol.md")]
     struct Protocol;
+
+    #[doc = include_str!("../../docs/src/scaling-out.md")]
+    struct ScalingOut;
 
     #[doc = include_str!("../../docs/src/performance.md")]
     struct Performance;
