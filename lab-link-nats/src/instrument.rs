@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use lab_link_core::{Epoch, MAX_EPOCH_LEN};
+
 use crate::error::{Error, Kind};
 
 /// The KV bucket holding every instrument's latest snapshot, one key per
@@ -10,9 +12,6 @@ pub const SNAPSHOT_BUCKET: &str = "lab-link-snapshots";
 
 /// The header carrying the primary's epoch on every patch message.
 pub const EPOCH_HEADER: &str = "Lab-Link-Epoch";
-
-/// The longest instrument name, in bytes.
-const MAX_NAME_LEN: usize = 64;
 
 /// An instrument's name, checked so that every NATS name made from it is
 /// valid: 1 to 64 ASCII letters, digits, `-` or `_`.
@@ -48,17 +47,16 @@ impl Instrument {
     /// (`.`, `*` and `>` are NATS subject syntax).
     pub fn new(name: impl Into<String>) -> Result<Self, Error> {
         let name = name.into();
-        let valid = (1..=MAX_NAME_LEN).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        // The alphabet and length of an epoch, which for the same reason
+        // (it goes into NATS names and headers as it is) is checked alike.
+        let valid = Epoch::new(name.as_str()).is_ok();
         if valid {
             Ok(Self { name })
         } else {
             Err(Error::new(
                 Kind::InvalidName,
                 format!(
-                    "an instrument name is 1 to {MAX_NAME_LEN} ASCII letters, digits, '-' or \
+                    "an instrument name is 1 to {MAX_EPOCH_LEN} ASCII letters, digits, '-' or \
                      '_', not {name:?}"
                 ),
             ))

@@ -56,6 +56,15 @@ async fn next(follower: &mut Follower) -> FollowEvent {
     within(follower.next()).await.expect("the follower goes on")
 }
 
+/// A primary with its publisher, `commits` versions in and published.
+async fn primary(nats: &NatsServer, commits: u64) -> (LabSync<Supply>, Publisher) {
+    let sync = LabSync::new(Supply::default());
+    let publisher = publish(nats, &sync, PublisherConfig::new(supply())).await;
+    commit(&sync, commits);
+    within(publisher.wait_published(commits)).await.unwrap();
+    (sync, publisher)
+}
+
 /// Commits `count` changes, each its own version.
 fn commit(sync: &LabSync<Supply>, count: u64) {
     for _ in 0..count {
@@ -123,10 +132,8 @@ async fn a_follower_gets_every_patch_message_and_the_primary_document() {
 #[tokio::test]
 async fn a_restarted_primary_is_a_new_epoch_and_the_follower_starts_over() {
     let nats = NatsServer::start();
-    let first = LabSync::new(Supply::default());
-    let publisher = publish(&nats, &first, PublisherConfig::new(supply())).await;
+    let (first, publisher) = primary(&nats, 5).await;
     let mut follower = follow(&nats).await;
-    commit(&first, 5);
     follow_to(&mut follower, 5).await;
     drop(publisher);
 
@@ -151,10 +158,7 @@ async fn a_restarted_primary_is_a_new_epoch_and_the_follower_starts_over() {
 #[tokio::test]
 async fn a_second_primary_fences_the_first_which_appends_nothing_more() {
     let nats = NatsServer::start();
-    let first = LabSync::new(Supply::default());
-    let first_publisher = publish(&nats, &first, PublisherConfig::new(supply())).await;
-    commit(&first, 3);
-    within(first_publisher.wait_published(3)).await.unwrap();
+    let (first, first_publisher) = primary(&nats, 3).await;
     let mut follower = follow(&nats).await;
     follow_to(&mut follower, 3).await;
 
@@ -193,10 +197,7 @@ async fn a_second_primary_fences_the_first_which_appends_nothing_more() {
 #[tokio::test]
 async fn a_gap_in_the_stream_refetches_the_snapshot() {
     let nats = NatsServer::start();
-    let sync = LabSync::new(Supply::default());
-    let publisher = publish(&nats, &sync, PublisherConfig::new(supply())).await;
-    commit(&sync, 10);
-    within(publisher.wait_published(10)).await.unwrap();
+    let (sync, publisher) = primary(&nats, 10).await;
     // Version 5 is lost from the stream (as to its limits).
     let stream =
         within(async_nats::jetstream::new(connect(&nats).await).get_stream("LAB_LINK_supply"))
@@ -238,8 +239,7 @@ async fn a_follower_of_an_unpublished_instrument_is_told_to_start_its_publisher(
 #[tokio::test]
 async fn a_snapshot_that_is_not_lab_link_is_refused_with_its_key() {
     let nats = NatsServer::start();
-    let sync = LabSync::new(Supply::default());
-    let _publisher = publish(&nats, &sync, PublisherConfig::new(supply())).await;
+    let (_sync, _publisher) = primary(&nats, 0).await;
     let js = async_nats::jetstream::new(connect(&nats).await);
     let kv = within(js.get_key_value("lab-link-snapshots"))
         .await
