@@ -1,0 +1,81 @@
+//! `lab-link-relay`: serves one instrument's state from NATS JetStream.
+//!
+//! ```text
+//! lab-link-relay --instrument NAME [--nats URL] [--bind HOST:PORT]
+//! ```
+//!
+//! Defaults: `--nats nats://127.0.0.1:4222`, `--bind 127.0.0.1:8001`.
+//! Prints `lab-link relay listening on http://HOST:PORT` once it accepts
+//! viewers, and serves until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use lab_link_nats::{async_nats, Instrument};
+use lab_link_relay::Relay;
+use lab_link_server::Server;
+
+const USAGE: &str = "usage: lab-link-relay --instrument NAME [--nats URL] [--bind HOST:PORT]";
+
+/// The command line.
+#[derive(Debug)]
+struct Flags {
+    instrument: String,
+    nats: String,
+    bind: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let flags = match parse(std::env::args().skip(1)) {
+        Ok(flags) => flags,
+        Err(message) => {
+            eprintln!("lab-link-relay: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(flags).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lab-link-relay: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(flags: Flags) -> Result<(), String> {
+    let instrument = Instrument::new(flags.instrument).map_err(|e| e.to_string())?;
+    let nats = async_nats::connect(&flags.nats)
+        .await
+        .map_err(|e| format!("cannot connect to NATS at {}: {e}", flags.nats))?;
+    let relay = Relay::start(nats, &instrument)
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = Server::builder()
+        .bind(relay.sync().clone(), flags.bind.as_str())
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", flags.bind))?;
+    println!("lab-link relay listening on http://{}", server.local_addr());
+    server.run().await;
+    Ok(())
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Flags, String> {
+    let mut flags = Flags {
+        instrument: String::new(),
+        nats: "nats://127.0.0.1:4222".to_owned(),
+        bind: "127.0.0.1:8001".to_owned(),
+    };
+    while let Some(flag) = args.next() {
+        let slot = match flag.as_str() {
+            "--instrument" => &mut flags.instrument,
+            "--nats" => &mut flags.nats,
+            "--bind" => &mut flags.bind,
+            other => return Err(format!("unknown argument {other:?}")),
+        };
+        *slot = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+    }
+    if flags.instrument.is_empty() {
+        return Err("--instrument is required".to_owned());
+    }
+    Ok(flags)
+}
