@@ -256,6 +256,42 @@ fn churn_document(version: u64) -> Value {
     json!({"counter": version, "items": items})
 }
 
+/// A relay fed from NATS JetStream serves the reference client as the
+/// primary would: its replica equals the primary's document at every
+/// version (the relay started at the primary's version 0, so the numbers
+/// agree) and `GET /sync/state` of the relay at the end.
+#[tokio::test]
+async fn python_replica_follows_a_relay_fed_from_nats() {
+    use lab_link_nats::{async_nats, Instrument, Publisher, PublisherConfig};
+
+    let nats_server = lab_link_testkit::NatsServer::start();
+    let nats = async_nats::connect(nats_server.url()).await.unwrap();
+    let instrument = Instrument::new("churn").unwrap();
+    let primary = LabSync::new(Churn::default());
+    let config = PublisherConfig::new(instrument.clone());
+    let _publisher = Publisher::start(nats.clone(), Arc::new(primary.clone()), config)
+        .await
+        .unwrap();
+    let relay = lab_link_relay::Relay::start(nats, &instrument)
+        .await
+        .unwrap();
+    let server = TestServer::start(relay.sync().clone(), ServerConfig::default()).await;
+    let mut python = Python::spawn(REPLICA_SCRIPT, &server.ws_url(), &[]);
+    let snapshot = python.expect("snapshot").await;
+    assert_eq!(snapshot["version"], 0);
+    python.expect("ready").await;
+
+    for _ in 0..30 {
+        churn_step(&primary);
+    }
+    let mut events = vec![snapshot];
+    events.extend(python.finish(primary.version()).await);
+    let patches = check_replicas(&events, |version| Some(churn_document(version)));
+    assert_eq!(patches, 30, "one patch event per version: {events:#?}");
+    server.check_final(relay.sync(), &events).await;
+    server.stop().await;
+}
+
 /// The join race of the reference server (PROTOCOL.md, ordering guarantee
 /// 1): a client that connects while patches are being produced must get
 /// its snapshot and then exactly the patches after it, none twice.
