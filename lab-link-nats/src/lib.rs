@@ -64,10 +64,11 @@
 //!
 //! # What it leaves out (for now)
 //!
-//! Commands over NATS request/reply, the relay that serves viewers from a
-//! follower, streams (`stream_*` messages), and a lease that would keep a
-//! second primary from taking an instrument over at start: today the
-//! newest primary wins and the older one is fenced.
+//! Commands over NATS request/reply, streams (`stream_*` messages), and a
+//! lease that would keep a second primary from taking an instrument over
+//! at start: today the newest primary wins and the older one is fenced.
+//! The relay that serves viewers from a follower is the crate
+//! `lab-link-relay`.
 //!
 //! [`LabSync`]: lab_link_core::LabSync
 //! [`SyncSource`]: lab_link_core::SyncSource

@@ -79,3 +79,46 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Flags, String> {
     }
     Ok(flags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[track_caller]
+    fn check(args: &[&str], expect: Result<(&str, &str, &str), &str>) {
+        let parsed = parse(args.iter().map(|arg| (*arg).to_owned()));
+        let parsed = parsed
+            .as_ref()
+            .map(|flags| {
+                (
+                    flags.instrument.as_str(),
+                    flags.nats.as_str(),
+                    flags.bind.as_str(),
+                )
+            })
+            .map_err(String::as_str);
+        assert_eq!(parsed, expect, "{args:?}");
+    }
+
+    #[test]
+    fn reads_the_flags_and_names_what_is_wrong() {
+        check(
+            &["--instrument", "supply"],
+            Ok(("supply", "nats://127.0.0.1:4222", "127.0.0.1:8001")),
+        );
+        check(
+            &[
+                "--bind",
+                "0.0.0.0:9000",
+                "--nats",
+                "nats://hub:4222",
+                "--instrument",
+                "a",
+            ],
+            Ok(("a", "nats://hub:4222", "0.0.0.0:9000")),
+        );
+        check(&[], Err("--instrument is required"));
+        check(&["--instrument"], Err("--instrument needs a value"));
+        check(&["--port", "1"], Err(r#"unknown argument "--port""#));
+    }
+}
