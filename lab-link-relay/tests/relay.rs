@@ -6,7 +6,7 @@ use std::sync::Arc;
 use lab_link::{LabSync, Reactive};
 use lab_link_nats::{async_nats, Instrument, Publisher, PublisherConfig};
 use lab_link_relay::Relay;
-use lab_link_testkit::{assert_consistent, NatsServer, TestServer};
+use lab_link_testkit::{assert_consistent, NatsServer, TestClient, TestServer};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,6 +31,14 @@ async fn publish(nats: &NatsServer, sync: &LabSync<Supply>) -> Publisher {
         .unwrap()
 }
 
+/// A relay of the instrument, served, with one viewer connected.
+async fn serve_relay(nats: &NatsServer) -> (Relay, TestServer<Value>, TestClient) {
+    let relay = Relay::start(connect(nats).await, &supply()).await.unwrap();
+    let server = TestServer::start(relay.sync().clone()).await;
+    let viewer = server.client().await;
+    (relay, server, viewer)
+}
+
 fn document(sync: &LabSync<Supply>) -> Value {
     serde_json::from_str(sync.snapshot().document_json()).unwrap()
 }
@@ -40,9 +48,7 @@ async fn viewers_of_a_relay_follow_the_primary_without_a_resync() {
     let nats = NatsServer::start();
     let primary = LabSync::new(Supply::default());
     let _publisher = publish(&nats, &primary).await;
-    let relay = Relay::start(connect(&nats).await, &supply()).await.unwrap();
-    let server = TestServer::start(relay.sync().clone()).await;
-    let viewer = server.client().await;
+    let (_relay, server, viewer) = serve_relay(&nats).await;
 
     for step in 1..=50 {
         primary
@@ -67,9 +73,7 @@ async fn a_restarted_primary_reaches_the_relay_viewers_as_one_more_version() {
     let nats = NatsServer::start();
     let first = LabSync::new(Supply::default());
     let publisher = publish(&nats, &first).await;
-    let relay = Relay::start(connect(&nats).await, &supply()).await.unwrap();
-    let server = TestServer::start(relay.sync().clone()).await;
-    let viewer = server.client().await;
+    let (_relay, server, viewer) = serve_relay(&nats).await;
     first.try_mutate(|supply| supply.set_setpoint(7.5)).unwrap();
     let expected = document(&first);
     viewer.wait_for(|replica| replica == &expected).await;
