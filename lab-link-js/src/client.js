@@ -854,7 +854,9 @@ export class LabLinkClient {
     });
     if (response.status >= 400) {
       const answer = await response.json().catch(() => ({}));
-      throw new AuthError(response.status, answer.code ?? answer.detail ?? 'http_error', answer.message ?? answer.detail ?? `HTTP ${response.status}`);
+      // Auth errors are {"error": code, "message"?}; GET /state's 401 is {"detail"}.
+      const code = answer.error ?? answer.code ?? 'http_error';
+      throw new AuthError(response.status, code, answer.message ?? answer.detail ?? `HTTP ${response.status}: ${code}`);
     }
     return response;
   }
