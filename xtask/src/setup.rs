@@ -8,7 +8,9 @@
 //! demo needs to serve (`bench/python/requirements.txt`, installed with
 //! `pip` into a virtualenv at `target/py-venv`, made with `python3 -m
 //! venv`), and Debian's `chromium` and `chromium-driver` for the browser
-//! tests (`apt-get install`, as root).
+//! tests (`apt-get install`, as root), Debian's `nodejs` and `npm` for the
+//! browser runtime's tests, and that runtime's Node packages (`npm ci`
+//! from `lab-link-js/package-lock.json` into `lab-link-js/node_modules`).
 
 use std::path::PathBuf;
 
@@ -52,6 +54,12 @@ enum Install {
     /// `apt-get install` of Debian packages (after `apt-get update`); needs
     /// root, else setup names the command and fails.
     Apt { packages: &'static [&'static str] },
+    /// `npm ci` in a folder of the workspace: exactly the versions of its
+    /// committed `package-lock.json`, into its `node_modules`.
+    Npm {
+        /// The package's folder, relative to the workspace root.
+        dir: &'static str,
+    },
 }
 
 /// rustfmt, for `cargo fmt --check`.
@@ -134,8 +142,44 @@ const CHROMIUM: Tool = Tool {
     },
 };
 
+/// Node.js 20 or later and npm, from Debian's packages, for the browser
+/// runtime `lab-link-js`: its type check and its tests.
+pub(crate) const NODE: Tool = Tool {
+    name: "Node.js 20 or later and npm (Debian packages nodejs, npm)",
+    why:
+        "`cargo xtask test` type-checks lab-link-js with tsc and runs its tests with `node --test`",
+    check: || {
+        Cmd::new("sh").args([
+            "-c",
+            "npm --version >/dev/null && node -e \"const [major] = process.versions.node.split('.'); \
+             if (Number(major) < 20) process.exit(1); console.log('node ' + process.version)\"",
+        ])
+    },
+    install: Install::Apt {
+        packages: &["nodejs", "npm"],
+    },
+};
+
+/// The development packages of `lab-link-js` (TypeScript, `ws`, esbuild,
+/// React, Svelte), at the versions its lockfile pins. The runtime itself
+/// has no dependencies; these are for its checks and tests only.
+pub(crate) const NODE_PACKAGES: Tool = Tool {
+    name: "the Node packages of lab-link-js",
+    why: "its type check, tests, adapters' tests and size measure need them",
+    check: || Cmd::new("node").arg("lab-link-js/scripts/check-installed.js"),
+    install: Install::Npm { dir: "lab-link-js" },
+};
+
 /// Everything `cargo xtask setup` makes sure of, in order.
-const TOOLS: &[&Tool] = &[&RUSTFMT, &CLIPPY, &MDBOOK, &PYTHON_LAB_LINK, &CHROMIUM];
+const TOOLS: &[&Tool] = &[
+    &RUSTFMT,
+    &CLIPPY,
+    &MDBOOK,
+    &PYTHON_LAB_LINK,
+    &CHROMIUM,
+    &NODE,
+    &NODE_PACKAGES,
+];
 
 /// `cargo xtask setup`: makes sure of every tool in [`TOOLS`].
 pub(crate) fn run() -> Result {
@@ -238,6 +282,27 @@ fn install(tool: &Tool) -> Result {
                 ))),
             }
         }
+        Install::Npm { dir } => {
+            println!(
+                "setup: installing {} (`npm ci` from {dir}/package-lock.json), because {}",
+                tool.name, tool.why
+            );
+            npm_ci(dir)
+                .if_missing("install Node.js and npm (Debian: `apt-get install nodejs npm`)")
+                .on_failure(format!(
+                    "could not install {}: `npm ci` needs the npm registry",
+                    tool.name
+                ))
+                .run()?;
+            if (tool.check)().probe().is_none() {
+                return Err(Error::new(format!(
+                    "`npm ci` ran but `{}` still fails",
+                    (tool.check)()
+                )));
+            }
+            println!("setup: installed {}", tool.name);
+            Ok(())
+        }
         Install::Pip { requirements } => {
             if !venv_python().exists() {
                 create_venv(tool)?;
@@ -306,6 +371,11 @@ fn pip_install(requirements: &str) -> Cmd {
         .arg(project_root().join(requirements))
 }
 
+/// `npm ci` of the package in `dir`: the lockfile's versions, nothing else.
+fn npm_ci(dir: &str) -> Cmd {
+    Cmd::new("npm").args(["ci", "--prefix", dir, "--no-audit", "--no-fund"])
+}
+
 /// `apt-get install` without questions.
 fn apt_install(packages: &[&str]) -> Cmd {
     Cmd::new("apt-get")
@@ -325,7 +395,8 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::{
-        apt_install, cargo_install, pip_install, Install, CHROMIUM, MDBOOK, PYTHON_LAB_LINK,
+        apt_install, cargo_install, npm_ci, pip_install, Install, CHROMIUM, MDBOOK, NODE,
+        NODE_PACKAGES, PYTHON_LAB_LINK,
     };
 
     #[test]
@@ -379,5 +450,27 @@ mod tests {
             apt_install(packages).to_string(),
             "apt-get install -y -qq chromium chromium-driver"
         );
+    }
+
+    #[test]
+    fn node_comes_from_debian_and_its_packages_from_the_lockfile() {
+        let Install::Apt { packages } = NODE.install else {
+            panic!("Node.js comes from Debian's packages")
+        };
+        assert_eq!(
+            apt_install(packages).to_string(),
+            "apt-get install -y -qq nodejs npm"
+        );
+        let Install::Npm { dir } = NODE_PACKAGES.install else {
+            panic!("the Node packages come from npm")
+        };
+        assert_eq!(
+            npm_ci(dir).to_string(),
+            "npm ci --prefix lab-link-js --no-audit --no-fund"
+        );
+        assert!(crate::project_root()
+            .join(dir)
+            .join("package-lock.json")
+            .is_file());
     }
 }
