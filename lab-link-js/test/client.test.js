@@ -4,34 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CommandError, LabLinkClient } from '../src/index.js';
-import { FakeSocket } from './fake-socket.js';
-
-const DOC = { enabled: false, channels: [{ bias: 0 }, { bias: 0 }], labels: {} };
-
-/**
- * A client on a fresh fake socket that received `snapshot` at version 5.
- *
- * @param {import('../src/client.js').ClientOptions} [options]
- */
-async function connected(options = {}) {
-  const client = new LabLinkClient({
-    url: 'http://lab:8000',
-    WebSocket: FakeSocket,
-    reconnect: { initialDelayMs: 1, maxDelayMs: 1, jitter: 0 },
-    fetch: async () => new Response('{}', { status: 404 }),
-    ...options,
-  });
-  /** @type {import('../src/client.js').Problem[]} */
-  const problems = [];
-  client.on('problem', (problem) => problems.push(problem));
-  const ready = client.connect();
-  const socket = FakeSocket.last;
-  socket.open();
-  socket.receive({ type: 'snapshot', data: DOC, version: 5, clientId: 'me' });
-  await ready;
-  return { client, socket, problems };
-}
+import { CommandError } from '../src/index.js';
+import { connected, DOC, FakeSocket } from './fake-socket.js';
 
 test('a snapshot then patches in version order', async () => {
   const { client, socket, problems } = await connected();

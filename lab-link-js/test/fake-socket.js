@@ -1,4 +1,6 @@
-// A WebSocket stand-in the tests drive frame by frame.
+// A WebSocket stand-in the tests drive frame by frame, and a client on it.
+
+import { LabLinkClient } from '../src/index.js';
 
 export class FakeSocket {
   /** @type {FakeSocket[]} */
@@ -64,4 +66,30 @@ export class FakeSocket {
     this.readyState = 3;
     this.onclose?.({ code, reason });
   }
+}
+
+export const DOC = { enabled: false, channels: [{ bias: 0 }, { bias: 0 }], labels: {} };
+
+/**
+ * A client on a fresh fake socket that received `snapshot` at version 5.
+ *
+ * @param {import('../src/client.js').ClientOptions} [options]
+ */
+export async function connected(options = {}) {
+  const client = new LabLinkClient({
+    url: 'http://lab:8000',
+    WebSocket: FakeSocket,
+    reconnect: { initialDelayMs: 1, maxDelayMs: 1, jitter: 0 },
+    fetch: async () => new Response('{}', { status: 404 }),
+    ...options,
+  });
+  /** @type {import('../src/client.js').Problem[]} */
+  const problems = [];
+  client.on('problem', (problem) => problems.push(problem));
+  const ready = client.connect();
+  const socket = FakeSocket.last;
+  socket.open();
+  socket.receive({ type: 'snapshot', data: DOC, version: 5, clientId: 'me' });
+  await ready;
+  return { client, socket, problems };
 }
