@@ -164,6 +164,12 @@ describe('against the demo', { timeout: 60_000 }, () => {
     lab.close();
   });
 
+  test('the demo serves the bundled runtime at /lab-link.js', async () => {
+    const response = await fetch(`${demo.url}/lab-link.js`);
+    assert.equal(response.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(await response.text(), readFileSync(new URL('../dist/lab-link.js', import.meta.url), 'utf8'));
+  });
+
   test('a stale generated client is told by the schema hash', async () => {
     const lab = client(demo.url, { expectedSchemaHash: 'sha256:0000' });
     /** @type {import('../src/client.js').Problem[]} */
