@@ -94,6 +94,8 @@ describe('against the demo', { timeout: 60_000 }, () => {
       assert.deepEqual([error.code, error.display, error.path, error.severity, error.recoverable], ['invalid_channel', 'inline', '/channels/9', 'error', true]);
       return true;
     });
+    await assert.rejects(lab.commands.set_channel({ channel: 0, value: 12 }), (error) =>
+      error instanceof CommandError && error.code === 'out_of_range' && error.display === 'inline' && error.path === '/channels/0/bias_voltage');
     await assert.rejects(lab.command('simulate_timeout'), (error) =>
       error instanceof CommandError && error.code === 'hardware_timeout' && error.display === 'banner' && error.detail === 'UDP timeout after 5.0 s');
     await assert.rejects(lab.command('set_channel', { channel: 'x' }), (error) => error instanceof CommandError && error.code === 'invalid_params');
