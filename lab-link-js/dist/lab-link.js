@@ -470,8 +470,15 @@ var OPEN = 1;
 var DEFAULT_RECONNECT = { initialDelayMs: 250, maxDelayMs: 1e4, factor: 2, jitter: 0.25 };
 var CLOSE_AUTH_EXPIRED = 4401;
 var LabLinkClient = class {
+  /** The server's document at `#version`, as confirmed by the server. */
   /** @type {unknown} */
-  #state = void 0;
+  #confirmed = void 0;
+  /** `#confirmed` with the optimistic edits of unanswered commands applied: what `state` shows. */
+  /** @type {unknown} */
+  #view = void 0;
+  /** The optimistic edits of unanswered commands, by `requestId`, in sending order. */
+  /** @type {Map<string, unknown[]>} */
+  #optimistic = /* @__PURE__ */ new Map();
   #version = -1;
   /** @type {string | undefined} */
   #clientId = void 0;
@@ -525,9 +532,13 @@ var LabLinkClient = class {
       }
     );
   }
-  /** The replica of the server's document; `undefined` before the first snapshot. */
+  /**
+   * The replica of the server's document, with the optimistic edits of
+   * commands still waiting for their answer; `undefined` before the first
+   * snapshot.
+   */
   get state() {
-    return this.#state;
+    return this.#view;
   }
   /** The replica's version; -1 before the first snapshot. */
   get version() {
@@ -603,9 +614,23 @@ var LabLinkClient = class {
         new CommandError({ code: "invalid_params", message: `the params are not JSON: ${error}`, display: "inline", command: name, requestId })
       );
     }
+    if (options.optimistic) {
+      try {
+        applyPatch(this.#view, options.optimistic);
+      } catch (error) {
+        if (!(error instanceof PatchError)) throw error;
+        return Promise.reject(
+          new CommandError({ code: "invalid_params", message: `the optimistic edit does not apply: ${error.message}`, display: "inline", command: name, requestId })
+        );
+      }
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(requestId, { resolve, reject, command: name, onProgress: options.onProgress });
       socket.send(text);
+      if (options.optimistic) {
+        this.#optimistic.set(requestId, options.optimistic);
+        this.#refresh(false);
+      }
       options.signal?.addEventListener("abort", () => {
         if (this.#pending.has(requestId) && this.#options.level >= 2) {
           this.#send({ type: "cancel", requestId });
@@ -634,7 +659,7 @@ var LabLinkClient = class {
     ) };
     this.#subscriptions.add(subscription);
     if (this.#version >= 0) {
-      subscription.last = getPointer(this.#state, subscription.tokens);
+      subscription.last = getPointer(this.#view, subscription.tokens);
       this.#call(() => callback(subscription.last, this.#version));
     }
     return () => void this.#subscriptions.delete(subscription);
@@ -838,6 +863,10 @@ var LabLinkClient = class {
       pending.reject(new CommandError({ code: "connection_lost", message: `${why} before the answer arrived: look at the state to see whether it ran`, command: pending.command, requestId }));
     }
     this.#pending.clear();
+    if (this.#optimistic.size > 0) {
+      this.#optimistic.clear();
+      this.#refresh(false);
+    }
   }
   // ---- frames in
   /**
@@ -905,14 +934,13 @@ var LabLinkClient = class {
       return;
     }
     if (typeof message.clientId === "string") this.#clientId = message.clientId;
-    const previous = this.#state;
-    this.#state = message.data;
+    this.#confirmed = message.data;
     this.#version = version;
     this.#awaitingSnapshot = false;
     this.#streams.clear();
     this.#checkSchema(message);
-    this.#notify(previous, true);
-    this.#emit("snapshot", { state: this.#state, version, clientId: this.#clientId, resumed: false });
+    this.#refresh(true);
+    this.#emit("snapshot", { state: this.#view, version, clientId: this.#clientId, resumed: false });
     this.#ready();
   }
   /** @param {Record<string, unknown>} message */
@@ -924,7 +952,7 @@ var LabLinkClient = class {
     }
     this.#awaitingSnapshot = false;
     this.#checkSchema(message);
-    this.#emit("snapshot", { state: this.#state, version: this.#version, clientId: this.#clientId, resumed: true });
+    this.#emit("snapshot", { state: this.#view, version: this.#version, clientId: this.#clientId, resumed: true });
     this.#ready();
   }
   /** @param {Record<string, unknown>} message */
@@ -941,9 +969,8 @@ var LabLinkClient = class {
       this.resync();
       return;
     }
-    const previous = this.#state;
     try {
-      this.#state = applyPatch(previous, patch);
+      this.#confirmed = applyPatch(this.#confirmed, patch);
     } catch (error) {
       if (!(error instanceof PatchError)) throw error;
       this.#problem("patch_failed", `patch version ${version} does not apply (${error.message}): resyncing`, message);
@@ -960,9 +987,10 @@ var LabLinkClient = class {
       if (typeof message[key] === "string") meta[key] = /** @type {string} */
       message[key];
     }
-    this.#notify(previous, false);
     const own = meta.originClientId !== void 0 && meta.originClientId === this.#clientId;
-    this.#emit("patch", { state: this.#state, version, patch, meta, own });
+    if (own && meta.requestId !== void 0) this.#optimistic.delete(meta.requestId);
+    this.#refresh(false);
+    this.#emit("patch", { state: this.#view, version, patch, meta, own });
   }
   /** @param {Record<string, unknown>} message */
   #answer(message) {
@@ -970,6 +998,7 @@ var LabLinkClient = class {
     const pending = this.#pending.get(requestId);
     if (!pending) return;
     this.#pending.delete(requestId);
+    if (this.#optimistic.delete(requestId)) this.#refresh(false);
     if (message.type === "command_ack") {
       pending.resolve(message.result);
       return;
@@ -1076,17 +1105,27 @@ var LabLinkClient = class {
     });
   }
   /**
-   * Calls each subscription whose subtree changed. After a patch, identity
-   * says it (the patch engine shares what it did not touch); after a
-   * snapshot, every value is new, so they are compared.
+   * Recomputes the view (the confirmed document with the optimistic edits
+   * that still apply) and calls each subscription whose subtree changed.
+   * After a patch, identity says it (the patch engine shares what it did
+   * not touch); after a snapshot, every value is new, so they are compared.
    *
-   * @param {unknown} previous the document before
    * @param {boolean} snapshot
    */
-  #notify(previous, snapshot) {
-    if (previous === this.#state) return;
+  #refresh(snapshot) {
+    const previous = this.#view;
+    let view = this.#confirmed;
+    for (const edit of this.#optimistic.values()) {
+      try {
+        view = applyPatch(view, edit);
+      } catch (error) {
+        if (!(error instanceof PatchError)) throw error;
+      }
+    }
+    this.#view = view;
+    if (previous === view) return;
     for (const subscription of this.#subscriptions) {
-      const value = getPointer(this.#state, subscription.tokens);
+      const value = getPointer(view, subscription.tokens);
       const unchanged = snapshot ? previous !== void 0 && jsonEqual(value, subscription.last) : Object.is(value, subscription.last);
       subscription.last = value;
       if (!unchanged) this.#call(() => subscription.callback(value, this.#version));

@@ -123,6 +123,9 @@ import { Streams } from './streams.js';
 /**
  * @typedef {object} CommandOptions
  * @property {AbortSignal} [signal] at level 2, aborting sends `cancel`
+ * @property {PatchOperation[]} [optimistic] edits shown in `state` at once,
+ *   until the command's own patch, its ack or its error arrives (then the
+ *   server's document is shown again, with or without the change)
  * @property {(progress: ClientEvents['progress']) => void} [onProgress]
  */
 
@@ -146,8 +149,15 @@ const CLOSE_AUTH_EXPIRED = 4401;
  * client.close();
  */
 export class LabLinkClient {
+  /** The server's document at `#version`, as confirmed by the server. */
   /** @type {unknown} */
-  #state = undefined;
+  #confirmed = undefined;
+  /** `#confirmed` with the optimistic edits of unanswered commands applied: what `state` shows. */
+  /** @type {unknown} */
+  #view = undefined;
+  /** The optimistic edits of unanswered commands, by `requestId`, in sending order. */
+  /** @type {Map<string, unknown[]>} */
+  #optimistic = new Map();
   #version = -1;
   /** @type {string | undefined} */
   #clientId = undefined;
@@ -207,9 +217,13 @@ export class LabLinkClient {
     });
   }
 
-  /** The replica of the server's document; `undefined` before the first snapshot. */
+  /**
+   * The replica of the server's document, with the optimistic edits of
+   * commands still waiting for their answer; `undefined` before the first
+   * snapshot.
+   */
   get state() {
-    return this.#state;
+    return this.#view;
   }
 
   /** The replica's version; -1 before the first snapshot. */
@@ -292,9 +306,23 @@ export class LabLinkClient {
         new CommandError({ code: 'invalid_params', message: `the params are not JSON: ${error}`, display: 'inline', command: name, requestId }),
       );
     }
+    if (options.optimistic) {
+      try {
+        applyPatch(this.#view, options.optimistic);
+      } catch (error) {
+        if (!(error instanceof PatchError)) throw error;
+        return Promise.reject(
+          new CommandError({ code: 'invalid_params', message: `the optimistic edit does not apply: ${error.message}`, display: 'inline', command: name, requestId }),
+        );
+      }
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(requestId, { resolve, reject, command: name, onProgress: options.onProgress });
       socket.send(text);
+      if (options.optimistic) {
+        this.#optimistic.set(requestId, options.optimistic);
+        this.#refresh(false);
+      }
       options.signal?.addEventListener('abort', () => {
         if (this.#pending.has(requestId) && this.#options.level >= 2) {
           this.#send({ type: 'cancel', requestId });
@@ -321,7 +349,7 @@ export class LabLinkClient {
     const subscription = { tokens: parsePointer(pointer), callback, last: /** @type {unknown} */ (undefined) };
     this.#subscriptions.add(subscription);
     if (this.#version >= 0) {
-      subscription.last = getPointer(this.#state, subscription.tokens);
+      subscription.last = getPointer(this.#view, subscription.tokens);
       this.#call(() => callback(subscription.last, this.#version));
     }
     return () => void this.#subscriptions.delete(subscription);
@@ -534,6 +562,10 @@ export class LabLinkClient {
       pending.reject(new CommandError({ code: 'connection_lost', message: `${why} before the answer arrived: look at the state to see whether it ran`, command: pending.command, requestId }));
     }
     this.#pending.clear();
+    if (this.#optimistic.size > 0) {
+      this.#optimistic.clear();
+      this.#refresh(false);
+    }
   }
 
   // ---- frames in
@@ -607,14 +639,13 @@ export class LabLinkClient {
       return;
     }
     if (typeof message.clientId === 'string') this.#clientId = message.clientId;
-    const previous = this.#state;
-    this.#state = message.data;
+    this.#confirmed = message.data;
     this.#version = version;
     this.#awaitingSnapshot = false;
     this.#streams.clear();
     this.#checkSchema(message);
-    this.#notify(previous, true);
-    this.#emit('snapshot', { state: this.#state, version, clientId: this.#clientId, resumed: false });
+    this.#refresh(true);
+    this.#emit('snapshot', { state: this.#view, version, clientId: this.#clientId, resumed: false });
     this.#ready();
   }
 
@@ -627,7 +658,7 @@ export class LabLinkClient {
     }
     this.#awaitingSnapshot = false;
     this.#checkSchema(message);
-    this.#emit('snapshot', { state: this.#state, version: this.#version, clientId: this.#clientId, resumed: true });
+    this.#emit('snapshot', { state: this.#view, version: this.#version, clientId: this.#clientId, resumed: true });
     this.#ready();
   }
 
@@ -645,9 +676,8 @@ export class LabLinkClient {
       this.resync();
       return;
     }
-    const previous = this.#state;
     try {
-      this.#state = applyPatch(previous, patch);
+      this.#confirmed = applyPatch(this.#confirmed, patch);
     } catch (error) {
       if (!(error instanceof PatchError)) throw error;
       this.#problem('patch_failed', `patch version ${version} does not apply (${error.message}): resyncing`, message);
@@ -660,9 +690,11 @@ export class LabLinkClient {
     for (const key of /** @type {const} */ (['originClientId', 'requestId', 'command'])) {
       if (typeof message[key] === 'string') meta[key] = /** @type {string} */ (message[key]);
     }
-    this.#notify(previous, false);
     const own = meta.originClientId !== undefined && meta.originClientId === this.#clientId;
-    this.#emit('patch', { state: this.#state, version, patch, meta, own });
+    // The command's own patch replaces its optimistic edit.
+    if (own && meta.requestId !== undefined) this.#optimistic.delete(meta.requestId);
+    this.#refresh(false);
+    this.#emit('patch', { state: this.#view, version, patch, meta, own });
   }
 
   /** @param {Record<string, unknown>} message */
@@ -671,6 +703,7 @@ export class LabLinkClient {
     const pending = this.#pending.get(requestId);
     if (!pending) return;
     this.#pending.delete(requestId);
+    if (this.#optimistic.delete(requestId)) this.#refresh(false);
     if (message.type === 'command_ack') {
       pending.resolve(message.result);
       return;
@@ -782,17 +815,28 @@ export class LabLinkClient {
   }
 
   /**
-   * Calls each subscription whose subtree changed. After a patch, identity
-   * says it (the patch engine shares what it did not touch); after a
-   * snapshot, every value is new, so they are compared.
+   * Recomputes the view (the confirmed document with the optimistic edits
+   * that still apply) and calls each subscription whose subtree changed.
+   * After a patch, identity says it (the patch engine shares what it did
+   * not touch); after a snapshot, every value is new, so they are compared.
    *
-   * @param {unknown} previous the document before
    * @param {boolean} snapshot
    */
-  #notify(previous, snapshot) {
-    if (previous === this.#state) return;
+  #refresh(snapshot) {
+    const previous = this.#view;
+    let view = this.#confirmed;
+    for (const edit of this.#optimistic.values()) {
+      try {
+        view = applyPatch(view, edit);
+      } catch (error) {
+        // An edit the server's changes made inapplicable is dropped from the view.
+        if (!(error instanceof PatchError)) throw error;
+      }
+    }
+    this.#view = view;
+    if (previous === view) return;
     for (const subscription of this.#subscriptions) {
-      const value = getPointer(this.#state, subscription.tokens);
+      const value = getPointer(view, subscription.tokens);
       const unchanged = snapshot ? previous !== undefined && jsonEqual(value, subscription.last) : Object.is(value, subscription.last);
       subscription.last = value;
       if (!unchanged) this.#call(() => subscription.callback(value, this.#version));

@@ -203,3 +203,32 @@ test('a schema hash other than the expected one is a problem', async () => {
   assert.deepEqual(asked, ['http://lab:8000/sync/schema {"If-None-Match":"\\"sha256:old\\""}']);
   assert.deepEqual(problems.map((p) => [p.kind, p.expected, p.actual]), [['schema_mismatch', 'sha256:old', 'sha256:new']]);
 });
+
+test('optimistic edits show at once and give way to the server', async () => {
+  const { client, socket } = await connected();
+  /** @type {unknown[]} */
+  const seen = [];
+  client.subscribe('/enabled', (value) => seen.push(value));
+  const confirmed = client.command('set_enabled', { enabled: true }, { optimistic: [{ op: 'replace', path: '/enabled', value: true }] });
+  assert.equal(/** @type {any} */ (client.state).enabled, true);
+  // Another client's patch keeps the edit on top.
+  socket.receive({ type: 'patch', patch: [{ op: 'replace', path: '/channels/0/bias', value: 1 }], version: 6 });
+  assert.deepEqual(client.state, { ...DOC, enabled: true, channels: [{ bias: 1 }, { bias: 0 }] });
+  // The command's own patch replaces the edit, then its ack.
+  socket.receive({ type: 'patch', patch: [{ op: 'replace', path: '/enabled', value: true }], version: 7, originClientId: 'me', requestId: 'js1', command: 'set_enabled' });
+  socket.receive({ type: 'command_ack', command: 'set_enabled', requestId: 'js1', version: 7, result: { enabled: true } });
+  await confirmed;
+  assert.equal(/** @type {any} */ (client.state).enabled, true);
+
+  // A refused command's edit is undone.
+  const refused = client.command('add_channel', { name: 'x' }, { optimistic: [{ op: 'add', path: '/channels/-', value: { bias: 0 } }] });
+  assert.equal(/** @type {any} */ (client.state).channels.length, 3);
+  socket.receive({ type: 'command_error', command: 'add_channel', requestId: 'js2', code: 'busy', message: 'busy' });
+  await assert.rejects(refused, CommandError);
+  assert.equal(/** @type {any} */ (client.state).channels.length, 2);
+  assert.deepEqual(seen, [false, true]);
+
+  // An edit that does not apply is refused before it is sent.
+  await assert.rejects(client.command('x', {}, { optimistic: [{ op: 'remove', path: '/nope' }] }), (error) => error instanceof CommandError && error.code === 'invalid_params');
+  assert.equal(socket.sent.length, 2);
+});

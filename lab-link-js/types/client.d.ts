@@ -20,7 +20,11 @@ export class LabLinkClient {
      * @type {Record<string, (params?: object, options?: CommandOptions) => Promise<unknown>>}
      */
     commands: Record<string, (params?: object, options?: CommandOptions) => Promise<unknown>>;
-    /** The replica of the server's document; `undefined` before the first snapshot. */
+    /**
+     * The replica of the server's document, with the optimistic edits of
+     * commands still waiting for their answer; `undefined` before the first
+     * snapshot.
+     */
     get state(): unknown;
     /** The replica's version; -1 before the first snapshot. */
     get version(): number;
@@ -361,6 +365,12 @@ export type CommandOptions = {
      * at level 2, aborting sends `cancel`
      */
     signal?: AbortSignal | undefined;
+    /**
+     * edits shown in `state` at once,
+     * until the command's own patch, its ack or its error arrives (then the
+     * server's document is shown again, with or without the change)
+     */
+    optimistic?: import("./patch.js").PatchOperation[] | undefined;
     onProgress?: ((progress: ClientEvents["progress"]) => void) | undefined;
 };
 export type PointerCallback = (value: unknown, version: number) => void;
