@@ -43,6 +43,30 @@ function client(url, options = {}) {
 }
 
 /**
+ * A client that holds the server's state.
+ *
+ * @param {string} url
+ * @param {import('../src/client.js').ClientOptions} [options]
+ */
+async function connect(url, options) {
+  const made = client(url, options);
+  await made.connect();
+  return made;
+}
+
+/**
+ * The kinds of the problems `lab` reports from now on.
+ *
+ * @param {LabLinkClient} lab
+ */
+function problemKinds(lab) {
+  /** @type {string[]} */
+  const kinds = [];
+  lab.on('problem', (problem) => kinds.push(problem.kind));
+  return kinds;
+}
+
+/**
  * Resolves when `predicate()` holds, polling; fails after `ms`.
  *
  * @param {() => boolean} predicate
@@ -74,9 +98,7 @@ describe('against the demo', { timeout: 60_000 }, () => {
 
   test('snapshot, commands and their errors', async () => {
     const lab = client(demo.url, { expectedSchemaHash: EXPECTED_SCHEMA.schemaHash });
-    /** @type {string[]} */
-    const problems = [];
-    lab.on('problem', (problem) => problems.push(problem.kind));
+    const problems = problemKinds(lab);
     await lab.connect();
     assert.deepEqual(lab.state, await serverState(demo.url));
     /** @type {unknown[]} */
@@ -106,12 +128,10 @@ describe('against the demo', { timeout: 60_000 }, () => {
     assert.deepEqual(seen, [0, 1.235, 0]);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(problems, []);
-    lab.close();
   });
 
   test('two clients agree while the acquisition runs, streams included', async () => {
-    const [one, two] = [client(demo.url), client(demo.url)];
-    await Promise.all([one.connect(), two.connect()]);
+    const [one, two] = await Promise.all([connect(demo.url), connect(demo.url)]);
     await one.command('start_acquisition', { rate_hz: 200 });
     await until(() => (one.stream('trace')?.data.length ?? 0) === 256 && (two.stream('counts')?.data.length ?? 0) > 20, 'stream updates');
     await one.command('stop_acquisition');
@@ -128,20 +148,16 @@ describe('against the demo', { timeout: 60_000 }, () => {
     await until(() => one.stream('counts')?.seq === two.stream('counts')?.seq, 'the counts to agree');
     assert.deepEqual(one.stream('counts')?.data, two.stream('counts')?.data);
     await one.command('reset');
-    one.close();
-    two.close();
   });
 
   test('a dropped socket reconnects and resumes', async () => {
-    const lab = client(demo.url);
-    await lab.connect();
+    const lab = await connect(demo.url);
     /** @type {boolean[]} */
     const snapshots = [];
     lab.on('snapshot', (event) => snapshots.push(event.resumed));
     const socket = /** @type {WebSocket} */ (sockets.at(-1));
     socket.terminate();
-    const other = client(demo.url);
-    await other.connect();
+    const other = await connect(demo.url);
     await other.command('set_enabled', { enabled: true });
     await until(() => snapshots.length === 1 && /** @type {any} */ (lab.state).enabled === true, 'the resumed replica');
     assert.deepEqual(snapshots, [true]);
@@ -149,21 +165,15 @@ describe('against the demo', { timeout: 60_000 }, () => {
     await other.command('reset');
     await until(() => lab.version === other.version, 'the live patches after the resume');
     assert.deepEqual(lab.state, other.state);
-    lab.close();
-    other.close();
   });
 
   test('a frame the server cannot read is a bad_message problem, and the client goes on', async () => {
-    const lab = client(demo.url);
-    await lab.connect();
-    /** @type {string[]} */
-    const problems = [];
-    lab.on('problem', (problem) => problems.push(problem.kind));
+    const lab = await connect(demo.url);
+    const problems = problemKinds(lab);
     /** @type {WebSocket} */ (sockets.at(-1)).send('{');
     await until(() => problems.length === 1, 'the bad_message answer');
     assert.deepEqual(problems, ['bad_message']);
     assert.deepEqual(await lab.command('set_all', { value: 0 }), { count: 4 });
-    lab.close();
   });
 
   test('the demo serves the bundled runtime at /lab-link.js', async () => {
@@ -180,7 +190,6 @@ describe('against the demo', { timeout: 60_000 }, () => {
     await lab.connect();
     await until(() => problems.length > 0, 'the schema check');
     assert.deepEqual(problems.map((p) => [p.kind, p.actual]), [['schema_mismatch', EXPECTED_SCHEMA.schemaHash]]);
-    lab.close();
   });
 });
 
@@ -230,9 +239,6 @@ describe('against the demo with access control', { timeout: 60_000 }, () => {
     await until(() => auth.length === 2, 'the 4401 close');
     assert.deepEqual(auth, ['refused', 'expired']);
     assert.equal(lab.status, 'unauthorized');
-    lab.close();
-    script.close();
-    cookieClient.close();
   });
 });
 

@@ -395,7 +395,7 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::{
-        apt_install, cargo_install, npm_ci, pip_install, Install, CHROMIUM, MDBOOK, NODE,
+        apt_install, cargo_install, npm_ci, pip_install, Install, Tool, CHROMIUM, MDBOOK, NODE,
         NODE_PACKAGES, PYTHON_LAB_LINK,
     };
 
@@ -441,26 +441,23 @@ mod tests {
         }
     }
 
+    /// `tool` comes from Debian's packages, installed by `expect`.
+    #[track_caller]
+    fn check_apt(tool: &Tool, expect: &str) {
+        let Install::Apt { packages } = tool.install else {
+            panic!("{} comes from Debian's packages", tool.name)
+        };
+        assert_eq!(apt_install(packages).to_string(), expect);
+    }
+
     #[test]
     fn the_browser_comes_from_debian() {
-        let Install::Apt { packages } = CHROMIUM.install else {
-            panic!("Chromium comes from Debian's packages")
-        };
-        assert_eq!(
-            apt_install(packages).to_string(),
-            "apt-get install -y -qq chromium chromium-driver"
-        );
+        check_apt(&CHROMIUM, "apt-get install -y -qq chromium chromium-driver");
     }
 
     #[test]
     fn node_comes_from_debian_and_its_packages_from_the_lockfile() {
-        let Install::Apt { packages } = NODE.install else {
-            panic!("Node.js comes from Debian's packages")
-        };
-        assert_eq!(
-            apt_install(packages).to_string(),
-            "apt-get install -y -qq nodejs npm"
-        );
+        check_apt(&NODE, "apt-get install -y -qq nodejs npm");
         let Install::Npm { dir } = NODE_PACKAGES.install else {
             panic!("the Node packages come from npm")
         };
