@@ -24,7 +24,9 @@ export async function bundle() {
   /** @param {boolean} minify */
   const once = async (minify) => {
     const result = await build({
-      entryPoints: [`${PACKAGE}src/index.js`],
+      // Paths in the bundle's comments are relative to this, whatever the cwd.
+      absWorkingDir: PACKAGE,
+      entryPoints: ['src/index.js'],
       bundle: true,
       format: 'esm',
       target: 'es2022',

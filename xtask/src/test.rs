@@ -92,8 +92,10 @@ fn steps(flags: &Test) -> Vec<Cmd> {
 
 /// The folder of the browser runtime.
 const JS_DIR: &str = "lab-link-js";
-/// The longest a single Node test may run, in milliseconds.
-const NODE_TEST_TIMEOUT_MS: &str = "120000";
+/// The longest a single Node test may run, in milliseconds: the tests
+/// that start the demo or run codegen-ts build them with cargo first,
+/// which is quick after `cargo test` but not on a cold target/.
+const NODE_TEST_TIMEOUT_MS: &str = "600000";
 
 /// `tsc` over `lab-link-js`, then its Node tests, file by file as found.
 fn js_steps() -> Vec<Cmd> {
@@ -104,8 +106,10 @@ fn js_steps() -> Vec<Cmd> {
         .args(["--noEmit", "-p", JS_DIR])
         .if_missing(install)
         .on_failure("lab-link-js does not type-check: see tsc's messages above");
+    // One test file at a time: several start the demo or cargo, and the
+    // machines have two cores.
     let tests = Cmd::new("node")
-        .args(["--test", "--test-reporter=spec"])
+        .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
         .arg(format!("--test-timeout={NODE_TEST_TIMEOUT_MS}"))
         .args(js_test_files())
         .if_missing(install)
@@ -206,7 +210,7 @@ mod tests {
     #[track_caller]
     fn check(flags: Test, expect: &[&str]) {
         let node_tests = format!(
-            "node --test --test-reporter=spec --test-timeout=120000 {}",
+            "node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 {}",
             js_test_files().join(" ")
         );
         let expect: Vec<&str> = expect
