@@ -1,6 +1,10 @@
 //! The web UI, embedded in the binary: `index.html`, `app.js` and
 //! `style.css` from `ui/`, served by [`handler`] next to the sync
-//! endpoints. No build step: the files are served as written.
+//! endpoints, and the browser runtime `lab-link-js` bundled as one ES
+//! module at `/lab-link.js`. No build step here: the files are served as
+//! committed (the bundle is rebuilt with `npm run build` in `lab-link-js`,
+//! and a test there fails when it is stale), so the demo runs without
+//! Node.
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -12,10 +16,14 @@ const INDEX_HTML: &str = include_str!("../ui/index.html");
 const APP_JS: &str = include_str!("../ui/app.js");
 /// The page's styles.
 const STYLE_CSS: &str = include_str!("../ui/style.css");
+/// The browser runtime, for pages of your own against the demo.
+const LAB_LINK_JS: &str = include_str!("../../lab-link-js/dist/lab-link.js");
 
 /// A handler for `Server::builder().fallback(…)`: `/` (and
 /// `/index.html`) is the page, with the sync `prefix` filled in;
-/// `/app.js` and `/style.css` its assets; anything else `404`.
+/// `/app.js` and `/style.css` its assets; `/lab-link.js` the browser
+/// runtime (`import { LabLinkClient } from '/lab-link.js'`); anything else
+/// `404`.
 ///
 /// ```
 /// use http::Request;
@@ -40,6 +48,7 @@ pub fn handler<B>(prefix: &str) -> impl Fn(Request<B>) -> Response<Body> + Send 
             "/" | "/index.html" => asset(index.clone(), "text/html; charset=utf-8"),
             "/app.js" => asset(APP_JS.to_owned(), "text/javascript; charset=utf-8"),
             "/style.css" => asset(STYLE_CSS.to_owned(), "text/css; charset=utf-8"),
+            "/lab-link.js" => asset(LAB_LINK_JS.to_owned(), "text/javascript; charset=utf-8"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
         }
     }
@@ -106,5 +115,19 @@ mod tests {
         );
         let post = ui(Request::post("/").body(()).unwrap());
         assert_eq!(post.status(), 405);
+    }
+
+    #[tokio::test]
+    async fn the_browser_runtime_is_served_as_one_module() {
+        let ui = handler("/sync");
+        let runtime = ui(Request::get("/lab-link.js").body(()).unwrap());
+        assert_eq!(runtime.status(), 200);
+        assert_eq!(
+            runtime.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        let runtime = body(runtime).await;
+        assert!(runtime.contains("export {"), "not an ES module");
+        assert!(runtime.contains("LabLinkClient"));
     }
 }

@@ -295,6 +295,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/scripting.md")]
     struct Scripting;
 
+    #[doc = include_str!("../../docs/src/browser-clients.md")]
+    struct BrowserClients;
+
     #[doc = include_str!("../../docs/src/protocol.md")]
     struct Protocol;
 

@@ -27,6 +27,27 @@ pub(crate) enum Command {
     Docs(Docs),
     /// Serve the demo instrument (not implemented yet: lands with the demo issue).
     ServeDemo(ServeDemo),
+    /// Write TypeScript declarations for lab-link-js from a server's /schema.
+    CodegenTs(CodegenTs),
+}
+
+/// `cargo xtask codegen-ts`.
+#[derive(Debug, Args)]
+pub(crate) struct CodegenTs {
+    /// The schema's URL, such as http://127.0.0.1:8000/sync/schema.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "schema",
+        required_unless_present = "schema"
+    )]
+    pub(crate) url: Option<String>,
+    /// A saved /schema document.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: Option<PathBuf>,
+    /// The folder to write index.d.ts and index.js into.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 /// `cargo xtask setup`.
@@ -110,6 +131,8 @@ pub(crate) struct ServeDemo {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use clap::{CommandFactory, Parser};
 
     use super::{Command, Xtask};
@@ -165,6 +188,30 @@ mod tests {
         };
         assert!(bench.reference && bench.quick && bench.no_micro && !bench.no_load);
         assert_eq!(bench.scenarios, ["fan_out", "stream"]);
+    }
+
+    #[test]
+    fn codegen_ts_takes_a_url_or_a_schema_file() {
+        let Command::CodegenTs(codegen) =
+            parse(&["codegen-ts", "--schema", "s.json", "--out", "gen"])
+        else {
+            panic!("not the codegen-ts subcommand")
+        };
+        assert_eq!(codegen.schema.as_deref(), Some("s.json".as_ref()));
+        assert_eq!(codegen.out, PathBuf::from("gen"));
+        let argv = ["xtask", "codegen-ts", "--out", "gen"];
+        assert!(Xtask::try_parse_from(argv).is_err());
+        let argv = [
+            "xtask",
+            "codegen-ts",
+            "--url",
+            "http://x/sync/schema",
+            "--schema",
+            "s",
+            "--out",
+            "g",
+        ];
+        assert!(Xtask::try_parse_from(argv).is_err());
     }
 
     #[test]

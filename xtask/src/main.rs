@@ -1,4 +1,5 @@
-//! `cargo xtask`: the project's automation (setup, test, bench, docs, serve-demo).
+//! `cargo xtask`: the project's automation (setup, test, bench, docs, serve-demo,
+//! codegen-ts).
 //!
 //! Run it through the alias in `.cargo/config.toml` as `cargo xtask
 //! <subcommand>`; `cargo xtask --help` lists the subcommands. Whatever the
@@ -12,6 +13,7 @@
 
 mod bench;
 mod cmd;
+mod codegen_ts;
 mod docs;
 mod flags;
 mod serve_demo;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Bench(flags) => bench::run(flags),
         Command::Docs(_) => docs::run(),
         Command::ServeDemo(flags) => serve_demo::run(flags),
+        Command::CodegenTs(flags) => codegen_ts::run(flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

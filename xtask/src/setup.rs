@@ -9,7 +9,9 @@
 //! `pip` into a virtualenv at `target/py-venv`, made with `python3 -m
 //! venv`), Debian's `chromium` and `chromium-driver` for the browser
 //! tests and Debian's `nats-server` for the JetStream tests (`apt-get
-//! install`, as root).
+//! install`, as root), Debian's `nodejs` and `npm` for the browser
+//! runtime's tests, and that runtime's Node packages (`npm ci` from
+//! `lab-link-js/package-lock.json` into `lab-link-js/node_modules`).
 
 use std::path::PathBuf;
 
@@ -53,6 +55,12 @@ enum Install {
     /// `apt-get install` of Debian packages (after `apt-get update`); needs
     /// root, else setup names the command and fails.
     Apt { packages: &'static [&'static str] },
+    /// `npm ci` in a folder of the workspace: exactly the versions of its
+    /// committed `package-lock.json`, into its `node_modules`.
+    Npm {
+        /// The package's folder, relative to the workspace root.
+        dir: &'static str,
+    },
 }
 
 /// rustfmt, for `cargo fmt --check`.
@@ -146,6 +154,34 @@ const NATS_SERVER: Tool = Tool {
     },
 };
 
+/// Node.js 20 or later and npm, from Debian's packages, for the browser
+/// runtime `lab-link-js`: its type check and its tests.
+pub(crate) const NODE: Tool = Tool {
+    name: "Node.js 20 or later and npm (Debian packages nodejs, npm)",
+    why:
+        "`cargo xtask test` type-checks lab-link-js with tsc and runs its tests with `node --test`",
+    check: || {
+        Cmd::new("sh").args([
+            "-c",
+            "npm --version >/dev/null && node -e \"const [major] = process.versions.node.split('.'); \
+             if (Number(major) < 20) process.exit(1); console.log('node ' + process.version)\"",
+        ])
+    },
+    install: Install::Apt {
+        packages: &["nodejs", "npm"],
+    },
+};
+
+/// The development packages of `lab-link-js` (TypeScript, `ws`, esbuild,
+/// React, Svelte), at the versions its lockfile pins. The runtime itself
+/// has no dependencies; these are for its checks and tests only.
+pub(crate) const NODE_PACKAGES: Tool = Tool {
+    name: "the Node packages of lab-link-js",
+    why: "its type check, tests, adapters' tests and size measure need them",
+    check: || Cmd::new("node").arg("lab-link-js/scripts/check-installed.js"),
+    install: Install::Npm { dir: "lab-link-js" },
+};
+
 /// Everything `cargo xtask setup` makes sure of, in order.
 const TOOLS: &[&Tool] = &[
     &RUSTFMT,
@@ -154,6 +190,8 @@ const TOOLS: &[&Tool] = &[
     &PYTHON_LAB_LINK,
     &CHROMIUM,
     &NATS_SERVER,
+    &NODE,
+    &NODE_PACKAGES,
 ];
 
 /// `cargo xtask setup`: makes sure of every tool in [`TOOLS`].
@@ -257,6 +295,27 @@ fn install(tool: &Tool) -> Result {
                 ))),
             }
         }
+        Install::Npm { dir } => {
+            println!(
+                "setup: installing {} (`npm ci` from {dir}/package-lock.json), because {}",
+                tool.name, tool.why
+            );
+            npm_ci(dir)
+                .if_missing("install Node.js and npm (Debian: `apt-get install nodejs npm`)")
+                .on_failure(format!(
+                    "could not install {}: `npm ci` needs the npm registry",
+                    tool.name
+                ))
+                .run()?;
+            if (tool.check)().probe().is_none() {
+                return Err(Error::new(format!(
+                    "`npm ci` ran but `{}` still fails",
+                    (tool.check)()
+                )));
+            }
+            println!("setup: installed {}", tool.name);
+            Ok(())
+        }
         Install::Pip { requirements } => {
             if !venv_python().exists() {
                 create_venv(tool)?;
@@ -325,6 +384,11 @@ fn pip_install(requirements: &str) -> Cmd {
         .arg(project_root().join(requirements))
 }
 
+/// `npm ci` of the package in `dir`: the lockfile's versions, nothing else.
+fn npm_ci(dir: &str) -> Cmd {
+    Cmd::new("npm").args(["ci", "--prefix", dir, "--no-audit", "--no-fund"])
+}
+
 /// `apt-get install` without questions.
 fn apt_install(packages: &[&str]) -> Cmd {
     Cmd::new("apt-get")
@@ -344,8 +408,8 @@ fn cargo_install(package: &str, version: &str, args: &[&str]) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::{
-        apt_install, cargo_install, pip_install, Install, CHROMIUM, MDBOOK, NATS_SERVER,
-        PYTHON_LAB_LINK,
+        apt_install, cargo_install, npm_ci, pip_install, Install, Tool, CHROMIUM, MDBOOK,
+        NATS_SERVER, NODE, NODE_PACKAGES, PYTHON_LAB_LINK,
     };
 
     #[test]
@@ -390,25 +454,38 @@ mod tests {
         }
     }
 
+    /// `tool` comes from Debian's packages, installed by `expect`.
+    #[track_caller]
+    fn check_apt(tool: &Tool, expect: &str) {
+        let Install::Apt { packages } = tool.install else {
+            panic!("{} comes from Debian's packages", tool.name)
+        };
+        assert_eq!(apt_install(packages).to_string(), expect);
+    }
+
     #[test]
     fn the_browser_comes_from_debian() {
-        let Install::Apt { packages } = CHROMIUM.install else {
-            panic!("Chromium comes from Debian's packages")
+        check_apt(&CHROMIUM, "apt-get install -y -qq chromium chromium-driver");
+    }
+
+    #[test]
+    fn node_comes_from_debian_and_its_packages_from_the_lockfile() {
+        check_apt(&NODE, "apt-get install -y -qq nodejs npm");
+        let Install::Npm { dir } = NODE_PACKAGES.install else {
+            panic!("the Node packages come from npm")
         };
         assert_eq!(
-            apt_install(packages).to_string(),
-            "apt-get install -y -qq chromium chromium-driver"
+            npm_ci(dir).to_string(),
+            "npm ci --prefix lab-link-js --no-audit --no-fund"
         );
+        assert!(crate::project_root()
+            .join(dir)
+            .join("package-lock.json")
+            .is_file());
     }
 
     #[test]
     fn the_nats_server_comes_from_debian() {
-        let Install::Apt { packages } = NATS_SERVER.install else {
-            panic!("nats-server comes from Debian's packages")
-        };
-        assert_eq!(
-            apt_install(packages).to_string(),
-            "apt-get install -y -qq nats-server"
-        );
+        check_apt(&NATS_SERVER, "apt-get install -y -qq nats-server");
     }
 }

@@ -5,8 +5,10 @@
 //! fmt --check`, `cargo clippy` denying warnings, `cargo test` (unit,
 //! integration and doctests; the doctests include README.md and the book's
 //! chapters through the facade crate, and xtask's own tests include the
-//! tidy checks), and the book build. Cheap checks come first, so that a
-//! formatting slip fails in seconds rather than after the test build.
+//! tidy checks), the browser runtime's checks (`tsc` over `lab-link-js`'s
+//! JSDoc types, then its tests under `node --test`, which start the demo
+//! built by `cargo test`), and the book build. Cheap checks come first, so
+//! that a formatting slip fails in seconds rather than after the test build.
 //! `--quick` skips fmt and clippy for local iteration; CI runs everything.
 
 use std::time::Instant;
@@ -77,6 +79,7 @@ fn steps(flags: &Test) -> Vec<Cmd> {
             .args(["test", "--workspace", "--all-features", "-j", JOBS])
             .on_failure("a test failed: see its output above"),
     );
+    steps.extend(js_steps());
     // The output directory is set in docs/book.toml: target/book.
     steps.push(
         Cmd::new("mdbook")
@@ -87,7 +90,49 @@ fn steps(flags: &Test) -> Vec<Cmd> {
     steps
 }
 
-/// Totals of the `test result:` lines libtest prints per test binary.
+/// The folder of the browser runtime.
+const JS_DIR: &str = "lab-link-js";
+/// The longest a single Node test may run, in milliseconds: the tests
+/// that start the demo or run codegen-ts build them with cargo first,
+/// which is quick after `cargo test` but not on a cold target/.
+const NODE_TEST_TIMEOUT_MS: &str = "600000";
+
+/// `tsc` over `lab-link-js`, then its Node tests, file by file as found.
+fn js_steps() -> Vec<Cmd> {
+    let install = "install Node.js 20 or later and npm (Debian: `apt-get install nodejs npm`), \
+                   or run `cargo xtask setup`, which does";
+    let tsc = Cmd::new("node")
+        .arg(format!("{JS_DIR}/node_modules/typescript/bin/tsc"))
+        .args(["--noEmit", "-p", JS_DIR])
+        .if_missing(install)
+        .on_failure("lab-link-js does not type-check: see tsc's messages above");
+    // One test file at a time: several start the demo or cargo, and the
+    // machines have two cores.
+    let tests = Cmd::new("node")
+        .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+        .arg(format!("--test-timeout={NODE_TEST_TIMEOUT_MS}"))
+        .args(js_test_files())
+        .if_missing(install)
+        .on_failure("a lab-link-js test failed: see its output above");
+    vec![tsc, tests]
+}
+
+/// `lab-link-js/test/*.test.js`, sorted, relative to the workspace root.
+fn js_test_files() -> Vec<String> {
+    let dir = crate::project_root().join(JS_DIR).join("test");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.js"))
+        .map(|name| format!("{JS_DIR}/test/{name}"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Totals of the `test result:` lines libtest prints per test binary, and
+/// of the `ℹ pass N` lines of Node's test runner.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Counts {
     passed: u64,
@@ -99,6 +144,10 @@ struct Counts {
 impl Counts {
     /// Adds a line like `test result: ok. 31 passed; 0 failed; 4 ignored; …`.
     fn add_line(&mut self, line: &str) {
+        if let Some(rest) = line.trim().strip_prefix("ℹ ") {
+            self.add_node_line(rest);
+            return;
+        }
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };
@@ -120,6 +169,23 @@ impl Counts {
         }
     }
 
+    /// A summary line of Node's spec reporter, without its `ℹ `: `pass 12`.
+    fn add_node_line(&mut self, rest: &str) {
+        let Some((label, number)) = rest.split_once(' ') else {
+            return;
+        };
+        let Ok(number) = number.trim().parse::<u64>() else {
+            return;
+        };
+        match label {
+            "tests" => self.binaries += 1,
+            "pass" => self.passed += number,
+            "fail" => self.failed += number,
+            "skipped" | "todo" => self.ignored += number,
+            _ => {}
+        }
+    }
+
     fn any(&self) -> bool {
         self.binaries > 0
     }
@@ -138,13 +204,38 @@ fn header(number: usize, total: usize, title: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{steps, Counts};
+    use super::{js_test_files, steps, Counts};
     use crate::flags::Test;
 
     #[track_caller]
     fn check(flags: Test, expect: &[&str]) {
+        let node_tests = format!(
+            "node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 {}",
+            js_test_files().join(" ")
+        );
+        let expect: Vec<&str> = expect
+            .iter()
+            .map(|&step| {
+                if step == "NODE TESTS" {
+                    node_tests.as_str()
+                } else {
+                    step
+                }
+            })
+            .collect();
         let steps: Vec<String> = steps(&flags).iter().map(ToString::to_string).collect();
         assert_eq!(steps, expect);
+    }
+
+    #[test]
+    fn runs_every_js_test_file() {
+        let files = js_test_files();
+        for file in ["client", "interop", "patch"] {
+            assert!(
+                files.contains(&format!("lab-link-js/test/{file}.test.js")),
+                "{files:?}"
+            );
+        }
     }
 
     #[test]
@@ -155,6 +246,8 @@ mod tests {
                 "cargo fmt --all -- --check",
                 "cargo clippy --workspace --all-targets --all-features -j 2 -- -D warnings",
                 "cargo test --workspace --all-features -j 2",
+                "node lab-link-js/node_modules/typescript/bin/tsc --noEmit -p lab-link-js",
+                "NODE TESTS",
                 "mdbook build docs",
             ],
         );
@@ -166,6 +259,8 @@ mod tests {
             Test { quick: true },
             &[
                 "cargo test --workspace --all-features -j 2",
+                "node lab-link-js/node_modules/typescript/bin/tsc --noEmit -p lab-link-js",
+                "NODE TESTS",
                 "mdbook build docs",
             ],
         );
@@ -180,18 +275,23 @@ mod tests {
             "test result: ok. 111 passed; 0 failed; 4 ignored; 0 measured; 0 filtered out; finished in 0.00s",
             "test result: FAILED. 3 passed; 4 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.57s",
             "test pointer::tests::x ... ok",
+            "ℹ tests 12",
+            "ℹ pass 10",
+            "ℹ fail 1",
+            "ℹ skipped 1",
+            "ℹ duration_ms 5681.1",
         ] {
             counts.add_line(line);
         }
         assert_eq!(
             counts,
             Counts {
-                passed: 145,
-                failed: 4,
-                ignored: 4,
-                binaries: 3
+                passed: 155,
+                failed: 5,
+                ignored: 5,
+                binaries: 4
             }
         );
-        assert_eq!(counts.summary(), "tests: 145 passed, 4 failed, 4 skipped");
+        assert_eq!(counts.summary(), "tests: 155 passed, 5 failed, 5 skipped");
     }
 }

@@ -1,0 +1,257 @@
+// The client against our real server: the demo instrument, started here.
+
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+import { CommandError, LabLinkClient } from '../src/index.js';
+
+import { startDemo } from './demo.js';
+
+const EXPECTED_SCHEMA = JSON.parse(readFileSync(new URL('../../lab-link-demo/tests/expected/schema.json', import.meta.url), 'utf8'));
+
+/** Every socket the clients made, so that a test can drop one. */
+/** @type {WebSocket[]} */
+const sockets = [];
+class RecordingSocket extends WebSocket {
+  /** @param {ConstructorParameters<typeof WebSocket>} args */
+  constructor(...args) {
+    super(...args);
+    sockets.push(this);
+  }
+}
+
+/** Every client made, closed after each test whatever its outcome. */
+/** @type {LabLinkClient[]} */
+const clients = [];
+afterEach(() => {
+  for (const made of clients.splice(0)) made.close();
+});
+
+/**
+ * @param {string} url
+ * @param {import('../src/client.js').ClientOptions} [options]
+ */
+function client(url, options = {}) {
+  const made = new LabLinkClient({ url, WebSocket: /** @type {any} */ (RecordingSocket), reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
+  clients.push(made);
+  return made;
+}
+
+/**
+ * A client that holds the server's state.
+ *
+ * @param {string} url
+ * @param {import('../src/client.js').ClientOptions} [options]
+ */
+async function connect(url, options) {
+  const made = client(url, options);
+  await made.connect();
+  return made;
+}
+
+/**
+ * The kinds of the problems `lab` reports from now on.
+ *
+ * @param {LabLinkClient} lab
+ */
+function problemKinds(lab) {
+  /** @type {string[]} */
+  const kinds = [];
+  lab.on('problem', (problem) => kinds.push(problem.kind));
+  return kinds;
+}
+
+/**
+ * Resolves when `predicate()` holds, polling; fails after `ms`.
+ *
+ * @param {() => boolean} predicate
+ * @param {string} what
+ * @param {number} [ms]
+ */
+async function until(predicate, what, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** @param {string} url */
+async function serverState(url) {
+  return (await fetch(`${url}/sync/state`)).json();
+}
+
+describe('against the demo', { timeout: 60_000 }, () => {
+  /** @type {{ url: string, stop: () => Promise<void> }} */
+  let demo;
+  before(async () => {
+    demo = await startDemo();
+  });
+  after(async () => {
+    await demo?.stop();
+  });
+
+  test('snapshot, commands and their errors', async () => {
+    const lab = client(demo.url, { expectedSchemaHash: EXPECTED_SCHEMA.schemaHash });
+    const problems = problemKinds(lab);
+    await lab.connect();
+    assert.deepEqual(lab.state, await serverState(demo.url));
+    /** @type {unknown[]} */
+    const seen = [];
+    lab.subscribe('/channels/1/bias_voltage', (value) => seen.push(value));
+
+    assert.deepEqual(await lab.commands.set_channel({ channel: 1, value: 1.2346 }), { channel: 1, value: 1.235 });
+    // The ack comes after the command's patches: the replica has them.
+    assert.equal(/** @type {any} */ (lab.state).channels[1].bias_voltage, 1.235);
+    await lab.command('set_label', { key: 'a/b~c', value: 'x' });
+    assert.equal(/** @type {any} */ (lab.state).labels['a/b~c'], 'x');
+
+    await assert.rejects(lab.command('set_channel', { channel: 9, value: 1 }), (error) => {
+      assert.ok(error instanceof CommandError);
+      assert.deepEqual([error.code, error.display, error.path, error.severity, error.recoverable], ['invalid_channel', 'inline', '/channels/9', 'error', true]);
+      return true;
+    });
+    await assert.rejects(lab.commands.set_channel({ channel: 0, value: 12 }), (error) =>
+      error instanceof CommandError && error.code === 'out_of_range' && error.display === 'inline' && error.path === '/channels/0/bias_voltage');
+    await assert.rejects(lab.command('simulate_timeout'), (error) =>
+      error instanceof CommandError && error.code === 'hardware_timeout' && error.display === 'banner' && error.detail === 'UDP timeout after 5.0 s');
+    await assert.rejects(lab.command('set_channel', { channel: 'x' }), (error) => error instanceof CommandError && error.code === 'invalid_params');
+    await assert.rejects(lab.command('nope'), (error) => error instanceof CommandError && error.code === 'unknown_command');
+
+    await lab.command('reset');
+    assert.deepEqual(lab.state, await serverState(demo.url));
+    assert.deepEqual(seen, [0, 1.235, 0]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(problems, []);
+  });
+
+  test('two clients agree while the acquisition runs, streams included', async () => {
+    const [one, two] = await Promise.all([connect(demo.url), connect(demo.url)]);
+    await one.command('start_acquisition', { rate_hz: 200 });
+    await until(() => (one.stream('trace')?.data.length ?? 0) === 256 && (two.stream('counts')?.data.length ?? 0) > 20, 'stream updates');
+    await one.command('stop_acquisition');
+    // A command after the stop orders every tick before its ack.
+    await two.command('set_enabled', { enabled: true });
+    await one.command('set_enabled', { enabled: true });
+    assert.equal(one.version, two.version);
+    assert.deepEqual(one.state, two.state);
+    assert.deepEqual(one.state, await serverState(demo.url));
+    assert.ok(one.stream('trace')?.data instanceof Float32Array);
+    const histogram = Array.from(/** @type {ArrayLike<number>} */ (one.stream('histogram')?.data));
+    assert.equal(histogram.length, 64);
+    assert.ok(histogram.reduce((a, b) => a + b, 0) > 0);
+    await until(() => one.stream('counts')?.seq === two.stream('counts')?.seq, 'the counts to agree');
+    assert.deepEqual(one.stream('counts')?.data, two.stream('counts')?.data);
+    await one.command('reset');
+  });
+
+  test('a dropped socket reconnects and resumes', async () => {
+    const lab = await connect(demo.url);
+    /** @type {boolean[]} */
+    const snapshots = [];
+    lab.on('snapshot', (event) => snapshots.push(event.resumed));
+    const socket = /** @type {WebSocket} */ (sockets.at(-1));
+    socket.terminate();
+    const other = await connect(demo.url);
+    await other.command('set_enabled', { enabled: true });
+    await until(() => snapshots.length === 1 && /** @type {any} */ (lab.state).enabled === true, 'the resumed replica');
+    assert.deepEqual(snapshots, [true]);
+    assert.notEqual(sockets.at(-1), socket);
+    await other.command('reset');
+    await until(() => lab.version === other.version, 'the live patches after the resume');
+    assert.deepEqual(lab.state, other.state);
+  });
+
+  test('a frame the server cannot read is a bad_message problem, and the client goes on', async () => {
+    const lab = await connect(demo.url);
+    const problems = problemKinds(lab);
+    /** @type {WebSocket} */ (sockets.at(-1)).send('{');
+    await until(() => problems.length === 1, 'the bad_message answer');
+    assert.deepEqual(problems, ['bad_message']);
+    assert.deepEqual(await lab.command('set_all', { value: 0 }), { count: 4 });
+  });
+
+  test('the demo serves the bundled runtime at /lab-link.js', async () => {
+    const response = await fetch(`${demo.url}/lab-link.js`);
+    assert.equal(response.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(await response.text(), readFileSync(new URL('../dist/lab-link.js', import.meta.url), 'utf8'));
+  });
+
+  test('a stale generated client is told by the schema hash', async () => {
+    const lab = client(demo.url, { expectedSchemaHash: 'sha256:0000' });
+    /** @type {import('../src/client.js').Problem[]} */
+    const problems = [];
+    lab.on('problem', (problem) => problems.push(problem));
+    await lab.connect();
+    await until(() => problems.length > 0, 'the schema check');
+    assert.deepEqual(problems.map((p) => [p.kind, p.actual]), [['schema_mismatch', EXPECTED_SCHEMA.schemaHash]]);
+  });
+});
+
+describe('against the demo with access control', { timeout: 60_000 }, () => {
+  /** @type {{ url: string, stop: () => Promise<void> }} */
+  let demo;
+  const dir = mkdtempSync(join(tmpdir(), 'lab-link-js-'));
+  before(async () => {
+    demo = await startDemo(['--auth', join(dir, 'auth.sqlite'), '--no-trust-loopback']);
+  });
+  after(async () => {
+    await demo?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('refused without a credential, then the login flow, a bearer token and 4401', async () => {
+    const lab = client(demo.url);
+    /** @type {unknown[]} */
+    const auth = [];
+    lab.on('auth', (event) => auth.push(event.reason));
+    await assert.rejects(lab.connect(), /refused/);
+    assert.deepEqual(auth, ['refused']);
+    assert.equal(lab.status, 'unauthorized');
+
+    // The first passphrase, chosen on the instrument computer; then log in.
+    await lab.login('correct horse battery staple', { setup: true });
+    await lab.connect();
+    assert.equal((await lab.schema()).schemaHash, EXPECTED_SCHEMA.schemaHash);
+    await assert.rejects(client(demo.url).login('wrong passphrase'), (error) => /** @type {any} */ (error).code === 'invalid_credentials');
+
+    // An API token for a script, made with the session.
+    const cookieClient = client(demo.url);
+    await cookieClient.login('correct horse battery staple');
+    const made = await fetch(`${demo.url}/sync/auth/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: /** @type {string} */ (await sessionCookie(demo.url)) },
+      body: JSON.stringify({ label: 'js test', capabilities: ['control'] }),
+    });
+    assert.equal(made.status, 200);
+    const { token } = await made.json();
+    const script = client(demo.url, { token });
+    await script.connect();
+    assert.deepEqual(await script.command('set_enabled', { enabled: true }), { enabled: true });
+
+    // Logging out ends the session: its socket is closed with 4401.
+    await lab.logout();
+    await until(() => auth.length === 2, 'the 4401 close');
+    assert.deepEqual(auth, ['refused', 'expired']);
+    assert.equal(lab.status, 'unauthorized');
+  });
+});
+
+/**
+ * A fresh session's cookie, by logging in over plain HTTP.
+ *
+ * @param {string} url
+ */
+async function sessionCookie(url) {
+  const response = await fetch(`${url}/sync/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ passphrase: 'correct horse battery staple' }),
+  });
+  return response.headers.get('set-cookie')?.match(/lab_link_session=[^;]*/)?.[0];
+}

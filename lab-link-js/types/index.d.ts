@@ -1,0 +1,12 @@
+export { CommandError } from "./errors.js";
+export type ClientOptions = import("./client.js").ClientOptions;
+export type ClientEvents = import("./client.js").ClientEvents;
+export type CommandOptions = import("./client.js").CommandOptions;
+export type Problem = import("./client.js").Problem;
+export type ReconnectOptions = import("./client.js").ReconnectOptions;
+export type StreamState = import("./streams.js").StreamState;
+export type PatchOperation = import("./patch.js").PatchOperation;
+export { LabLinkClient, AuthError } from "./client.js";
+export { applyPatch, jsonEqual, PatchError } from "./patch.js";
+export { escapeToken, formatPointer, getPointer, parsePointer, PointerError } from "./pointer.js";
+export { decodeBinaryFrame, FrameError, TAG_F32, TAG_F64 } from "./frames.js";
