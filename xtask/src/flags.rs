@@ -25,7 +25,7 @@ pub(crate) enum Command {
     Bench(Bench),
     /// Build the book in docs/ into target/book.
     Docs(Docs),
-    /// Serve the demo instrument (not implemented yet: lands with the demo issue).
+    /// Serve the demo instrument (`cargo run -p lab-link-demo` with the flags below).
     ServeDemo(ServeDemo),
     /// Write TypeScript declarations for lab-link-js from a server's /schema.
     CodegenTs(CodegenTs),
