@@ -314,6 +314,7 @@ fn handle(
             data,
             version,
             client_id,
+            ..
         } => {
             let mut replica = shared.lock();
             replica.document = data;
@@ -385,6 +386,11 @@ fn handle(
             }
             return None;
         }
+        ServerMessage::CommandProgress { .. }
+        | ServerMessage::RunningCommands { .. }
+        | ServerMessage::RunningStarted { .. }
+        | ServerMessage::RunningProgress { .. }
+        | ServerMessage::RunningFinished { .. } => return None,
         ServerMessage::Error { code, message } => Event::Error {
             code: code.into_owned(),
             message: message.into_owned(),

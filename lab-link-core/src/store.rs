@@ -165,19 +165,20 @@ impl Snapshot {
         self.document_json.clone()
     }
 
-    /// The `snapshot` wire message for one client.
+    /// The `snapshot` wire message for one client: with its `clientId`,
+    /// and the `schemaHash` for a client that opted in to level 2.
     ///
     /// ```
     /// # use lab_link_core::Store;
     /// # use serde_json::json;
     /// let store = Store::new(json!({"a": 1}));
     /// assert_eq!(
-    ///     store.snapshot().message(Some("c1")),
+    ///     store.snapshot().message(Some("c1"), None),
     ///     r#"{"type":"snapshot","data":{"a":1},"version":0,"clientId":"c1"}"#
     /// );
     /// ```
-    pub fn message(&self, client_id: Option<&str>) -> String {
-        snapshot_text(&self.document_json, self.version, client_id)
+    pub fn message(&self, client_id: Option<&str>, schema_hash: Option<&str>) -> String {
+        snapshot_text(&self.document_json, self.version, client_id, schema_hash)
     }
 }
 

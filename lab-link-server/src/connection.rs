@@ -30,14 +30,12 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use futures_util::{SinkExt, StreamExt};
 use lab_link_auth::AuthPrincipal;
 use lab_link_core::command::{CommandContext, CommandError};
-use lab_link_core::protocol::{ClientMessage, RejectedCommand, ServerMessage};
+use lab_link_core::protocol::{ClientInfo, ClientMessage, RejectedCommand, ServerMessage};
 use lab_link_core::stream::{StreamKind, StreamMessage, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
-use std::panic::AssertUnwindSafe;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -47,89 +45,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
-
+use crate::commands::{self, Cancellable, PendingCommand, Work, COMMAND_QUEUE};
 use crate::frame::{shared_text, stream_frame};
-use crate::shared::{ClientStats, Resyncs, Shared, Socket};
-
-/// How many commands of one connection may wait for the one running.
-const COMMAND_QUEUE: usize = 64;
-
-/// A command read from the socket, waiting for its turn.
-struct PendingCommand {
-    ctx: CommandContext,
-    /// The params, or the `invalid_params` error that answers them
-    /// without running the command.
-    params: Result<serde_json::Map<String, serde_json::Value>, CommandError>,
-    /// The `requestId` as the client sent it, for the reply.
-    request_id: Option<serde_json::Value>,
-}
-
-/// Runs the connection's commands in order and answers each with an ack
-/// or an error (when it has a `requestId`).
-///
-/// The ack is queued after the command's future completed; every patch the
-/// command committed was queued by the subscription's listener during the
-/// commit, so the ack follows all of them.
-async fn command_loop(link: Arc<Link>, mut pending: mpsc::Receiver<Box<PendingCommand>>) {
-    while let Some(pending_command) = pending.recv().await {
-        let PendingCommand {
-            ctx,
-            params,
-            request_id,
-        } = *pending_command;
-        let command = ctx.command().to_owned();
-        let future = match params {
-            Ok(params) => link.shared.source.dispatch(ctx, params),
-            Err(error) => Box::pin(std::future::ready(Err(error))),
-        };
-        let outcome = match AssertUnwindSafe(future).catch_unwind().await {
-            Ok(outcome) => outcome,
-            Err(panic) => {
-                let message = panic_message(&*panic);
-                tracing::error!(client = %link.client_id, %command, "command panicked: {message}");
-                Err(CommandError::command_failed(format!(
-                    "the command failed: {message}"
-                )))
-            }
-        };
-        if let Err(error) = &outcome {
-            if error.code() == "command_failed" {
-                tracing::warn!(client = %link.client_id, %command, "command failed: {error}");
-            }
-        }
-        let Some(request_id) = request_id else {
-            continue;
-        };
-        let version = link.shared.source.version();
-        let reply = match outcome {
-            Ok(result) => ServerMessage::CommandAck {
-                command: command.into(),
-                request_id: Cow::Owned(request_id),
-                version,
-                result,
-            },
-            Err(error) => ServerMessage::CommandError {
-                command: command.into(),
-                request_id: Cow::Owned(request_id),
-                error: Cow::Owned(error),
-                origin_client_id: Some(Cow::Borrowed(&link.client_id)),
-                version,
-            },
-        };
-        link.reply(reply.to_text()).await;
-    }
-}
-
-/// The text of a panic payload.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "panicked".to_owned()
-    }
-}
+use crate::shared::{ClientStats, Opening, Resyncs, Shared, Socket};
 
 /// How many queued frames the writer feeds before one flush.
 const FRAMES_PER_FLUSH: usize = 64;
@@ -139,29 +57,33 @@ const FRAMES_PER_FLUSH: usize = 64;
 pub(crate) async fn serve<IO>(
     shared: Arc<Shared>,
     ws: WebSocketStream<IO>,
-    since: Option<u64>,
+    opening: Opening,
     access: Option<Access>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (link, receiver) = Link::new(shared.clone(), access);
+    link.level2.store(opening.level2, Ordering::Release);
     let socket: Arc<dyn Socket> = link.clone();
     let registered = Arc::downgrade(&socket);
     lock(&shared.clients).push(registered.clone());
-    link.subscribe(since);
+    link.subscribe(opening.since);
     tracing::debug!(client = %link.client_id, "sync client connected");
 
     let (sink, stream) = ws.split();
     let writer = shared
         .tracker
         .spawn(write_loop(link.clone(), sink, receiver));
-    // Commands of this connection run one after the other, in a task of
-    // their own, so the reader goes on answering pings and frames meanwhile;
-    // other connections' commands run concurrently in theirs.
+    // Commands of this connection start one after the other, in a task of
+    // their own, so the reader goes on answering pings and frames
+    // meanwhile; a command that waits moves to a task of its own (see
+    // `commands`); other connections' commands run concurrently in theirs.
     // Boxed: the channel allocates its first block of 32 slots up front,
     // 8 KiB of idle memory per connection with the command inline.
     let (commands, pending) = mpsc::channel(COMMAND_QUEUE);
-    let worker = shared.tracker.spawn(command_loop(link.clone(), pending));
+    let worker = shared
+        .tracker
+        .spawn(commands::command_loop(link.clone(), pending));
     let end = read_loop(&link, stream, &commands).await;
     drop(commands);
     link.unsubscribe();
@@ -172,6 +94,7 @@ pub(crate) async fn serve<IO>(
     // Otherwise the writer ends after the queued close frame, or on
     // shutdown.
     let _ = worker.await;
+    commands::cancel_on_disconnect(&link);
     let _ = writer.await;
     lock(&shared.clients).retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
     tracing::debug!(client = %link.client_id, "sync client disconnected");
@@ -196,6 +119,15 @@ pub(crate) struct Link {
     writer_done: CancellationToken,
     /// With access control: the socket's credential and principal.
     access: Option<Access>,
+    /// Whether the client opted in to level 2, part 2 (`?level=2` or a
+    /// `hello`).
+    level2: AtomicBool,
+    /// Whether the client has sent a frame (a `hello` must be the first).
+    spoke: AtomicBool,
+    /// What the client said of itself in its `hello`.
+    hello: Mutex<Option<ClientInfo>>,
+    /// Its commands that waited and are still running, by `requestId`.
+    cancellable: Mutex<Cancellable>,
 }
 
 impl std::fmt::Debug for Link {
@@ -374,6 +306,10 @@ impl Link {
             stop_writer: CancellationToken::new(),
             writer_done: CancellationToken::new(),
             access,
+            level2: AtomicBool::new(false),
+            spoke: AtomicBool::new(false),
+            hello: Mutex::new(None),
+            cancellable: Mutex::default(),
         });
         (link, receiver)
     }
@@ -381,6 +317,12 @@ impl Link {
     /// (Re)subscribes: queues the snapshot (or the resume) and then every
     /// later patch, with nothing lost or repeated in between.
     fn subscribe(&self, since: Option<u64>) {
+        // Built before the state lock is taken: the schema document takes
+        // the streams' lock itself.
+        let schema_hash = self.is_level2().then(|| {
+            let schema = self.shared.source.schema();
+            schema["schemaHash"].as_str().unwrap_or_default().to_owned()
+        });
         let mut current = lock(&self.subscription);
         if let Some((_, _, active)) = current.take() {
             active.store(false, Ordering::Release);
@@ -443,7 +385,9 @@ impl Link {
         let (subscription, streams) = self.shared.source.subscribe_with_streams(
             since,
             max_resume,
-            &mut |start, snapshots| self.queue_start(start, snapshots, &active),
+            &mut |start, snapshots| {
+                self.queue_start(start, snapshots, schema_hash.as_deref(), &active)
+            },
             Box::new(listener),
             Box::new(stream_listener),
         );
@@ -455,13 +399,19 @@ impl Link {
     /// and switches the new listener off (the patches it would queue have
     /// no base on the client), and the writer resubscribes the client once
     /// the queue has drained.
-    fn queue_start(&self, start: Start, streams: Vec<StreamMessage>, active: &AtomicBool) {
+    fn queue_start(
+        &self,
+        start: Start,
+        streams: Vec<StreamMessage>,
+        schema_hash: Option<&str>,
+        active: &AtomicBool,
+    ) {
         // The stream snapshots supersede any frame still waiting.
         lock(&self.backlog.pending).clear();
         let mut frames = match start {
             Start::Snapshot(snapshot) => {
                 vec![Message::Text(Utf8Bytes::from(
-                    snapshot.message(Some(&self.client_id)),
+                    snapshot.message(Some(&self.client_id), schema_hash),
                 ))]
             }
             Start::Resume { version, patches } => {
@@ -473,6 +423,14 @@ impl Link {
             }
         };
         frames.extend(streams.iter().map(stream_frame));
+        if schema_hash.is_some() {
+            // Level 2: the running commands follow, taken under their
+            // list's lock (after the state lock: the list's side never
+            // takes the state lock) so that no delta falls in between.
+            self.shared
+                .running
+                .with_list(|list| frames.push(Message::Text(list)));
+        }
         // The start is admitted whole or not at all: an empty queue takes
         // it whatever its size (a snapshot larger than the byte bound must
         // get through, and the stream snapshots with it).
@@ -502,8 +460,56 @@ impl Link {
         }
     }
 
+    /// What the connection's tasks share with the other sockets.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The id of the connection, its snapshot's `clientId`.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// What the client said of itself in its `hello`.
+    pub(crate) fn client_info(&self) -> Option<ClientInfo> {
+        lock(&self.hello).clone()
+    }
+
+    /// Whether the client opted in to level 2, part 2.
+    pub(crate) fn is_level2(&self) -> bool {
+        self.level2.load(Ordering::Acquire)
+    }
+
+    /// The connection's running commands, by `requestId`.
+    pub(crate) fn cancellable(&self) -> &Mutex<Cancellable> {
+        &self.cancellable
+    }
+
+    /// Queues a message that may be dropped when the queue is full (a
+    /// progress report: a later one follows, or the answer).
+    pub(crate) fn try_send(&self, text: String) {
+        let _ = self
+            .backlog
+            .try_queue(&self.queue, Message::Text(Utf8Bytes::from(text)));
+    }
+
+    /// Opts the connection in to level 2, part 2 after a `hello`: the
+    /// running commands list follows at once.
+    fn opt_in(&self, client: Option<ClientInfo>) {
+        *lock(&self.hello) = client;
+        if self.level2.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.running.with_list(|list| {
+            if let Err(Some((bound, _))) = self.backlog.try_queue(&self.queue, Message::Text(list))
+            {
+                self.backlog.full(bound);
+            }
+        });
+    }
+
     /// Queues a reply, waiting for room: replies are never dropped.
-    async fn reply(&self, text: String) {
+    pub(crate) async fn reply(&self, text: String) {
         let len = text.len();
         // Replies wait for room in the count (they are never dropped) and
         // are bounded by the connection's command queue, not by the bytes.
@@ -539,11 +545,24 @@ impl Socket for Link {
             },
         }
     }
+
+    fn running_changed(&self, frame: &Utf8Bytes) {
+        // A lagging client gets the whole list again with its resync.
+        if !self.is_level2() || self.backlog.lagging.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(Some((bound, _))) = self
+            .backlog
+            .try_queue(&self.queue, Message::Text(frame.clone()))
+        {
+            self.backlog.full(bound);
+        }
+    }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The guarded value is a handle; a panic elsewhere cannot leave it
-    // half-updated.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded values are handles and whole entries; a panic elsewhere
+    // cannot leave them half-updated.
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -698,7 +717,7 @@ fn close_frame(code: CloseCode, reason: &'static str) -> Message {
 async fn read_loop<IO>(
     link: &Link,
     mut stream: futures_util::stream::SplitStream<WebSocketStream<IO>>,
-    commands: &mpsc::Sender<Box<PendingCommand>>,
+    commands: &mpsc::Sender<Work>,
 ) -> ReadEnd
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -790,10 +809,27 @@ async fn close_expired(link: &Link) -> ReadEnd {
 async fn handle_text(
     link: &Link,
     text: &str,
-    commands: &mpsc::Sender<Box<PendingCommand>>,
+    commands: &mpsc::Sender<Work>,
     principal: Option<AuthPrincipal>,
 ) {
+    let first = !link.spoke.swap(true, Ordering::AcqRel);
     match ClientMessage::parse(text) {
+        Ok(ClientMessage::Hello { client, .. }) => {
+            if first {
+                link.opt_in(client);
+            } else {
+                link.reply(bad_message(
+                    "a hello must be the first frame after the snapshot: open the socket \
+                     with ?level=2 instead",
+                ))
+                .await;
+            }
+        }
+        Ok(ClientMessage::Cancel { request_id }) => {
+            // Waits while this connection has many commands pending, like
+            // a command.
+            let _ = commands.send(Work::Cancel(request_id)).await;
+        }
         Ok(ClientMessage::Resync) => {
             link.backlog.requested.fetch_add(1, Ordering::Relaxed);
             link.subscribe(None);
@@ -854,7 +890,7 @@ async fn handle_text(
 /// answers its params problem) after the commands before it.
 async fn queue_command(
     link: &Link,
-    commands: &mpsc::Sender<Box<PendingCommand>>,
+    commands: &mpsc::Sender<Work>,
     principal: Option<AuthPrincipal>,
     command: String,
     params: Result<serde_json::Map<String, serde_json::Value>, CommandError>,
@@ -862,10 +898,7 @@ async fn queue_command(
 ) {
     // Handlers and patch metadata see the id as text; the reply echoes it
     // exactly as sent.
-    let id_text = request_id.as_ref().map(|id| match id {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    });
+    let id_text = request_id.as_ref().map(commands::request_key);
     let mut ctx = CommandContext::new(link.client_id.clone(), id_text, command);
     if let Some(principal) = principal {
         ctx = ctx.with_principal(principal.to_command_principal());
@@ -873,11 +906,11 @@ async fn queue_command(
     // Waits while this connection has many commands pending: a client
     // flooding commands slows down only itself.
     let _ = commands
-        .send(Box::new(PendingCommand {
+        .send(Work::Command(Box::new(PendingCommand {
             ctx,
             params,
             request_id,
-        }))
+        })))
         .await;
 }
 

@@ -29,6 +29,7 @@
 
 mod access;
 mod background;
+mod commands;
 mod config;
 mod connection;
 mod frame;
@@ -36,6 +37,7 @@ mod lifespan;
 mod persist;
 mod rewind;
 mod routes;
+mod running;
 mod server;
 mod shared;
 

@@ -28,7 +28,7 @@ use lab_link_auth::AuthResponse;
 
 use crate::access::{self, Access};
 use crate::rewind::Rewind;
-use crate::shared::{Body, ClientStats, Shared, Socket};
+use crate::shared::{Body, ClientStats, Opening, Shared, Socket};
 use crate::ServerConfig;
 
 /// The sync endpoints of one [`SyncSource`] (a `LabSync`), as a cheaply
@@ -225,7 +225,9 @@ impl Routes {
     /// axum app (`hyper::upgrade::on` must find the request's upgrade
     /// handle, which both keep in the request's extensions).
     ///
-    /// `?since=N` in the query resumes a client that holds version `N`.
+    /// `?since=N` in the query resumes a client that holds version `N`;
+    /// `?level=2` opts in to level 2, part 2 (the book's chapter "Wire
+    /// protocol", "Levels"); both combine (`?level=2&since=N`).
     /// Answers `400` for a request that is not a WebSocket upgrade, and
     /// `503` when the connection limit is reached or the server is shutting
     /// down.
@@ -259,7 +261,7 @@ impl Routes {
                 }
             }
         };
-        let since = since_of(request.uri().query());
+        let opening = opening_of(request.uri().query());
         let on_upgrade = hyper::upgrade::on(&mut request);
         let shared = self.shared.clone();
         self.shared.tracker.spawn(async move {
@@ -276,11 +278,11 @@ impl Routes {
                 // the upgraded connection for as long as the socket lives.
                 Ok(parts) => {
                     let io = Rewind::new(parts.read_buf, parts.io.into_inner());
-                    serve_upgraded(shared, io, since, access).await;
+                    serve_upgraded(shared, io, opening, access).await;
                 }
                 // Mounted in another server (axum): its own IO type.
                 Err(upgraded) => {
-                    serve_upgraded(shared, TokioIo::new(upgraded), since, access).await;
+                    serve_upgraded(shared, TokioIo::new(upgraded), opening, access).await;
                 }
             }
             drop(permit);
@@ -483,23 +485,29 @@ fn check_upgrade<B>(request: &Request<B>) -> Result<String, &'static str> {
     Ok(derive_accept_key(key.as_bytes()))
 }
 
-/// The `since` query parameter: `?since=N`.
 /// Serves the sync socket on an upgraded connection.
-async fn serve_upgraded<IO>(shared: Arc<Shared>, io: IO, since: Option<u64>, access: Option<Access>)
+async fn serve_upgraded<IO>(shared: Arc<Shared>, io: IO, opening: Opening, access: Option<Access>)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let config = ws_config(&shared.config);
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    crate::connection::serve(shared, ws, since, access).await;
+    crate::connection::serve(shared, ws, opening, access).await;
 }
 
-fn since_of(query: Option<&str>) -> Option<u64> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, _)| *name == "since")
-        .and_then(|(_, value)| value.parse().ok())
+/// The query parameters of the socket: `?since=N` and `?level=2`.
+fn opening_of(query: Option<&str>) -> Opening {
+    let param = |wanted: &str| {
+        query?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, value)| value)
+    };
+    Opening {
+        since: param("since").and_then(|value| value.parse().ok()),
+        level2: param("level") == Some("2"),
+    }
 }
 
 fn ws_config(config: &ServerConfig) -> WebSocketConfig {
@@ -520,11 +528,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn since_is_read_from_the_query() {
-        assert_eq!(since_of(Some("since=41")), Some(41));
-        assert_eq!(since_of(Some("a=1&since=7")), Some(7));
-        assert_eq!(since_of(Some("since=x")), None);
-        assert_eq!(since_of(None), None);
+    fn since_and_level_are_read_from_the_query() {
+        let check = |query: Option<&str>, since: Option<u64>, level2: bool| {
+            assert_eq!(opening_of(query), Opening { since, level2 }, "{query:?}");
+        };
+        check(Some("since=41"), Some(41), false);
+        check(Some("a=1&since=7"), Some(7), false);
+        check(Some("since=x"), None, false);
+        check(None, None, false);
+        check(Some("level=2"), None, true);
+        check(Some("level=2&since=3"), Some(3), true);
+        check(Some("since=3&level=2"), Some(3), true);
+        check(Some("level=1"), None, false);
+        check(Some("level=20"), None, false);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
 use crate::frame::FrameText;
+use crate::running::Running;
 
 /// The response body of every endpoint.
 pub type Body = Full<Bytes>;
@@ -38,6 +39,16 @@ pub(crate) struct Shared {
     /// The last message handed to the sockets, as a frame payload: made
     /// once per message, cloned (a reference count) for every client.
     pub(crate) frame_text: FrameText,
+    /// The commands running now, for level-2 clients.
+    pub(crate) running: Running,
+}
+
+/// How a client opens its sync socket: the query parameters `?since=N`
+/// (resume) and `?level=2` (level 2, part 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Opening {
+    pub(crate) since: Option<u64>,
+    pub(crate) level2: bool,
 }
 
 impl Shared {
@@ -53,6 +64,7 @@ impl Shared {
             started: AtomicBool::new(false),
             warned_unstarted: AtomicBool::new(false),
             frame_text: FrameText::default(),
+            running: Running::default(),
         }
     }
 }
@@ -61,6 +73,12 @@ impl Shared {
 pub(crate) trait Socket: Send + Sync + std::fmt::Debug {
     /// What [`Routes::clients`](crate::Routes::clients) reports.
     fn stats(&self) -> ClientStats;
+
+    /// Queues a `running_*` message if the socket is at level 2 and keeps
+    /// up (a socket whose queue is full is resynced, with a fresh
+    /// `running_commands`). Called under the running list's lock, so it
+    /// only `try_send`s.
+    fn running_changed(&self, frame: &tokio_tungstenite::tungstenite::Utf8Bytes);
 }
 
 /// What [`Routes::clients`](crate::Routes::clients) reports of one open

@@ -125,6 +125,46 @@ impl CommandError {
         Self::new("command_failed", message)
     }
 
+    /// `cancelled`: the command was asked to stop (by its client's
+    /// `cancel`, or because its client disconnected) and stopped; the
+    /// patches it committed before stay.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::new("cancelled", message).severity(Severity::Warning)
+    }
+
+    /// `timeout`: the command ran past its `#[command(timeout = …)]` and
+    /// was cancelled.
+    pub fn timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            "timeout",
+            format!("The command did not finish within its timeout of {limit:?}."),
+        )
+    }
+
+    /// `busy`: a command of the same exclusive group is running; the
+    /// message names it (its command, `requestId` and client).
+    ///
+    /// ```
+    /// use lab_link_core::command::CommandError;
+    ///
+    /// let error = CommandError::busy("ch0", "ramp_channel", Some("r3"), "client-2");
+    /// assert_eq!(error.code(), "busy");
+    /// assert_eq!(
+    ///     error.message(),
+    ///     "Busy: ramp_channel (requestId r3, client client-2) is running in the exclusive group \"ch0\"."
+    /// );
+    /// ```
+    pub fn busy(group: &str, command: &str, request_id: Option<&str>, client_id: &str) -> Self {
+        let request = request_id.map_or_else(String::new, |id| format!("requestId {id}, "));
+        Self::new(
+            "busy",
+            format!(
+                "Busy: {command} ({request}client {client_id}) is running in the exclusive group {group:?}."
+            ),
+        )
+        .detail(format!("exclusive group {group:?}"))
+    }
+
     /// A longer, technical explanation.
     #[must_use]
     pub fn detail(mut self, detail: impl Into<String>) -> Self {

@@ -10,7 +10,9 @@
 //! carries `originClientId`, `requestId` and `command`.
 
 mod context;
+mod control;
 mod error;
+mod exclusive;
 mod scope;
 #[doc(hidden)]
 pub mod support;
@@ -21,7 +23,9 @@ use std::pin::Pin;
 use serde_json::{Map, Value};
 
 pub use context::{CommandContext, Principal};
+pub use control::{CancelReason, CommandControl, CommandPolicy, Progress};
 pub use error::{CommandError, DisplayHint, Severity};
+pub(crate) use exclusive::ExclusiveGroups;
 pub(crate) use scope::current_meta;
 pub use scope::{scope_sync, with_meta, WithMeta};
 
@@ -51,6 +55,13 @@ pub trait Command<S>: Send + Sync + 'static {
         ctx: CommandContext,
         params: Map<String, Value>,
     ) -> CommandFuture;
+
+    /// How the command runs beside others: its exclusive group, timeout
+    /// and whether its client's disconnect cancels it (the
+    /// `#[command(...)]` options; none by default).
+    fn policy(&self) -> CommandPolicy {
+        CommandPolicy::default()
+    }
 }
 
 /// What clients can discover about a command.

@@ -4,7 +4,9 @@ use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use super::{Command, CommandContext, CommandError, CommandFuture, CommandInfo, Edit};
+pub use super::{
+    Command, CommandContext, CommandError, CommandFuture, CommandInfo, CommandPolicy, Edit,
+};
 pub use crate::schema::{assert_numeric, keyword, range_keywords};
 pub use crate::LabSync;
 pub use schemars;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{kind_of, ProtocolError, RejectedCommand};
+use super::{kind_of, ClientInfo, ProtocolError, RejectedCommand};
 
 /// A message from a client to the server (PROTOCOL.md, "Client ->
 /// server").
@@ -47,6 +47,25 @@ pub enum ClientMessage<'a> {
     },
     /// Level 2, `{"type":"resync"}`: answered with a fresh snapshot.
     Resync,
+    /// Level 2, part 2: `{"type":"hello","level":2,"client":{"kind":…,"name":…}}`,
+    /// the first frame after the snapshot: opts in to level 2 (like
+    /// `?level=2`) and describes the client. The parser checks the level,
+    /// the strings' lengths ([`ClientInfo::MAX_KIND`],
+    /// [`ClientInfo::MAX_NAME`]) and drops control characters.
+    Hello {
+        /// The level asked for: 2.
+        level: u64,
+        /// What the client says of itself.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<ClientInfo>,
+    },
+    /// Level 2, part 2: `{"type":"cancel","requestId":…}` asks the
+    /// server to cancel a running command this connection sent.
+    Cancel {
+        /// The command's `requestId`, as sent with the command.
+        #[serde(rename = "requestId")]
+        request_id: Value,
+    },
 }
 
 impl ClientMessage<'_> {
@@ -139,7 +158,72 @@ impl ClientMessage<'static> {
                 None => Err(ProtocolError::new("a stream_resync message needs \"id\"")),
             },
             "resync" => Ok(ClientMessage::Resync),
+            "hello" => parse_hello(object),
+            "cancel" => match object.remove("requestId") {
+                None | Some(Value::Null) => {
+                    Err(ProtocolError::new("a cancel message needs \"requestId\""))
+                }
+                Some(Value::String(id)) if id.is_empty() => Err(ProtocolError::new(
+                    "a cancel message needs a non-empty \"requestId\"",
+                )),
+                Some(request_id) => Ok(ClientMessage::Cancel { request_id }),
+            },
             other => Err(ProtocolError::unknown_type(other)),
         }
+    }
+}
+
+/// The fields of a `hello`: level 2, and optional strings that fit their
+/// limits, with control characters dropped.
+fn parse_hello(mut object: Map<String, Value>) -> Result<ClientMessage<'static>, ProtocolError> {
+    let level = match object.remove("level") {
+        Some(Value::Number(level)) if level.as_u64() == Some(2) => 2,
+        Some(other) => {
+            return Err(ProtocolError::new(format!(
+                "\"level\" of a hello must be 2, not {other}"
+            )))
+        }
+        None => return Err(ProtocolError::new("a hello message needs \"level\": 2")),
+    };
+    let client = match object.remove("client") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(mut client)) => Some(ClientInfo {
+            kind: hello_string(&mut client, "kind", ClientInfo::MAX_KIND)?,
+            name: hello_string(&mut client, "name", ClientInfo::MAX_NAME)?,
+        }),
+        Some(other) => {
+            return Err(ProtocolError::new(format!(
+                "\"client\" of a hello must be an object, not {}",
+                kind_of(&other)
+            )))
+        }
+    };
+    Ok(ClientMessage::Hello { level, client })
+}
+
+/// One string of a hello's `client`: at most `max` characters, control
+/// characters dropped, absent when empty.
+fn hello_string(
+    client: &mut Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, ProtocolError> {
+    match client.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            let length = text.chars().count();
+            if length > max {
+                return Err(ProtocolError::new(format!(
+                    "\"client.{field}\" of a hello is {length} characters long; at most {max} are allowed"
+                )));
+            }
+            let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+            let clean = clean.trim();
+            Ok((!clean.is_empty()).then(|| clean.to_owned()))
+        }
+        Some(other) => Err(ProtocolError::new(format!(
+            "\"client.{field}\" of a hello must be a string, not {}",
+            kind_of(&other)
+        ))),
     }
 }

@@ -4,7 +4,11 @@
 //! Field names and shapes follow PROTOCOL.md: level 1 is byte-compatible
 //! with lab-link 0.5.0 (its Python client and its browser runtime), level 2
 //! adds what a level-1 client ignores (`clientId` in the snapshot,
-//! `resume`, `error`, `resync`, binary tag `0x02`). The book's chapter
+//! `resume`, `error`, `resync`, binary tag `0x02`), and the messages of
+//! level 2, part 2, which the server sends only to a client that opted in
+//! with `?level=2` or a `hello` (`schemaHash` in the snapshot,
+//! `command_progress`, `running_commands`, `running_started`,
+//! `running_progress`, `running_finished`; the client's `cancel`). The book's chapter
 //! "Wire protocol" describes each message and the ordering guarantees; this
 //! module is where they are defined, for the server, the Rust client and
 //! the tests alike, so no crate builds or matches a message by hand.
@@ -46,10 +50,12 @@
 
 mod binary;
 mod client_message;
+mod running;
 mod server_message;
 
 pub use binary::{binary_frame, decode_binary_frame, BinaryFrame, TAG_F32, TAG_F64};
 pub use client_message::ClientMessage;
+pub use running::{ClientInfo, RunningCommand};
 pub use server_message::{snapshot_text, ServerMessage, StreamData};
 
 use serde::{Deserialize, Serialize};
@@ -101,9 +107,9 @@ impl PatchMeta {
 /// ```
 /// use lab_link_core::protocol::ClientMessage;
 ///
-/// let error = ClientMessage::parse(r#"{"type":"hello"}"#).unwrap_err();
+/// let error = ClientMessage::parse(r#"{"type":"greet"}"#).unwrap_err();
 /// assert!(error.is_unknown_type());
-/// assert_eq!(error.message(), r#"unknown message type "hello""#);
+/// assert_eq!(error.message(), r#"unknown message type "greet""#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

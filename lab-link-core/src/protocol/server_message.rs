@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::RunningCommand;
 use super::{PatchMeta, ProtocolError};
-use crate::command::CommandError;
+use crate::command::{CommandError, Progress};
 use crate::PatchOp;
 
 /// A message from the server to a client, as one JSON text frame with a
@@ -49,6 +50,15 @@ pub enum ServerMessage<'a> {
         /// commands' patches.
         #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
         client_id: Option<Cow<'a, str>>,
+        /// Level 2, part 2 (opted in): the `schemaHash` of
+        /// `GET {prefix}/schema`, so a client can tell whether the schema
+        /// it holds is current.
+        #[serde(
+            rename = "schemaHash",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        schema_hash: Option<Cow<'a, str>>,
     },
     /// One committed change: RFC 6902 operations, `version` one more than
     /// the previous message's. The command metadata is present only when a
@@ -95,6 +105,42 @@ pub enum ServerMessage<'a> {
         origin_client_id: Option<Cow<'a, str>>,
         /// The document version when the error was sent.
         version: u64,
+    },
+    /// Level 2, part 2: how far a running command is, to the client that
+    /// sent it; always before its ack or error.
+    CommandProgress {
+        /// The `requestId` as the client sent it.
+        #[serde(rename = "requestId")]
+        request_id: Cow<'a, Value>,
+        /// `fraction`, `message`, `current`, `target`, `unit`, `eta_s`.
+        #[serde(flatten)]
+        progress: Cow<'a, Progress>,
+    },
+    /// Level 2, part 2: every command running now, to a client that opted
+    /// in, right after its snapshot; `running_*` deltas follow.
+    RunningCommands {
+        /// The running commands, oldest first.
+        commands: Cow<'a, [RunningCommand]>,
+    },
+    /// Level 2, part 2: a command started running (it awaited).
+    RunningStarted {
+        /// The new entry.
+        #[serde(flatten)]
+        running: Cow<'a, RunningCommand>,
+    },
+    /// Level 2, part 2: a running command's latest progress.
+    RunningProgress {
+        /// The entry's `id`.
+        id: u64,
+        /// Its progress report.
+        progress: Cow<'a, Progress>,
+    },
+    /// Level 2, part 2: a running command ended.
+    RunningFinished {
+        /// The entry's `id`.
+        id: u64,
+        /// `ok`, or the error's `code` (`cancelled`, `timeout`, …).
+        outcome: Cow<'a, str>,
     },
     /// Level 2: a frame the server could not take (`bad_message`); the
     /// connection stays open.
@@ -192,11 +238,16 @@ impl ServerMessage<'static> {
 }
 
 /// The `type`s of [`ServerMessage`].
-const KNOWN_TYPES: [&str; 10] = [
+const KNOWN_TYPES: [&str; 15] = [
     "snapshot",
     "patch",
     "command_ack",
     "command_error",
+    "command_progress",
+    "running_commands",
+    "running_started",
+    "running_progress",
+    "running_finished",
     "error",
     "resume",
     "stream_snapshot",
@@ -253,17 +304,28 @@ impl<'de> Deserialize<'de> for StreamData<'_> {
 /// bytes of [`ServerMessage::Snapshot`]'s serialisation.
 ///
 /// `client_id` is the level-2 `clientId`; level-1 clients ignore it.
+/// `schema_hash` is the `schemaHash` of level 2, part 2: only for a
+/// client that opted in.
 ///
 /// ```
 /// use lab_link_core::protocol::snapshot_text;
 ///
 /// assert_eq!(
-///     snapshot_text(r#"{"enabled":false}"#, 41, Some("3f0c")),
+///     snapshot_text(r#"{"enabled":false}"#, 41, Some("3f0c"), None),
 ///     r#"{"type":"snapshot","data":{"enabled":false},"version":41,"clientId":"3f0c"}"#
 /// );
-/// assert_eq!(snapshot_text("[]", 0, None), r#"{"type":"snapshot","data":[],"version":0}"#);
+/// assert_eq!(snapshot_text("[]", 0, None, None), r#"{"type":"snapshot","data":[],"version":0}"#);
+/// assert_eq!(
+///     snapshot_text("[]", 0, Some("c"), Some("sha256:00")),
+///     r#"{"type":"snapshot","data":[],"version":0,"clientId":"c","schemaHash":"sha256:00"}"#
+/// );
 /// ```
-pub fn snapshot_text(document_json: &str, version: u64, client_id: Option<&str>) -> String {
+pub fn snapshot_text(
+    document_json: &str,
+    version: u64,
+    client_id: Option<&str>,
+    schema_hash: Option<&str>,
+) -> String {
     let mut message = String::with_capacity(document_json.len() + 96);
     message.push_str(r#"{"type":"snapshot","data":"#);
     message.push_str(document_json);
@@ -273,6 +335,11 @@ pub fn snapshot_text(document_json: &str, version: u64, client_id: Option<&str>)
         message.push_str(r#","clientId":"#);
         // Invariant: a string always serialises.
         message.push_str(&serde_json::to_string(client_id).expect("a string always serialises"));
+    }
+    if let Some(schema_hash) = schema_hash {
+        message.push_str(r#","schemaHash":"#);
+        // Invariant: a string always serialises.
+        message.push_str(&serde_json::to_string(schema_hash).expect("a string always serialises"));
     }
     message.push('}');
     message

@@ -47,6 +47,68 @@ fn well_formed_client_messages() {
         }),
     );
     check(r#"{"type":"resync"}"#, Ok(ClientMessage::Resync));
+    check(
+        r#"{"type":"hello","level":2}"#,
+        Ok(ClientMessage::Hello {
+            level: 2,
+            client: None,
+        }),
+    );
+    check(
+        r#"{"type":"hello","level":2,"client":{"kind":"browser","name":" bench\u0007 PC\n"}}"#,
+        Ok(ClientMessage::Hello {
+            level: 2,
+            client: Some(ClientInfo {
+                kind: Some("browser".into()),
+                name: Some("bench PC".into()),
+            }),
+        }),
+    );
+    check(
+        r#"{"type":"cancel","requestId":"r7"}"#,
+        Ok(ClientMessage::Cancel {
+            request_id: json!("r7"),
+        }),
+    );
+    check(
+        r#"{"type":"cancel","requestId":7}"#,
+        Ok(ClientMessage::Cancel {
+            request_id: json!(7),
+        }),
+    );
+}
+
+#[test]
+fn malformed_level_two_messages_say_what_is_wrong() {
+    check(
+        r#"{"type":"hello"}"#,
+        Err("a hello message needs \"level\": 2"),
+    );
+    check(
+        r#"{"type":"hello","level":3}"#,
+        Err("\"level\" of a hello must be 2, not 3"),
+    );
+    check(
+        r#"{"type":"hello","level":2,"client":"me"}"#,
+        Err("\"client\" of a hello must be an object, not a string"),
+    );
+    check(
+        r#"{"type":"hello","level":2,"client":{"kind":1}}"#,
+        Err("\"client.kind\" of a hello must be a string, not a number"),
+    );
+    let long = "x".repeat(ClientInfo::MAX_NAME + 1);
+    check(
+        &format!(r#"{{"type":"hello","level":2,"client":{{"name":"{long}"}}}}"#),
+        Err("\"client.name\" of a hello is 65 characters long; at most 64 are allowed"),
+    );
+    check(
+        r#"{"type":"cancel"}"#,
+        Err("a cancel message needs \"requestId\""),
+    );
+    check(
+        r#"{"type":"cancel","requestId":""}"#,
+        Err("a cancel message needs a non-empty \"requestId\""),
+    );
 }
 
 #[test]
@@ -61,7 +123,7 @@ fn malformed_client_messages_say_what_is_wrong() {
         r#"{"type":7}"#,
         Err("\"type\" must be a string, not a number"),
     );
-    check(r#"{"type":"hello"}"#, Err("unknown message type \"hello\""));
+    check(r#"{"type":"hi"}"#, Err("unknown message type \"hi\""));
     check(
         r#"{"type":"command"}"#,
         Err("a command message needs \"command\""),
@@ -203,18 +265,76 @@ fn server_messages_bytes_and_round_trip() {
 }
 
 #[test]
+fn long_running_command_messages_bytes_and_round_trip() {
+    let progress = crate::command::Progress::new(0.5)
+        .with_message("ramping")
+        .with_current(2.5)
+        .with_target(5.0)
+        .with_unit("V")
+        .with_eta_s(1.5);
+    round_trip(
+        ServerMessage::CommandProgress {
+            request_id: Cow::Owned(json!("r7")),
+            progress: Cow::Borrowed(&progress),
+        },
+        r#"{"type":"command_progress","requestId":"r7","fraction":0.5,"message":"ramping","current":2.5,"target":5.0,"unit":"V","eta_s":1.5}"#,
+    );
+    let running = RunningCommand {
+        id: 1,
+        command: "ramp_channel".into(),
+        client_id: "c1".into(),
+        request_id: Some(json!("r7")),
+        client: Some(ClientInfo {
+            kind: Some("browser".into()),
+            name: None,
+        }),
+        started_at: 5,
+        progress: None,
+    };
+    round_trip(
+        ServerMessage::RunningCommands {
+            commands: std::slice::from_ref(&running).into(),
+        },
+        r#"{"type":"running_commands","commands":[{"id":1,"command":"ramp_channel","clientId":"c1","requestId":"r7","client":{"kind":"browser"},"startedAt":5}]}"#,
+    );
+    round_trip(
+        ServerMessage::RunningStarted {
+            running: Cow::Borrowed(&running),
+        },
+        r#"{"type":"running_started","id":1,"command":"ramp_channel","clientId":"c1","requestId":"r7","client":{"kind":"browser"},"startedAt":5}"#,
+    );
+    round_trip(
+        ServerMessage::RunningProgress {
+            id: 1,
+            progress: Cow::Owned(crate::command::Progress::new(1.0)),
+        },
+        r#"{"type":"running_progress","id":1,"progress":{"fraction":1.0}}"#,
+    );
+    round_trip(
+        ServerMessage::RunningFinished {
+            id: 1,
+            outcome: "cancelled".into(),
+        },
+        r#"{"type":"running_finished","id":1,"outcome":"cancelled"}"#,
+    );
+}
+
+#[test]
 fn the_snapshot_builder_writes_what_serde_writes() {
     let document = json!({"enabled": false, "name": "a\"b"});
     for client_id in [None, Some("3f\"0c")] {
-        let typed = ServerMessage::Snapshot {
-            data: document.clone(),
-            version: 41,
-            client_id: client_id.map(Into::into),
-        };
-        assert_eq!(
-            snapshot_text(&document.to_string(), 41, client_id),
-            typed.to_text()
-        );
+        for schema_hash in [None, Some("sha256:ab")] {
+            let typed = ServerMessage::Snapshot {
+                data: document.clone(),
+                version: 41,
+                client_id: client_id.map(Into::into),
+                schema_hash: schema_hash.map(Into::into),
+            };
+            assert_eq!(
+                snapshot_text(&document.to_string(), 41, client_id, schema_hash),
+                typed.to_text()
+            );
+        }
     }
 }
 

@@ -107,6 +107,8 @@ struct Shared<S> {
     /// The registered commands, by name. A separate lock: dispatch looks a
     /// command up without touching the state.
     commands: RwLock<BTreeMap<String, Arc<dyn Command<S>>>>,
+    /// The exclusive groups of running commands.
+    exclusive: Arc<crate::command::ExclusiveGroups>,
     /// The JSON Schema of `S`, when the application published it.
     state_schema: OnceLock<Value>,
     /// The registered updaters, kept as data: the core spawns nothing.
@@ -223,6 +225,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                 }),
                 dropped_inside: Mutex::default(),
                 commands: RwLock::default(),
+                exclusive: Arc::default(),
                 state_schema: OnceLock::new(),
                 updaters: Mutex::default(),
                 loader: OnceLock::new(),

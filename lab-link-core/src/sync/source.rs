@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 
 use super::commands::read;
 use super::{LabSync, LoadError, Subscription};
-use crate::command::{with_meta, CommandContext, CommandError, CommandFuture, CommandInfo};
+use crate::command::{
+    with_meta, CommandContext, CommandError, CommandFuture, CommandInfo, CommandPolicy,
+};
 use crate::reactive::Reactive;
 use crate::stream::{StreamMessage, StreamSubscription};
 use crate::updater::Updater;
@@ -260,7 +262,27 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
             }
         }
         let meta = ctx.patch_meta();
-        Box::pin(with_meta(meta, command.call(self.clone(), ctx, params)))
+        let policy = command.policy();
+        if policy != CommandPolicy::default() {
+            if let Some(control) = ctx.control() {
+                control.set_policy(policy.clone());
+            }
+        }
+        let Some(group) = policy.exclusive() else {
+            return Box::pin(with_meta(meta, command.call(self.clone(), ctx, params)));
+        };
+        // The group is taken before the handler runs and freed when its
+        // future ends or is dropped.
+        let guard = match self.shared.exclusive.acquire(group, &ctx) {
+            Ok(guard) => guard,
+            Err(busy) => return Box::pin(std::future::ready(Err(busy))),
+        };
+        let future = with_meta(meta, command.call(self.clone(), ctx, params));
+        Box::pin(async move {
+            let outcome = future.await;
+            drop(guard);
+            outcome
+        })
     }
 
     fn command_infos(&self) -> Vec<CommandInfo> {

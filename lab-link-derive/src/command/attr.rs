@@ -26,11 +26,18 @@ pub(crate) const CRATE: &str = "crate";
 pub(crate) const EDITS: &str = "edits";
 /// Option: the param that carries the value `edits` sets.
 pub(crate) const VALUE: &str = "value";
+/// Option: the exclusive group of the command.
+pub(crate) const EXCLUSIVE: &str = "exclusive";
+/// Option: how long the command may run before it is cancelled.
+pub(crate) const TIMEOUT: &str = "timeout";
+/// Option (a flag): the client's disconnect cancels the command.
+pub(crate) const CANCEL_ON_DISCONNECT: &str = "cancel_on_disconnect";
 
 /// The options accepted, for the unknown-option message.
 const OPTIONS: &str = "`name = \"<name>\"`, `requires = [\"<capability>\", ...]`, \
-                       `edits = \"/path/{param}/field\"`, `value = <param>` or \
-                       `crate = \"<path>\"`";
+                       `edits = \"/path/{param}/field\"`, `value = <param>`, \
+                       `exclusive = \"<group>\"`, `timeout = \"30s\"`, \
+                       `cancel_on_disconnect` or `crate = \"<path>\"`";
 
 /// The options of one `#[command(...)]`.
 #[derive(Default)]
@@ -40,6 +47,10 @@ pub(crate) struct Options {
     pub(crate) krate: Option<Opt<Path>>,
     pub(crate) edits: Option<Opt<LitStr>>,
     pub(crate) value: Option<Opt<syn::Ident>>,
+    pub(crate) exclusive: Option<Opt<LitStr>>,
+    /// The timeout in milliseconds.
+    pub(crate) timeout: Option<Opt<u64>>,
+    pub(crate) cancel_on_disconnect: Option<Opt<()>>,
 }
 
 impl Options {
@@ -88,6 +99,51 @@ impl Options {
             let expr = value(meta, VALUE, "= value")?;
             if let Some(param) = param_name(&expr, errors) {
                 set_once(&mut self.value, VALUE, span, param, errors);
+            }
+        } else if meta.path.is_ident(EXCLUSIVE) {
+            let expr = value(meta, EXCLUSIVE, "= \"magnet\"")?;
+            if let Some(group) = string(&expr, EXCLUSIVE, "\"magnet\"", errors) {
+                if group.value().is_empty() {
+                    errors.push(syn::Error::new(
+                        group.span(),
+                        format!(
+                            "`#[{COMMAND}({EXCLUSIVE})]` needs a group name: write \
+                             `#[{COMMAND}({EXCLUSIVE} = \"magnet\")]`"
+                        ),
+                    ));
+                } else {
+                    set_once(&mut self.exclusive, EXCLUSIVE, span, group, errors);
+                }
+            }
+        } else if meta.path.is_ident(TIMEOUT) {
+            let expr = value(meta, TIMEOUT, "= \"30s\"")?;
+            if let Some(text) = string(&expr, TIMEOUT, "\"30s\"", errors) {
+                match parse_duration(&text.value()) {
+                    Some(millis) => set_once(&mut self.timeout, TIMEOUT, span, millis, errors),
+                    None => errors.push(syn::Error::new(
+                        text.span(),
+                        format!(
+                            "`#[{COMMAND}({TIMEOUT})]` needs a positive whole number and a \
+                             unit `ms`, `s`, `m` or `h`: write `#[{COMMAND}({TIMEOUT} = \"30s\")]`"
+                        ),
+                    )),
+                }
+            }
+        } else if meta.path.is_ident(CANCEL_ON_DISCONNECT) {
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                errors.push(meta.error(format!(
+                    "`#[{COMMAND}({CANCEL_ON_DISCONNECT})]` is a flag and takes no value: \
+                     write `#[{COMMAND}({CANCEL_ON_DISCONNECT})]`"
+                )));
+                skip_value(meta)?;
+            } else {
+                set_once(
+                    &mut self.cancel_on_disconnect,
+                    CANCEL_ON_DISCONNECT,
+                    span,
+                    (),
+                    errors,
+                );
             }
         } else if meta.path.is_ident(CRATE) {
             let expr = value(meta, CRATE, "= \"::lab_link\"")?;
@@ -211,6 +267,22 @@ fn strings(expr: &Expr, errors: &mut Errors) -> Option<Vec<LitStr>> {
     valid.then_some(strings)
 }
 
+/// A duration as `<whole number><unit>`, unit `ms`, `s`, `m` or `h`, in
+/// milliseconds; `None` when malformed or zero.
+fn parse_duration(text: &str) -> Option<u64> {
+    let digits = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|&millis| millis > 0)
+}
+
 /// Skips an option's value (`= expr` or `(...)`), whatever it is.
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
@@ -221,4 +293,20 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         content.parse::<TokenStream>()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_are_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("2m"), Some(120_000));
+        assert_eq!(parse_duration("1h"), Some(3_600_000));
+        for bad in ["", "s", "30", "1.5s", "0s", "30 s", "-1s", "5d"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -370,9 +370,13 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         })
     });
 
+    let policy = policy(input, private);
+
     quote! {
         #[automatically_derived]
         impl<__S: 'static> #private::Command<__S> for #ident #where_clause {
+            #policy
+
             fn info(&self) -> #private::CommandInfo {
                 let mut params = #private::schema_of::<#params>();
                 #(#described)*
@@ -405,6 +409,40 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                     #result
                 })
             }
+        }
+    }
+}
+
+/// `Command::policy`, when the command declares `exclusive`, `timeout` or
+/// `cancel_on_disconnect` (otherwise the trait's default).
+fn policy(input: &Input<'_>, private: &TokenStream) -> TokenStream {
+    let options = &input.options;
+    if options.exclusive.is_none()
+        && options.timeout.is_none()
+        && options.cancel_on_disconnect.is_none()
+    {
+        return quote!();
+    }
+    let policy = Ident::new("policy", Span::call_site());
+    let exclusive = options.exclusive.as_ref().map(|opt| {
+        let group = &opt.value;
+        quote!(let #policy = #policy.with_exclusive(#group);)
+    });
+    let timeout = options.timeout.as_ref().map(|opt| {
+        let millis = opt.value;
+        quote!(let #policy = #policy.with_timeout(::core::time::Duration::from_millis(#millis));)
+    });
+    let cancel = options
+        .cancel_on_disconnect
+        .as_ref()
+        .map(|_| quote!(let #policy = #policy.with_cancel_on_disconnect(true);));
+    quote! {
+        fn policy(&self) -> #private::CommandPolicy {
+            let #policy = <#private::CommandPolicy as ::core::default::Default>::default();
+            #exclusive
+            #timeout
+            #cancel
+            #policy
         }
     }
 }

@@ -1,0 +1,7 @@
+//! An exclusive group without a name.
+use lab_link::command;
+
+#[command(exclusive = "")]
+async fn ramp() {}
+
+fn main() {}
