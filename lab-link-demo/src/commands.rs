@@ -1,5 +1,6 @@
-//! The demo's eleven commands (DEMO.md, "Commands"), with the contract's
-//! results and errors.
+//! The demo's commands: the contract's eleven (DEMO.md, "Commands"), with
+//! their results and errors, and the long-running `ramp_channel`, an
+//! addition to the contract (the book's chapter "Getting started").
 //!
 //! Every check that depends on the state (does channel N exist?) runs
 //! inside the same `mutate` as the write, so two clients racing an
@@ -7,9 +8,10 @@
 //! command.
 
 use std::ops::Bound::{Excluded, Included};
+use std::time::Duration;
 
-use lab_link::command::DisplayHint;
-use lab_link::{command, CommandError, LabSync};
+use lab_link::command::{DisplayHint, Progress};
+use lab_link::{command, CommandContext, CommandError, LabSync};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -22,7 +24,7 @@ pub struct Enabled {
     pub enabled: bool,
 }
 
-/// `set_channel`'s result.
+/// `set_channel`'s and `ramp_channel`'s result.
 #[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct ChannelValue {
     /// The channel's index.
@@ -245,14 +247,84 @@ pub fn reset(sync: LabSync<DemoState>) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Registers the eleven commands on `sync`.
+/// The fastest ramp, in volts per second.
+pub const MAX_RAMP_V_PER_S: f64 = 100.0;
+
+/// How often a ramp steps the bias.
+pub const RAMP_STEP: Duration = Duration::from_millis(50);
+
+/// Ramp one channel's bias to `target` at `rate_v_per_s`, in steps of
+/// 50 ms, reporting progress; stops where it is when cancelled. One ramp
+/// per channel at a time.
+#[command(exclusive = "ramp:{channel}")]
+pub async fn ramp_channel(
+    sync: LabSync<DemoState>,
+    ctx: CommandContext,
+    /// The channel's index.
+    #[param(range = 0.., title = "Channel")]
+    channel: i64,
+    /// The bias voltage to reach.
+    #[param(range = -MAX_BIAS_V..=MAX_BIAS_V, unit = "V", precision = 3, title = "Target")]
+    target: f64,
+    /// How fast the bias moves.
+    #[param(range = (Excluded(0.0), Included(MAX_RAMP_V_PER_S)), unit = "V/s", title = "Rate")]
+    rate_v_per_s: f64,
+) -> Result<ChannelValue, CommandError> {
+    let target = checked_bias(target, || "/target".to_owned())?;
+    if !(rate_v_per_s.is_finite() && rate_v_per_s > 0.0 && rate_v_per_s <= MAX_RAMP_V_PER_S) {
+        return Err(CommandError::new(
+            "out_of_range",
+            "Rate must be above 0 V/s and at most 100 V/s.",
+        )
+        .display(DisplayHint::Inline)
+        .path("/rate_v_per_s"));
+    }
+    let start = sync.mutate(|s| {
+        let index = existing(channel, s.channels.len())?;
+        Ok::<_, CommandError>(s.channels[index].bias_voltage)
+    })?;
+    let distance = (target - start).abs();
+    // At least a millivolt, the bias's resolution, so that the ramp moves.
+    let step = (rate_v_per_s * RAMP_STEP.as_secs_f64()).max(0.001);
+    let mut value = start;
+    while value != target {
+        tokio::select! {
+            // Stop where the ramp is: the last step stays.
+            _ = ctx.cancelled() => break,
+            () = tokio::time::sleep(RAMP_STEP) => {}
+        }
+        value = if (target - value).abs() <= step {
+            target
+        } else {
+            round_millis(value + step.copysign(target - value))
+        };
+        sync.mutate(|s| {
+            let index = existing(channel, s.channels.len())?;
+            s.channels().at(index)?.set_bias_voltage(value)?;
+            Ok::<_, CommandError>(())
+        })?;
+        let left = (target - value).abs();
+        ctx.report(
+            Progress::new(1.0 - left / distance)
+                .with_message(format!("ramping channel {channel}"))
+                .with_current(value)
+                .with_target(target)
+                .with_unit("V")
+                .with_eta_s(left / rate_v_per_s),
+        );
+    }
+    Ok(ChannelValue { channel, value })
+}
+
+/// Registers the demo's commands on `sync`: the contract's eleven and
+/// `ramp_channel`.
 ///
 /// ```
 /// use lab_link::server::SyncSource; // the transport's view of a LabSync
 ///
 /// let sync = lab_link::LabSync::new(lab_link_demo::state::DemoState::initial());
 /// lab_link_demo::commands::register(&sync);
-/// assert_eq!(sync.command_infos().len(), 11);
+/// assert_eq!(sync.command_infos().len(), 12);
 /// ```
 pub fn register(sync: &LabSync<DemoState>) {
     sync.command(set_enabled)
@@ -265,7 +337,8 @@ pub fn register(sync: &LabSync<DemoState>) {
         .command(start_acquisition)
         .command(stop_acquisition)
         .command(simulate_timeout)
-        .command(reset);
+        .command(reset)
+        .command(ramp_channel);
 }
 
 /// `round(value, 3)` as Python computes it: the exact binary value rounded

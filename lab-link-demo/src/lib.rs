@@ -45,7 +45,7 @@ use crate::state::DemoState;
 ///
 /// let sync = lab_link_demo::instrument();
 /// assert_eq!(sync.read().channels.len(), 4);
-/// assert_eq!(sync.command_infos().len(), 11);
+/// assert_eq!(sync.command_infos().len(), 12);
 /// ```
 pub fn instrument() -> LabSync<DemoState> {
     instrument_with_channels(4)

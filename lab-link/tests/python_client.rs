@@ -673,6 +673,57 @@ async fn python_client_commands_get_their_patches_before_their_acks() {
     server.stop().await;
 }
 
+/// The reference client runs the demo's long-running `ramp_channel` as
+/// any command: it sees the ramp's patches, then its ack, and none of the
+/// level-2 messages (progress, running commands).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_runs_the_demos_ramp_channel() {
+    let sync = lab_link_demo::instrument();
+    let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
+    let plan = json!([command_of(
+        "ramp",
+        "ramp_channel",
+        json!({"channel": 1, "target": 0.5, "rate_v_per_s": 1.0})
+    )]);
+    let mut python = Python::spawn(
+        COMMAND_SCRIPT,
+        &server.ws_url(),
+        &["--plan", &plan.to_string()],
+    );
+    let mut events = vec![python.expect("snapshot").await];
+    for _ in 0..1_000 {
+        let event = python.event().await;
+        let done = event["event"] == "commands_done";
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events.extend(python.finish(sync.version()).await);
+    let at = position(&events, "ack", "ramp");
+    assert_eq!(events[at]["result"], json!({"channel": 1, "value": 0.5}));
+    let steps: Vec<&Value> = events[..at]
+        .iter()
+        .filter(|e| e["event"] == "patch" && e["requestId"] == "ramp")
+        .collect();
+    // 0.5 V at 1 V/s in steps of 50 ms: ten steps of 0.05 V.
+    assert_eq!(steps.len(), 10, "{events:#?}");
+    for (i, step) in steps.iter().enumerate() {
+        let expected = 0.05 * (i as f64 + 1.0);
+        let value = step["replica"]["channels"][1]["bias_voltage"]
+            .as_f64()
+            .unwrap();
+        assert!((value - expected).abs() < 1e-9, "step {i}: {value}");
+    }
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "error").count(),
+        0,
+        "{events:#?}"
+    );
+    server.check_final(&sync, &events).await;
+    server.stop().await;
+}
+
 /// The index of the one event of `kind` for `request_id`.
 #[track_caller]
 fn position(events: &[Value], kind: &str, request_id: &str) -> usize {

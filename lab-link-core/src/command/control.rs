@@ -45,7 +45,9 @@ pub struct CommandPolicy {
 
 impl CommandPolicy {
     /// At most one command of group `group` runs at a time, across all
-    /// clients: another one is answered `busy`.
+    /// clients: another one is answered `busy`. `{param}` in the name is
+    /// replaced by that param's value (`"ramp:{channel}"`: one group per
+    /// channel).
     #[must_use]
     pub fn with_exclusive(mut self, group: impl Into<Cow<'static, str>>) -> Self {
         self.exclusive = Some(group.into());

@@ -1,10 +1,43 @@
 //! Exclusive groups: at most one running command per named group, across
 //! all clients (`#[command(exclusive = "magnet")]`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use serde_json::{Map, Value};
+
 use super::{CommandContext, CommandError};
+
+/// The group a command takes: its `exclusive` name with each `{param}`
+/// replaced by that param's value as sent (a string as is, anything else
+/// as JSON), so that `"ramp:{channel}"` makes one group per channel. A
+/// param that is absent stays as written (the params check then answers
+/// `invalid_params`).
+pub(crate) fn group_name<'a>(template: &'a str, params: &Map<String, Value>) -> Cow<'a, str> {
+    if !template.contains('{') {
+        return Cow::Borrowed(template);
+    }
+    let mut name = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        name.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            name.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let param = &rest[open + 1..open + close];
+        match params.get(param) {
+            Some(Value::String(text)) => name.push_str(text),
+            Some(value) => name.push_str(&value.to_string()),
+            None => name.push_str(&rest[open..=open + close]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    name.push_str(rest);
+    Cow::Owned(name)
+}
 
 /// The running holder of each busy group.
 #[derive(Debug, Default)]
@@ -77,6 +110,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_fill_in_a_group_template() {
+        let params = serde_json::json!({"channel": 2, "name": "x"});
+        let params = params.as_object().unwrap();
+        assert_eq!(group_name("magnet", params), "magnet");
+        assert_eq!(group_name("ramp:{channel}", params), "ramp:2");
+        assert_eq!(group_name("{name}/{channel}", params), "x/2");
+        assert_eq!(group_name("ramp:{other}", params), "ramp:{other}");
+        assert_eq!(group_name("ramp:{channel", params), "ramp:{channel");
+    }
 
     #[test]
     fn a_group_is_held_until_its_guard_drops() {

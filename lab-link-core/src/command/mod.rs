@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 pub use context::{CommandContext, Principal};
 pub use control::{CancelReason, CommandControl, CommandPolicy, Progress};
 pub use error::{CommandError, DisplayHint, Severity};
-pub(crate) use exclusive::ExclusiveGroups;
+pub(crate) use exclusive::{group_name, ExclusiveGroups};
 pub(crate) use scope::current_meta;
 pub use scope::{scope_sync, with_meta, WithMeta};
 

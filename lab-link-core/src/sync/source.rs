@@ -273,7 +273,8 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
         };
         // The group is taken before the handler runs and freed when its
         // future ends or is dropped.
-        let guard = match self.shared.exclusive.acquire(group, &ctx) {
+        let group = crate::command::group_name(group, &params);
+        let guard = match self.shared.exclusive.acquire(&group, &ctx) {
             Ok(guard) => guard,
             Err(busy) => return Box::pin(std::future::ready(Err(busy))),
         };
