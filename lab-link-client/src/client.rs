@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
 use crate::shared::{Options, Replica, Shared};
-use crate::{ClientError, CommandFailure, CommandReply, Event};
+use crate::{ClientError, CommandFailure, CommandReply, CommandRun, Event};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -114,6 +114,117 @@ impl Client {
     /// Cancelling stops the wait, not the command: once sent, it runs on
     /// the server; its answer is then ignored.
     pub async fn command(&self, name: &str, params: Value) -> Result<CommandReply, ClientError> {
+        let (_, answer) = self.send_command(name, params, None).await?;
+        let timeout = self.shared.options.command_timeout;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            // The task ended without answering: the client was closed.
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout(timeout)),
+        }
+    }
+
+    /// Sends a command and returns its run: the progress reports the
+    /// server sends while it runs, then its outcome (see [`CommandRun`]).
+    /// Progress needs a level-2 connection
+    /// ([`ClientBuilder::level2`]); on level 1 the run yields the outcome
+    /// only. The wait is not bounded by the command timeout: a long command
+    /// takes the time it takes, and [`CommandRun::cancel`] stops it.
+    ///
+    /// ```
+    /// use lab_link::{command, CommandContext, LabSync, Server};
+    /// use lab_link_client::{Client, CommandUpdate};
+    ///
+    /// /// Counts to three, slowly.
+    /// #[command]
+    /// async fn count(ctx: CommandContext) -> u32 {
+    ///     for step in 1..=3 {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    ///         ctx.progress(f64::from(step) / 3.0, format!("{step} of 3"));
+    ///     }
+    ///     3
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sync = LabSync::new(0_u8);
+    /// sync.command(count);
+    /// let server = Server::builder().bind(sync, "127.0.0.1:0").await?;
+    /// let url = format!("ws://{}/sync/ws", server.local_addr());
+    /// let routes = server.routes().clone();
+    /// tokio::spawn(server.run());
+    ///
+    /// let client = Client::builder().level2(true).connect(&url).await?;
+    /// let mut run = client.command_with_progress("count", serde_json::json!({})).await?;
+    /// let mut fractions = Vec::new();
+    /// while let Some(update) = run.next().await {
+    ///     match update {
+    ///         CommandUpdate::Progress(progress) => fractions.push(progress.fraction),
+    ///         CommandUpdate::Outcome(outcome) => assert_eq!(outcome?.result, Some(3.into())),
+    ///     }
+    /// }
+    /// assert_eq!(fractions.last(), Some(&1.0));
+    /// client.close().await;
+    /// routes.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`command`](Self::command) for what fails before the command is
+    /// sent; its own outcome comes through the run.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: cancelled, the command was either not sent or sent
+    /// (and its run dropped: it runs on, unwatched).
+    pub async fn command_with_progress(
+        &self,
+        name: &str,
+        params: Value,
+    ) -> Result<CommandRun, ClientError> {
+        let (progress, reports) = mpsc::unbounded_channel();
+        let (request_id, answer) = self.send_command(name, params, Some(progress)).await?;
+        Ok(CommandRun::new(
+            request_id,
+            reports,
+            answer,
+            self.requests.clone(),
+        ))
+    }
+
+    /// Asks the server to cancel the running command of this connection
+    /// with `request_id` (level 2; [`CommandRun::cancel`] does it for a
+    /// run). The command answers `cancelled` once it has stopped; a
+    /// `request_id` that is unknown or finished is answered with an
+    /// [`Event::Error`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] when the client is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the request was either queued or not.
+    pub async fn cancel(&self, request_id: &str) -> Result<(), ClientError> {
+        let request = Request::Cancel {
+            request_id: request_id.to_owned(),
+        };
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Sends a command; returns its `requestId` and the receiver of its
+    /// answer.
+    async fn send_command(
+        &self,
+        name: &str,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<lab_link_core::command::Progress>>,
+    ) -> Result<(String, oneshot::Receiver<Result<CommandReply, ClientError>>), ClientError> {
         let params = match params {
             Value::Object(params) => params,
             Value::Null => Map::new(),
@@ -137,19 +248,14 @@ impl Client {
         let request = Request::Command {
             name: name.to_owned(),
             params,
-            request_id,
+            request_id: request_id.clone(),
             reply,
+            progress,
         };
         if self.requests.send(request).await.is_err() {
             return Err(ClientError::Closed);
         }
-        let timeout = self.shared.options.command_timeout;
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(outcome)) => outcome,
-            // The task ended without answering: the client was closed.
-            Ok(Err(_)) => Err(ClientError::Closed),
-            Err(_) => Err(ClientError::Timeout(timeout)),
-        }
+        Ok((request_id, answer))
     }
 
     /// Closes the connection (with a close frame) and stops reconnecting;
@@ -199,6 +305,17 @@ impl ClientBuilder {
     #[must_use]
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.options.reconnect = reconnect;
+        self
+    }
+
+    /// Opts in to level 2, part 2 (`?level=2`): the server then sends
+    /// this client's commands' progress ([`Client::command_with_progress`])
+    /// and the running commands ([`Event::Running`]), and its snapshots
+    /// carry the schema's hash. Default: false (level 1 plus the additive
+    /// fields, as lab-link 0.5.0's clients get).
+    #[must_use]
+    pub fn level2(mut self, level2: bool) -> Self {
+        self.options.level2 = level2;
         self
     }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use lab_link_core::apply;
+use lab_link_core::command::Progress;
 use lab_link_core::protocol::{decode_binary_frame, BinaryFrame, ClientMessage, ServerMessage};
 use serde_json::{Map, Value};
 use tokio::net::TcpStream;
@@ -51,13 +52,27 @@ pub(crate) enum Request {
         params: Map<String, Value>,
         request_id: String,
         reply: oneshot::Sender<Result<CommandReply, ClientError>>,
+        /// Where the command's `command_progress` reports go, if the
+        /// caller wants them.
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    },
+    /// Send `cancel` for a command's `requestId`.
+    Cancel {
+        request_id: String,
     },
     Close {
         done: oneshot::Sender<()>,
     },
 }
 
-type Pending = HashMap<String, oneshot::Sender<Result<CommandReply, ClientError>>>;
+type Pending = HashMap<String, Waiting>;
+
+/// A command sent and not answered yet.
+#[derive(Debug)]
+struct Waiting {
+    reply: oneshot::Sender<Result<CommandReply, ClientError>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+}
 
 /// Why a connection ended.
 enum End {
@@ -75,11 +90,17 @@ pub(crate) async fn open(
     since: Option<u64>,
 ) -> Result<Socket, ClientError> {
     let timeout = shared.options.connect_timeout;
-    let url = match since {
-        Some(version) if url.contains('?') => format!("{url}&since={version}"),
-        Some(version) => format!("{url}?since={version}"),
-        None => url.to_owned(),
+    let mut url = url.to_owned();
+    let mut add = |param: String| {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&param);
     };
+    if shared.options.level2 {
+        add("level=2".to_owned());
+    }
+    if let Some(version) = since {
+        add(format!("since={version}"));
+    }
     let connecting = async {
         let mut request = url
             .as_str()
@@ -153,8 +174,8 @@ pub(crate) async fn drive(
     let mut pending = Pending::new();
     let done = loop {
         let end = serve(&shared, &mut socket, &mut requests, &mut pending).await;
-        for (_, reply) in pending.drain() {
-            let _ = reply.send(Err(ClientError::Disconnected));
+        for (_, waiting) in pending.drain() {
+            let _ = waiting.reply.send(Err(ClientError::Disconnected));
         }
         match end {
             End::Closed(done) => break done,
@@ -216,6 +237,8 @@ async fn refuse_while<F: Future>(
                 Some(Request::Command { reply, .. }) => {
                     let _ = reply.send(Err(ClientError::Disconnected));
                 }
+                // Nothing runs for this connection any more.
+                Some(Request::Cancel { .. }) => {}
                 Some(Request::Close { done }) => return Err(Some(done)),
                 None => return Err(None),
             },
@@ -233,15 +256,23 @@ async fn serve(
     loop {
         tokio::select! {
             request = requests.recv() => match request {
-                Some(Request::Command { name, params, request_id, reply }) => {
+                Some(Request::Command { name, params, request_id, reply, progress }) => {
                     // Forget the commands whose callers stopped waiting.
-                    pending.retain(|_, reply| !reply.is_closed());
+                    pending.retain(|_, waiting| !waiting.reply.is_closed());
                     let message = ClientMessage::Command {
                         command: name.into(),
                         params,
                         request_id: Some(Value::String(request_id.clone())),
                     };
-                    pending.insert(request_id, reply);
+                    pending.insert(request_id, Waiting { reply, progress });
+                    if send(socket, message).await.is_err() {
+                        return End::Lost;
+                    }
+                }
+                Some(Request::Cancel { request_id }) => {
+                    let message = ClientMessage::Cancel {
+                        request_id: Value::String(request_id),
+                    };
                     if send(socket, message).await.is_err() {
                         return End::Lost;
                     }
@@ -372,25 +403,42 @@ fn handle(
             result,
             ..
         } => {
-            if let Some(reply) = answer_to(&request_id, pending) {
-                let _ = reply.send(Ok(CommandReply { version, result }));
+            if let Some(waiting) = answer_to(&request_id, pending) {
+                let _ = waiting.reply.send(Ok(CommandReply { version, result }));
             }
             return None;
         }
         ServerMessage::CommandError {
             request_id, error, ..
         } => {
-            if let Some(reply) = answer_to(&request_id, pending) {
+            if let Some(waiting) = answer_to(&request_id, pending) {
                 let failure = CommandFailure::from_error(&error);
-                let _ = reply.send(Err(ClientError::Command(failure)));
+                let _ = waiting.reply.send(Err(ClientError::Command(failure)));
             }
             return None;
         }
-        ServerMessage::CommandProgress { .. }
-        | ServerMessage::RunningCommands { .. }
+        ServerMessage::CommandProgress {
+            request_id,
+            progress,
+        } => {
+            // Queued before the ack is taken: the caller sees every report
+            // before the outcome.
+            let sender = request_id
+                .as_str()
+                .and_then(|id| pending.get(id))
+                .and_then(|waiting| waiting.progress.as_ref());
+            if let Some(sender) = sender {
+                let _ = sender.send(progress.into_owned());
+            }
+            return None;
+        }
+        running @ (ServerMessage::RunningCommands { .. }
         | ServerMessage::RunningStarted { .. }
         | ServerMessage::RunningProgress { .. }
-        | ServerMessage::RunningFinished { .. } => return None,
+        | ServerMessage::RunningFinished { .. }) => {
+            // Invariant: a server message always serialises.
+            Event::Running(serde_json::to_value(&running).expect("a server message serialises"))
+        }
         ServerMessage::Error { code, message } => Event::Error {
             code: code.into_owned(),
             message: message.into_owned(),
@@ -416,10 +464,7 @@ fn handle(
 
 /// The waiting caller of the command a `command_ack` or `command_error`
 /// answers.
-fn answer_to(
-    request_id: &Value,
-    pending: &mut Pending,
-) -> Option<oneshot::Sender<Result<CommandReply, ClientError>>> {
+fn answer_to(request_id: &Value, pending: &mut Pending) -> Option<Waiting> {
     pending.remove(request_id.as_str()?)
 }
 

@@ -98,6 +98,11 @@ pub enum Event {
         /// The samples.
         samples: Vec<f64>,
     },
+    /// A level-2 running-commands message, as sent (with
+    /// [`ClientBuilder::level2`](crate::ClientBuilder::level2)):
+    /// `running_commands` (the list, after each snapshot),
+    /// `running_started`, `running_progress` or `running_finished`.
+    Running(Value),
     /// A level-2 `error` message (a `bad_message` answer, say).
     Error {
         /// The error's code.

@@ -18,6 +18,8 @@ pub(crate) struct Options {
     pub(crate) command_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect: bool,
+    /// Open the socket with `?level=2` (level 2, part 2).
+    pub(crate) level2: bool,
 }
 
 impl Default for Options {
@@ -27,6 +29,7 @@ impl Default for Options {
             command_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             reconnect: true,
+            level2: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, Event};
+use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, CommandRun, Event};
 use lab_link_core::PatchOp;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
@@ -77,9 +77,27 @@ impl TestClient {
     /// When the connection fails or no snapshot arrives within
     /// [`DEFAULT_TIMEOUT`].
     pub async fn connect(url: &str) -> Self {
+        Self::connect_at(url, false).await
+    }
+
+    /// As [`connect`](TestClient::connect), opted in to level 2, part 2
+    /// (`?level=2`): progress reports for
+    /// [`command_with_progress`](TestClient::command_with_progress), the
+    /// running commands as events. [`TestServer::client_level2`](crate::TestServer::client_level2)
+    /// is the usual way.
+    ///
+    /// # Panics
+    ///
+    /// As [`connect`](TestClient::connect).
+    pub async fn connect_level2(url: &str) -> Self {
+        Self::connect_at(url, true).await
+    }
+
+    async fn connect_at(url: &str, level2: bool) -> Self {
         let client = Client::builder()
             .connect_timeout(DEFAULT_TIMEOUT)
             .command_timeout(DEFAULT_TIMEOUT)
+            .level2(level2)
             .connect(url)
             .await
             .unwrap_or_else(|e| panic!("TestClient: cannot connect to {url}: {e}"));
@@ -229,6 +247,64 @@ impl TestClient {
         match self.client.command(name, params.clone()).await {
             Ok(reply) => reply,
             Err(e) => panic!("TestClient::command: {name}({params}) failed: {e}"),
+        }
+    }
+
+    /// Sends the command `name` with `params` and returns its run: its
+    /// progress reports (on a level-2 client), then its outcome. `cancel`
+    /// on the run stops it.
+    ///
+    /// ```
+    /// use lab_link::{command, CommandContext, LabSync};
+    /// use lab_link_client::CommandUpdate;
+    /// use lab_link_testkit::TestServer;
+    ///
+    /// /// Waits until cancelled.
+    /// #[command]
+    /// async fn hold(ctx: CommandContext) {
+    ///     ctx.progress(0.5, "holding");
+    ///     ctx.cancelled().await;
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let sync = LabSync::new(0_u8);
+    /// sync.command(hold);
+    /// let server = TestServer::start(sync).await;
+    /// let client = server.client_level2().await;
+    /// let mut run = client.command_with_progress("hold", serde_json::json!({})).await;
+    /// let Some(CommandUpdate::Progress(progress)) = run.next().await else { panic!() };
+    /// assert_eq!(progress.fraction, 0.5);
+    /// client.cancel(run.request_id()).await;
+    /// let error = run.outcome().await.unwrap_err();
+    /// assert_eq!(error.command_failure().map(|failure| failure.code.as_str()), Some("cancelled"));
+    /// server.shutdown().await;
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the command cannot be sent (the client is closed).
+    pub async fn command_with_progress(&self, name: &str, params: Value) -> CommandRun {
+        match self
+            .client
+            .command_with_progress(name, params.clone())
+            .await
+        {
+            Ok(run) => run,
+            Err(e) => panic!("TestClient::command_with_progress: {name}({params}): {e}"),
+        }
+    }
+
+    /// Asks the server to cancel this client's running command with
+    /// `request_id` ([`CommandRun::request_id`]).
+    ///
+    /// # Panics
+    ///
+    /// When the client is closed.
+    pub async fn cancel(&self, request_id: &str) {
+        if let Err(e) = self.client.cancel(request_id).await {
+            panic!("TestClient::cancel: {request_id}: {e}");
         }
     }
 

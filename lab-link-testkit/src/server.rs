@@ -99,6 +99,16 @@ impl<S: Reactive + Send + 'static> TestServer<S> {
         TestClient::connect(&self.ws_url()).await
     }
 
+    /// Connects a new level-2 [`TestClient`] (`?level=2`: progress and
+    /// running commands) and waits for its snapshot.
+    ///
+    /// # Panics
+    ///
+    /// As [`client`](TestServer::client).
+    pub async fn client_level2(&self) -> TestClient {
+        TestClient::connect_level2(&self.ws_url()).await
+    }
+
     /// Shuts the server down gracefully (every sync socket is closed with
     /// 1001) and waits for it to stop.
     ///
