@@ -323,6 +323,43 @@ async fn a_click_in_the_page_changes_the_state_a_client_sees() {
 }
 
 #[tokio::test]
+async fn a_ramp_shows_its_progress_bar_and_stops_with_its_stop_button() {
+    let (_demo, browser, client) = setup().await;
+    browser.fill("#ramp-channel", "1").await;
+    browser.fill("#ramp-target", "5").await;
+    browser.fill("#ramp-rate", "1").await;
+    browser.click("#ramp").await;
+    // The running list shows the ramp with a moving bar and, since this
+    // page started it, a Stop button.
+    browser
+        .wait_until(
+            "a progress bar above zero",
+            "(function () { var bar = document.querySelector('#running progress'); \
+             return bar !== null && bar.value > 0; })()",
+        )
+        .await;
+    client
+        .wait_for(|state| state["channels"][1]["bias_voltage"].as_f64() > Some(0.0))
+        .await;
+    browser.click("#running button.stop").await;
+    browser
+        .wait_until(
+            "the ramp gone from the list",
+            "document.querySelectorAll('#running li').length === 0",
+        )
+        .await;
+    // Stopped where it was: short of the target, and still.
+    let stopped = client.replica()["channels"][1]["bias_voltage"]
+        .as_f64()
+        .unwrap();
+    assert!(stopped > 0.0 && stopped < 5.0, "{stopped}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(client.replica()["channels"][1]["bias_voltage"], stopped);
+    browser.assert_replica(&client.replica()).await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_client_command_updates_the_page_without_reload() {
     let (_demo, browser, client) = setup().await;
     browser.eval("(window.__noReload = 'still here')").await;

@@ -241,8 +241,10 @@
     clearTimeout(reconnectTimer); reconnectTimer = null;
     clearInterval(countdownTimer); countdownTimer = null;
     setConnection('connecting', 'connecting…');
-    var url = syncBase() + '/ws';
-    if (!level1 && clientId !== null && version !== null && replica !== null) url += '?since=' + version;
+    // Level 2 (progress, running commands, Stop) unless the server turned
+    // out to be a level-1 one.
+    var url = syncBase() + '/ws' + (level1 ? '' : '?level=2');
+    if (!level1 && clientId !== null && version !== null && replica !== null) url += '&since=' + version;
     var sock;
     try { sock = new WebSocket(url); } catch (e) { console.error('lab-link: cannot connect', e); scheduleReconnect(); return; }
     sock.binaryType = 'arraybuffer';
@@ -256,6 +258,7 @@
       if (ws !== sock) return;
       ws = null;
       failAllPending('Connection lost (' + ev.code + ')');
+      running.clear(); renderRunning();
       if (ev.code === 4401) { authLost(); return; }
       // A handshake the server refused (e.g. 403 without a credential)
       // looks like any failed connection: ask /auth/status before retrying.
@@ -326,6 +329,20 @@
       case 'stream_append': onStreamAppend(msg); break;
       case 'stream_replace': onStreamReplace(msg.id, msg.data, msg.seq); break;
       case 'stream_delta': onStreamDelta(msg); break;
+      case 'running_commands':
+        running.clear();
+        (msg.commands || []).forEach(function (c) { running.set(c.id, c); });
+        renderRunning();
+        break;
+      case 'running_started': running.set(msg.id, msg); renderRunning(); break;
+      case 'running_progress': {
+        var entry = running.get(msg.id);
+        if (entry) { entry.progress = msg.progress; renderRunning(); }
+        break;
+      }
+      case 'running_finished': running.delete(msg.id); renderRunning(); break;
+      // Our own commands' progress shows through the running list.
+      case 'command_progress': break;
       case 'error':
         console.error('lab-link: server error', msg);
         toast({ code: msg.code || 'error', message: msg.message || 'Server error', severity: 'warning' });
@@ -764,6 +781,48 @@
   // ===================================================================
   // Commands
   // ===================================================================
+  // The commands running on the server (level 2), by their id.
+  var running = new Map();
+
+  // Updates the list in place: an entry's row (and its Stop button) stays
+  // the same element while its progress moves.
+  function renderRunning() {
+    var list = $('#running');
+    if (!list) return;
+    Array.from(list.children).forEach(function (item) {
+      if (!running.has(Number(item.dataset.runningId))) item.remove();
+    });
+    running.forEach(function (entry) {
+      var item = list.querySelector('li[data-running-id="' + entry.id + '"]');
+      if (!item) {
+        item = document.createElement('li');
+        item.dataset.runningId = String(entry.id);
+        var label = document.createElement('span');
+        label.className = 'run-label';
+        var bar = document.createElement('progress');
+        bar.max = 1;
+        item.appendChild(label);
+        item.appendChild(bar);
+        if (clientId !== null && entry.clientId === clientId && entry.requestId != null) {
+          var stop = document.createElement('button');
+          stop.type = 'button';
+          stop.className = 'btn stop';
+          stop.textContent = 'Stop';
+          stop.addEventListener('click', function () {
+            send({ type: 'cancel', requestId: entry.requestId });
+          });
+          item.appendChild(stop);
+        }
+        list.appendChild(item);
+      }
+      var p = entry.progress || {};
+      var text = entry.command + (p.message ? ': ' + p.message : '');
+      if (typeof p.current === 'number') text += ' (' + p.current.toFixed(3) + (p.unit ? ' ' + p.unit : '') + ')';
+      item.querySelector('.run-label').textContent = text;
+      if (typeof p.fraction === 'number') item.querySelector('progress').value = p.fraction;
+    });
+  }
+
   function command(name, params, opts) {
     opts = opts || {};
     var requestId = 'r' + (nextReq++);
@@ -1209,6 +1268,15 @@
       command('set_all', { value: v }, { el: $('#set-all'), clears: ['/channels'] });
     }
     $('#set-all').addEventListener('click', setAll);
+
+    // Ramp (a long command: its progress and Stop show in the running list)
+    $('#ramp').addEventListener('click', function () {
+      var channel = parseInt($('#ramp-channel').value, 10);
+      var target = parseNum($('#ramp-target').value);
+      var rate = parseNum($('#ramp-rate').value);
+      if (!isFinite(target)) { $('#ramp-target').focus(); return; }
+      command('ramp_channel', { channel: channel, target: target, rate_v_per_s: rate }, { el: $('#ramp') });
+    });
     setAllValue.addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); setAll(); } });
     setAllValue.addEventListener('input', function () { clearInline(['/channels']); });
 
