@@ -7,14 +7,14 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+#[path = "support/raw.rs"]
+mod raw;
+
 use lab_link::command::Progress;
 use lab_link::{command, CommandContext, CommandError, LabSync, Reactive, Server};
+use raw::{next, send, Socket};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 #[derive(Reactive, Serialize, schemars::JsonSchema, Clone, Debug, Default)]
 struct State {
@@ -107,10 +107,6 @@ async fn flood(ctx: CommandContext) {
     tokio::task::yield_now().await;
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(10);
-
 struct Served {
     sync: LabSync<State>,
     addr: std::net::SocketAddr,
@@ -139,32 +135,7 @@ async fn start() -> Served {
 /// A socket opened with `query` (`""`, `"?level=2"`) and its first
 /// message.
 async fn connect(addr: std::net::SocketAddr, query: &str) -> (Socket, Value) {
-    let url = format!("ws://{addr}/sync/ws{query}");
-    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("connect in time")
-        .expect("connect");
-    let first = next(&mut ws).await;
-    (ws, first)
-}
-
-async fn next(ws: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
-}
-
-async fn send(ws: &mut Socket, message: Value) {
-    ws.send(Message::Text(message.to_string().into()))
-        .await
-        .unwrap();
+    raw::open(&format!("ws://{addr}/sync/ws{query}")).await
 }
 
 async fn command(ws: &mut Socket, name: &str, params: Value, request_id: &str) {
@@ -205,19 +176,8 @@ async fn next_of(ws: &mut Socket, kind: &str) -> Value {
 }
 
 async fn schema_hash(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /sync/schema HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    let schema: Value = serde_json::from_str(body).unwrap();
+    let (_, body) = raw::get(addr, "/sync/schema", "").await;
+    let schema: Value = serde_json::from_str(&body).unwrap();
     schema["schemaHash"].as_str().unwrap().to_owned()
 }
 

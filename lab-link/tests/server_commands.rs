@@ -4,15 +4,15 @@
 //! connection that do not await answer in order; concurrent commands never
 //! share a patch message; `GET /sync/schema` describes state and commands.
 
+#[path = "support/raw.rs"]
+mod raw;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use lab_link::{command, CommandError, LabSync, Reactive, Server};
+use raw::{next, send, Socket};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 #[derive(Reactive, Serialize, schemars::JsonSchema, Clone, Debug, Default)]
 struct State {
@@ -67,10 +67,6 @@ fn timeout() -> Result<(), CommandError> {
     .detail("UDP timeout after 5.0 s"))
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(10);
-
 async fn start() -> (LabSync<State>, std::net::SocketAddr, lab_link::Routes) {
     let sync = LabSync::new(State::default()).with_state_schema();
     sync.command(bump)
@@ -92,32 +88,9 @@ async fn connect(addr: std::net::SocketAddr) -> (Socket, Value) {
 }
 
 async fn connect_to(url: &str) -> (Socket, Value) {
-    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("connect in time")
-        .expect("connect");
-    let snapshot = next(&mut ws).await;
+    let (ws, snapshot) = raw::open(url).await;
     assert_eq!(snapshot["type"], "snapshot");
     (ws, snapshot)
-}
-
-async fn next(ws: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
-}
-
-async fn send(ws: &mut Socket, message: Value) {
-    ws.send(Message::Text(message.to_string().into()))
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,18 +306,7 @@ async fn concurrent_commands_never_share_a_patch_message() {
 /// `GET /sync/schema` with extra header lines: the response's head, in
 /// lower case, and its body.
 async fn get_schema(addr: std::net::SocketAddr, headers: &str) -> (String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request =
-        format!("GET /sync/schema HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.to_ascii_lowercase(), body.to_owned())
+    raw::get(addr, "/sync/schema", headers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -357,9 +357,10 @@ impl CommandControl {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A report is replaced whole; a panic elsewhere cannot leave it
-    // half-written.
+/// Locks a mutex of the command module, poisoned or not: what it guards
+/// (a progress report, the exclusive groups' holders) is replaced whole,
+/// so a panic elsewhere cannot leave it half-written.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
+use super::control::lock;
 use super::{CommandContext, CommandError};
 
 /// The group a command takes: its `exclusive` name with each `{param}`
@@ -98,13 +99,6 @@ impl Drop for GroupGuard {
     fn drop(&mut self) {
         lock(&self.groups.held).remove(&self.group);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Entries are inserted and removed whole.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
