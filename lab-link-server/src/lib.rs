@@ -32,6 +32,7 @@ mod background;
 mod config;
 mod connection;
 mod frame;
+mod history;
 mod lifespan;
 mod persist;
 mod rewind;
@@ -42,6 +43,7 @@ mod shared;
 pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
+pub use history::{HistoryError, HistoryQuery, Point, Series};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;

@@ -41,7 +41,8 @@ pub struct Lifespan {
 impl Routes {
     /// Starts the routes' background work: restores the persisted document
     /// (with [`ServerConfig::persist`](crate::ServerConfig::persist)) and
-    /// starts the updaters and the saver. Call it before serving the routes
+    /// starts the updaters, the saver and the history recorder
+    /// ([`ServerConfig::history`](crate::ServerConfig::history)). Call it before serving the routes
     /// in your own app; [`Server::run`](crate::Server::run) calls it itself.
     ///
     /// # Panics
@@ -49,9 +50,11 @@ impl Routes {
     /// Outside a Tokio runtime.
     pub fn start(&self) -> Lifespan {
         self.mark_started();
+        let background = Background::start(self.source(), self.config());
+        self.set_history(background.history());
         Lifespan {
             routes: self.clone(),
-            background: Background::start(self.source(), self.config()),
+            background,
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
 use crate::frame::FrameText;
+use crate::history::History;
 
 /// The response body of every endpoint.
 pub type Body = Full<Bytes>;
@@ -38,6 +39,9 @@ pub(crate) struct Shared {
     /// The last message handed to the sockets, as a frame payload: made
     /// once per message, cloned (a reference count) for every client.
     pub(crate) frame_text: FrameText,
+    /// The history the lifespan records, set by
+    /// [`Routes::start`](crate::Routes::start) for the queries.
+    pub(crate) history: Mutex<Option<Arc<History>>>,
 }
 
 impl Shared {
@@ -53,6 +57,7 @@ impl Shared {
             started: AtomicBool::new(false),
             warned_unstarted: AtomicBool::new(false),
             frame_text: FrameText::default(),
+            history: Mutex::new(None),
         }
     }
 }
