@@ -49,9 +49,9 @@ impl Routes {
     ///
     /// Outside a Tokio runtime.
     pub fn start(&self) -> Lifespan {
-        self.mark_started();
         let background = Background::start(self.source(), self.config());
         self.set_history(background.history());
+        self.mark_started();
         Lifespan {
             routes: self.clone(),
             background,

@@ -410,6 +410,15 @@ impl Routes {
         sockets.iter().map(|socket| socket.stats()).collect()
     }
 
+    /// Whether [`start`](Routes::start) ran (by [`Server::run`](crate::Server::run)
+    /// or by the application): the background work (updaters, persistence,
+    /// history) is running, so commits from now on are recorded.
+    pub fn is_started(&self) -> bool {
+        self.shared
+            .started
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn mark_started(&self) {
         self.shared
             .started
