@@ -43,6 +43,8 @@ mod shared;
 pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
+#[doc(hidden)]
+pub use history::fill_history_file;
 pub use history::{HistoryError, HistoryQuery, Point, Series};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};

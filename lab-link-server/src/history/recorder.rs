@@ -2,21 +2,20 @@
 //! lock.
 //!
 //! The subscription's listener runs under the state lock, so it only
-//! stamps the time and `try_send`s the commit (a reference-counted clone)
-//! into a bounded queue; a full queue drops the commit and counts it. The
-//! recorder task finds the recorded leaves of each operation, and once per
-//! batch window writes the rows in one transaction on the blocking pool,
-//! then applies retention. A full disk stops recording, logged, and the
+//! stamps the time and pushes the commit (a reference-counted clone) onto
+//! a bounded queue, waking nobody; a full queue drops the commit and
+//! counts it. Once per batch window the recorder task takes the queue,
+//! finds the recorded leaves of each operation, writes the rows in one
+//! transaction on the blocking pool, then applies retention. A full disk stops recording, logged, and the
 //! server keeps serving. On stop it drains the queue and writes a last
 //! batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use lab_link_core::patch::PatchOp;
-use lab_link_core::{Committed, Subscription, SyncSource};
-use tokio::sync::mpsc;
+use lab_link_core::{Committed, SyncSource};
 use tokio_util::sync::CancellationToken;
 
 use super::store::{Row, WriteError};
@@ -26,6 +25,22 @@ use super::{lock, micros, History};
 /// the history (and counted), never blocking a commit.
 const QUEUE: usize = 65_536;
 
+/// What the listener hands the recorder task: commits with their time.
+/// A plain vector behind a mutex that the task empties once per batch
+/// window: the listener never wakes a task, which would cost the
+/// committing thread a cross-thread wake-up (a system call) per commit.
+#[derive(Default)]
+struct Queue {
+    commits: Mutex<Vec<(i64, Committed)>>,
+    dropped: AtomicU64,
+}
+
+impl Queue {
+    fn take(&self) -> Vec<(i64, Committed)> {
+        std::mem::take(&mut *lock(&self.commits))
+    }
+}
+
 /// Records `source`'s commits into `history` until `token` is cancelled.
 /// Subscribes at once, so that a commit made before the returned task
 /// first runs is recorded too.
@@ -34,58 +49,44 @@ pub(crate) fn record(
     source: &Arc<dyn SyncSource>,
     token: CancellationToken,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let (sender, receiver) = mpsc::channel::<(i64, Committed)>(QUEUE);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let listener_dropped = dropped.clone();
-    // Runs under the state lock: a clock read and a `try_send`.
+    let queue = Arc::new(Queue::default());
+    let listener_queue = queue.clone();
+    // Runs under the state lock: a clock read, a reference count and a
+    // push.
     let subscription = source.subscribe_from(
         None,
         0,
         &mut |_| {},
         Box::new(move |committed| {
             let now = micros(SystemTime::now());
-            if sender.try_send((now, committed.clone())).is_err() {
-                listener_dropped.fetch_add(1, Ordering::Relaxed);
+            let mut commits = lock(&listener_queue.commits);
+            if commits.len() < QUEUE {
+                commits.push((now, committed.clone()));
+            } else {
+                listener_queue.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }),
     );
-    run(history, subscription, receiver, dropped, token)
-}
-
-async fn run(
-    history: Arc<History>,
-    subscription: Subscription,
-    mut receiver: mpsc::Receiver<(i64, Committed)>,
-    dropped: Arc<AtomicU64>,
-    token: CancellationToken,
-) {
-    let mut batch = Vec::new();
-    let mut window = tokio::time::interval(history.config.batch);
-    window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = token.cancelled() => break,
-            received = receiver.recv() => match received {
-                Some((time_us, committed)) => rows(&history, time_us, &committed, &mut batch),
-                None => break,
-            },
-            _ = window.tick() => {
-                let lost = dropped.swap(0, Ordering::Relaxed);
-                if lost > 0 {
-                    tracing::warn!("history fell behind: {lost} commits were not recorded");
-                }
-                if !flush(&history, &mut batch).await {
-                    drop(subscription);
-                    return;
-                }
+    async move {
+        let mut window = tokio::time::interval(history.config.batch);
+        window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => break,
+                _ = window.tick() => {}
+            }
+            let lost = queue.dropped.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                tracing::warn!("history fell behind: {lost} commits were not recorded");
+            }
+            if !flush(&history, queue.take()).await {
+                drop(subscription);
+                return;
             }
         }
+        drop(subscription);
+        flush(&history, queue.take()).await;
     }
-    drop(subscription);
-    while let Ok((time_us, committed)) = receiver.try_recv() {
-        rows(&history, time_us, &committed, &mut batch);
-    }
-    flush(&history, &mut batch).await;
 }
 
 /// The recorded leaves of one commit, appended to `batch`.
@@ -110,9 +111,13 @@ fn rows(history: &History, time_us: i64, committed: &Committed, batch: &mut Vec<
     }
 }
 
-/// Writes `batch` and applies retention; `false` when recording must stop.
-async fn flush(history: &Arc<History>, batch: &mut Vec<Row>) -> bool {
-    let rows = std::mem::take(batch);
+/// Writes the rows of `commits` and applies retention; `false` when
+/// recording must stop.
+async fn flush(history: &Arc<History>, commits: Vec<(i64, Committed)>) -> bool {
+    let mut rows = Vec::new();
+    for (time_us, committed) in &commits {
+        self::rows(history, *time_us, committed, &mut rows);
+    }
     let history = history.clone();
     let written = tokio::task::spawn_blocking(move || write(&history, &rows)).await;
     written.unwrap_or(true)
