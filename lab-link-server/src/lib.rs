@@ -8,6 +8,8 @@
 //!   2 adds `{"type":"resync"}`, resume with `?since=N`, `bad_message`
 //!   errors that keep the connection open, a frame size limit (close 1009),
 //!   a connection limit, and ping/pong keepalive with an idle timeout.
+//! - `GET {prefix}/history` (with [`ServerConfig::history`]): the recorded
+//!   changes of one value, raw or decimated for a plot.
 //!
 //! Three ways in:
 //!
