@@ -91,8 +91,9 @@ impl Routes {
     }
 
     /// Answers a request for one of the endpoints, or gives the request
-    /// back (`Err`) when its path is not `{prefix}/state` or `{prefix}/ws`,
-    /// so the application can route it itself.
+    /// back (`Err`) when its path is not `{prefix}/state`,
+    /// `{prefix}/schema`, `{prefix}/history` or `{prefix}/ws`, so the
+    /// application can route it itself.
     // The `Err` is the caller's own request handed back, not an error
     // value: boxing it would cost an allocation per fall-through.
     #[allow(clippy::result_large_err)]

@@ -11,6 +11,11 @@ use lab_link::{LabSync, Reactive, Routes, ServerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+#[cfg(unix)]
+mod support {
+    pub(crate) mod persist_child;
+}
+
 #[derive(Reactive, Serialize, Deserialize, Default, Clone)]
 struct Channel {
     #[reactive(history)]
@@ -264,70 +269,18 @@ fn the_schema_and_the_source_list_the_recorded_fields() {
     assert_eq!(schema["state"]["properties"]["label"]["history"], true);
 }
 
-/// The example binary `persist_child`, built by `cargo test` next to the
-/// test binaries.
-#[cfg(unix)]
-fn child_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap();
-    let child = target
-        .join("examples")
-        .join(format!("persist_child{}", std::env::consts::EXE_SUFFIX));
-    // Built every time: `cargo test --test history` does not build the
-    // examples, and an older build would not record history.
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-j",
-            "2",
-            "-p",
-            "lab-link",
-            "--example",
-            "persist_child",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build the persist_child example");
-    child
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn a_hard_kill_loses_at_most_the_batch_window() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::process::Command;
-
     let dir = temp_dir("kill");
-    let mut child = Command::new(child_binary())
-        .arg(dir.join("state.db"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut line = async || {
-        tokio::time::timeout(Duration::from_secs(10), stdout.next_line())
-            .await
-            .expect("child timed out")
-            .unwrap()
-            .expect("child ended")
-    };
-    assert!(line().await.starts_with("listening on "));
+    let mut child = support::persist_child::PersistChild::spawn(&dir.join("state.db")).await;
     for n in 1..=3 {
-        stdin
-            .write_all(format!("set {n}\n").as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(line().await, "done");
+        child.set(n).await;
     }
     // The child's batch window is 50 ms: past it, every change is written.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    child.start_kill().unwrap(); // SIGKILL: no last batch
-    child.wait().await.unwrap();
+    child.kill().await; // SIGKILL: no last batch
 
-    let sync = lab();
     let config = ServerConfig::default()
         .history(["/count"])
         .history_path(dir.join("state.history.db"));
@@ -337,6 +290,5 @@ async fn a_hard_kill_loses_at_most_the_batch_window() {
     let counts: Vec<&Value> = series.points().iter().map(|p| p.value()).collect();
     assert_eq!(counts, [&json!(1), &json!(2), &json!(3)]);
     lifespan.stop().await;
-    drop(sync);
     let _ = std::fs::remove_dir_all(&dir);
 }
