@@ -427,6 +427,30 @@ impl<T: Numeric, const N: usize> Numeric for [T; N] {}
 /// `precision` is numeric.
 pub fn assert_numeric<T: Numeric + ?Sized>() {}
 
+/// A value whose changes the server can record as history: a number, a
+/// `bool`, a `String`, or an `Option` of one (a `None` is not recorded).
+/// Implemented for exactly these; `#[reactive(history)]` requires it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a number, a bool or a string, so its history cannot be recorded",
+    label = "not a leaf that history can record",
+    note = "`#[reactive(history)]` goes on numeric, `bool` and `String` fields (or `Option`s of \
+            them); to record every leaf below a struct or list, give \
+            `ServerConfig::history` a pattern such as \"/channels/*/bias_voltage\""
+)]
+pub trait HistoryValue {}
+
+macro_rules! history_value {
+    ($($ty:ty),*) => { $(impl HistoryValue for $ty {})* };
+}
+history_value!(
+    f32, f64, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, bool, String
+);
+impl<T: HistoryValue> HistoryValue for Option<T> {}
+
+/// Checks at compile time that a field marked `#[reactive(history)]` is
+/// a [`HistoryValue`].
+pub fn assert_history_value<T: HistoryValue + ?Sized>() {}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -71,6 +71,9 @@ pub fn instrument_with_channels(channels: usize) -> LabSync<DemoState> {
     sync
 }
 
+/// What the demo records as history (with `--history` or `--persist`).
+pub const HISTORY: [&str; 2] = ["/channels/*/bias_voltage", "/acquisition/rate_hz"];
+
 /// The demo's connection limit.
 pub const MAX_CONNECTIONS: usize = 16_384;
 
@@ -87,6 +90,10 @@ pub struct Options {
     /// SQLite file that keeps the state across restarts (default none: a
     /// fresh state at every start).
     pub persist: Option<PathBuf>,
+    /// SQLite file that records the channels' bias voltages and the
+    /// acquisition rate over time, for the UI's history plot (default:
+    /// beside `persist` when it is set, else none: no history).
+    pub history: Option<PathBuf>,
     /// Access control (default none: the demo is open, as the
     /// reference's demo is).
     pub auth: Option<AuthConfig>,
@@ -138,6 +145,7 @@ impl Default for Options {
             port: 8000,
             prefix: "/sync".to_owned(),
             persist: None,
+            history: None,
             auth: None,
             backlog: Backlog::default(),
             channels: 4,
@@ -174,6 +182,12 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
         .send_buffer_bytes(options.backlog.send_buffer_bytes);
     if let Some(path) = &options.persist {
         config = config.persist(path);
+    }
+    if options.history.is_some() || options.persist.is_some() {
+        config = config.history(HISTORY);
+        if let Some(path) = &options.history {
+            config = config.history_path(path);
+        }
     }
     if let Some(auth) = &options.auth {
         let auth = Auth::new(auth.clone())

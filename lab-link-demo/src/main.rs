@@ -27,6 +27,10 @@ struct Cli {
     /// Keep the state in an SQLite file at PATH (restored at start).
     #[arg(long, value_name = "PATH")]
     persist: Option<PathBuf>,
+    /// Record the bias voltages and the rate over time in an SQLite file
+    /// at PATH (default: beside --persist's file, if given).
+    #[arg(long, value_name = "PATH")]
+    history: Option<PathBuf>,
     /// Turn on access control with its store at PATH.
     #[arg(long, value_name = "PATH")]
     auth: Option<PathBuf>,
@@ -85,6 +89,7 @@ async fn main() -> ExitCode {
         port: cli.port,
         prefix: cli.prefix,
         persist: cli.persist,
+        history: cli.history,
         auth,
         backlog: Backlog {
             queue_bytes: cli.queue_bytes,

@@ -843,6 +843,53 @@ async fn the_page_reconnects_when_the_demo_comes_back() {
 /// The page's JSON Patch engine passes the standard conformance suite
 /// (the copy carried in lab-link-core/tests/data/json-patch).
 #[tokio::test]
+async fn the_history_plot_shows_a_recorded_bias_voltage() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-history");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("history.sqlite");
+    let demo = DemoProcess::ours(&["--history", file.to_str().unwrap()]).await;
+    let browser = Browser::open(&format!("{}/", demo.origin)).await;
+    let client = TestClient::connect(&demo.ws_url()).await;
+    for value in [1.0, -2.5, 3.25] {
+        client
+            .command("set_channel", json!({"channel": 1, "value": value}))
+            .await;
+    }
+    browser
+        .wait_until(
+            "channel 1 among the recorded values",
+            "document.querySelector('#history-path option[value=\"/channels/1/bias_voltage\"]') !== null",
+        )
+        .await;
+    browser
+        .eval(
+            "(() => { const s = document.querySelector('#history-path'); \
+             s.value = '/channels/1/bias_voltage'; \
+             s.dispatchEvent(new Event('change')); return s.value; })()",
+        )
+        .await;
+    let points = browser
+        .wait_until(
+            "the history plot of channel 1",
+            "(() => { const c = document.querySelector('#history-plot'); \
+             return c.dataset.path === '/channels/1/bias_voltage' && Number(c.dataset.points) >= 3 \
+             ? c.dataset.points : false; })()",
+        )
+        .await;
+    assert_eq!(points, json!("3"));
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#history-meta').textContent")
+            .await,
+        json!("3 points")
+    );
+    browser.screenshot("history").await;
+    browser.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn the_page_applies_json_patch_like_the_rfc() {
     let (_demo, browser, _client) = setup().await;
     let dir = support::workspace_root().join("lab-link-core/tests/data/json-patch");

@@ -1051,6 +1051,7 @@
       return;
     }
     $('#channels-empty').textContent = 'No channels.';
+    renderHistoryChoices();
 
     // output
     var en = $('#enabled');
@@ -1440,7 +1441,7 @@
   // ===================================================================
   // Plots (canvas, one draw per animation frame at most)
   // ===================================================================
-  var dirty = { trace: true, counts: true, histogram: true };
+  var dirty = { trace: true, counts: true, histogram: true, history: true };
   var drawQueued = false;
   function requestDraw() {
     if (drawQueued) return;
@@ -1450,10 +1451,60 @@
       if (dirty.trace) drawLine('#trace-plot', streamData('trace'), false);
       if (dirty.counts) drawLine('#counts-plot', streamData('counts'), true);
       if (dirty.histogram) drawBars('#histogram-plot', streamData('histogram'));
-      dirty = { trace: false, counts: false, histogram: false };
+      if (dirty.history) {
+        if (history.values.length) drawLine('#history-plot', history.values, true);
+        else emptyNote(prepCanvas('#history-plot'), history.note);
+      }
+      dirty = { trace: false, counts: false, histogram: false, history: false };
     });
   }
   function streamData(id) { return streams[id] ? streams[id].data : []; }
+
+  // History: GET {prefix}/history of the chosen value, decimated by the
+  // server to at most 400 points (min and max per time bucket), redrawn
+  // every two seconds.
+  var history = { path: '', values: [], note: 'choose a value' };
+  function historyPaths() {
+    var paths = [];
+    (view('/channels', []) || []).forEach(function (_, i) { paths.push('/channels/' + i + '/bias_voltage'); });
+    paths.push('/acquisition/rate_hz');
+    return paths;
+  }
+  function renderHistoryChoices() {
+    var select = $('#history-path');
+    var paths = historyPaths();
+    var have = Array.from(select.options).map(function (o) { return o.value; });
+    if (deepEqual(have, paths)) return;
+    var chosen = select.value;
+    select.innerHTML = '';
+    paths.forEach(function (p) {
+      var o = document.createElement('option');
+      o.value = p; o.textContent = p;
+      select.appendChild(o);
+    });
+    if (paths.indexOf(chosen) >= 0) select.value = chosen;
+  }
+  function loadHistory() {
+    var path = $('#history-path').value;
+    if (!path) return;
+    var url = httpBase() + '/history?format=columns&max_points=400&path=' + encodeURIComponent(path);
+    fetch(url, { credentials: 'same-origin' }).then(function (res) {
+      return res.json().then(function (body) { return { ok: res.ok, body: body }; });
+    }).then(function (r) {
+      var canvas = $('#history-plot');
+      if (r.ok) {
+        history = { path: path, values: r.body.value.map(Number), note: '' };
+        $('#history-meta').textContent = r.body.value.length + ' points' + (r.body.decimated ? ' (decimated)' : '');
+        canvas.dataset.path = path;
+        canvas.dataset.points = String(r.body.value.length);
+      } else {
+        history = { path: path, values: [], note: (r.body && r.body.message) || 'history unavailable' };
+        $('#history-meta').textContent = 'not recorded';
+        canvas.dataset.points = '0';
+      }
+      dirty.history = true; requestDraw();
+    }, function () { /* offline: the connection pill says so */ });
+  }
 
   function fmt(v) {
     if (!isFinite(v)) return String(v);
@@ -1616,12 +1667,16 @@
       if (id === 'histogram-plot') c.dataset.total = '0';
     });
     requestDraw();
-    window.addEventListener('resize', function () { dirty = { trace: true, counts: true, histogram: true }; requestDraw(); });
+    window.addEventListener('resize', function () { dirty = { trace: true, counts: true, histogram: true, history: true }; requestDraw(); });
     if (window.matchMedia) {
       var mq = window.matchMedia('(prefers-color-scheme: dark)');
-      var redraw = function () { readColors(); dirty = { trace: true, counts: true, histogram: true }; requestDraw(); };
+      var redraw = function () { readColors(); dirty = { trace: true, counts: true, histogram: true, history: true }; requestDraw(); };
       if (mq.addEventListener) mq.addEventListener('change', redraw);
     }
+    renderHistoryChoices();
+    $('#history-path').addEventListener('change', loadHistory);
+    $('#history-path').addEventListener('focus', renderHistoryChoices);
+    setInterval(function () { renderHistoryChoices(); loadHistory(); }, 2000);
     bindAuth();
     authBoot();
   }

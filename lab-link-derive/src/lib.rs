@@ -89,6 +89,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// | `#[reactive(unit = "V")]`, `#[reactive(precision = 3)]` | the schema's `unit` and `precision` of a numeric field (or an `Option`, `Vec`, `Box` or array of numbers) |
 /// | `#[reactive(title = "...")]`, `#[reactive(group = "...")]`, `#[reactive(order = N)]` | the schema's display label, group and order within it |
 /// | `#[reactive(read_only)]` | the schema's `readOnly`: only the server changes the value |
+/// | `#[reactive(history)]` | the server records the value's changes (a number, `bool` or `String`, or an `Option` of one; anything else is an error at the field's type); the schema's `history: true` |
 ///
 /// Options combine, in one attribute or several. The schema options only
 /// describe the field in the schema `LabSync::with_state_schema`

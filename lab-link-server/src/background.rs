@@ -1,5 +1,5 @@
 //! The background work of a served state: its updaters and, when
-//! configured, its persistence.
+//! configured, its persistence and its history recorder.
 //!
 //! The core keeps updaters as data and never spawns a task; this module
 //! runs them. [`Server::run`](crate::Server::run) starts it before it
@@ -25,6 +25,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::history::{self, History};
 use crate::persist::Persistence;
 use crate::routes::IntoSource;
 use crate::ServerConfig;
@@ -40,6 +41,7 @@ pub struct BackgroundHandle {
     token: CancellationToken,
     tracker: TaskTracker,
     persistence: Option<Arc<Persistence>>,
+    history: Option<Arc<History>>,
 }
 
 impl Background {
@@ -63,6 +65,21 @@ impl Background {
         if let Some(persistence) = &persistence {
             tracker.spawn(persistence.clone().save_loop(source.clone(), token.clone()));
         }
+        let history = History::open(
+            &source,
+            &config.history,
+            config
+                .persist
+                .as_ref()
+                .map(|persist| persist.path.as_path()),
+        );
+        if let Some(history) = &history {
+            tracker.spawn(history::recorder::record(
+                history.clone(),
+                &source,
+                token.clone(),
+            ));
+        }
         for (index, updater) in source.updaters().into_iter().enumerate() {
             tracker.spawn(run_updater(index, updater, token.clone()));
         }
@@ -71,14 +88,20 @@ impl Background {
             token,
             tracker,
             persistence,
+            history,
         }
     }
 }
 
 impl BackgroundHandle {
+    /// The history this background work records, for the routes' queries.
+    pub(crate) fn history(&self) -> Option<Arc<History>> {
+        self.history.clone()
+    }
+
     /// Stops the updaters (a running async tick is dropped at its next
-    /// `.await`), waits for them, and saves the document one last time when
-    /// persistence is on.
+    /// `.await`), waits for them and for the history recorder's last batch,
+    /// and saves the document one last time when persistence is on.
     pub async fn stop(self) {
         self.token.cancel();
         self.tracker.wait().await;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::history::HistoryConfig;
 use crate::persist::PersistConfig;
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
@@ -34,6 +35,7 @@ pub struct ServerConfig {
     pub(crate) shutdown_grace: Duration,
     pub(crate) persist: Option<PersistConfig>,
     pub(crate) auth: Option<lab_link_auth::Auth>,
+    pub(crate) history: HistoryConfig,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             persist: None,
             auth: None,
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -266,6 +269,64 @@ impl ServerConfig {
         if let Some(persist) = &mut self.persist {
             persist.debounce = debounce;
         }
+        self
+    }
+
+    /// Records the changes of the values matched by `patterns` (JSON
+    /// Pointers whose `*` segments stand for any index or key; a pattern
+    /// also covers everything below it) as history, queried at
+    /// `GET {prefix}/history` and with [`Routes::history`](crate::Routes::history).
+    /// Adds to the fields marked `#[reactive(history)]` and to earlier
+    /// calls. The file is [`history_path`](Self::history_path), or beside
+    /// the [`persist`](Self::persist) file (`state.db` →
+    /// `state.history.db`). See the book chapter "History".
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default()
+    ///     .persist("state.db") // history in state.history.db
+    ///     .history(["/channels/*/bias_voltage", "/temperature"]);
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn history<P: Into<String>>(mut self, patterns: impl IntoIterator<Item = P>) -> Self {
+        self.history
+            .patterns
+            .extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Where the history is kept (an SQLite file, created `0600`).
+    #[must_use]
+    pub fn history_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.history.path = Some(path.into());
+        self
+    }
+
+    /// How long recorded changes wait to be written together (default
+    /// 200 ms): one transaction per window, and what a hard kill of the
+    /// process may lose.
+    #[must_use]
+    pub fn history_batch(mut self, window: Duration) -> Self {
+        self.history.batch = window;
+        self
+    }
+
+    /// Deletes recorded changes older than `max_age` (default: kept).
+    #[must_use]
+    pub fn history_max_age(mut self, max_age: Duration) -> Self {
+        self.history.max_age = Some(max_age);
+        self
+    }
+
+    /// Deletes the oldest recorded changes while the history's database
+    /// pages take more than `bytes` (default: no limit). Checked after
+    /// every batch; the write-ahead log adds at most about 4 MiB between
+    /// checkpoints.
+    #[must_use]
+    pub fn history_max_bytes(mut self, bytes: u64) -> Self {
+        self.history.max_bytes = Some(bytes);
         self
     }
 

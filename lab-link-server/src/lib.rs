@@ -8,6 +8,8 @@
 //!   2 adds `{"type":"resync"}`, resume with `?since=N`, `bad_message`
 //!   errors that keep the connection open, a frame size limit (close 1009),
 //!   a connection limit, and ping/pong keepalive with an idle timeout.
+//! - `GET {prefix}/history` (with [`ServerConfig::history`]): the recorded
+//!   changes of one value, raw or decimated for a plot.
 //!
 //! Three ways in:
 //!
@@ -33,6 +35,7 @@ mod commands;
 mod config;
 mod connection;
 mod frame;
+mod history;
 mod lifespan;
 mod persist;
 mod rewind;
@@ -44,6 +47,9 @@ mod shared;
 pub use access::PeerAddr;
 pub use background::{Background, BackgroundHandle};
 pub use config::ServerConfig;
+#[doc(hidden)]
+pub use history::fill_history_file;
+pub use history::{HistoryError, HistoryQuery, Point, Series};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;

@@ -41,17 +41,20 @@ pub struct Lifespan {
 impl Routes {
     /// Starts the routes' background work: restores the persisted document
     /// (with [`ServerConfig::persist`](crate::ServerConfig::persist)) and
-    /// starts the updaters and the saver. Call it before serving the routes
+    /// starts the updaters, the saver and the history recorder
+    /// ([`ServerConfig::history`](crate::ServerConfig::history)). Call it before serving the routes
     /// in your own app; [`Server::run`](crate::Server::run) calls it itself.
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime.
     pub fn start(&self) -> Lifespan {
+        let background = Background::start(self.source(), self.config());
+        self.set_history(background.history());
         self.mark_started();
         Lifespan {
             routes: self.clone(),
-            background: Background::start(self.source(), self.config()),
+            background,
         }
     }
 }

@@ -195,7 +195,7 @@ fn create(path: &Path) -> Result<Connection, Error> {
 /// Creates the file empty with owner-only permissions (Unix), so SQLite
 /// (which gives its journal the database's permissions) never makes it
 /// world-readable.
-fn create_private(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -243,7 +243,7 @@ fn write(connection: &mut Connection, version: u64, document: &str) -> rusqlite:
 }
 
 /// Renames `path` (and a leftover journal) to `path.<unix millis>.bad`.
-fn move_aside(path: &Path) -> std::io::Result<()> {
+pub(crate) fn move_aside(path: &Path) -> std::io::Result<()> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis());
@@ -262,6 +262,6 @@ fn move_aside(path: &Path) -> std::io::Result<()> {
     }
     let target = aside(path);
     std::fs::rename(path, &target)?;
-    tracing::warn!(from = %path.display(), to = %target.display(), "moved the unusable state file aside");
+    tracing::warn!(from = %path.display(), to = %target.display(), "moved the unusable file aside");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The endpoints as a hyper service, and the WebSocket handler alone.
 //!
-//! [`Routes`] answers `GET {prefix}/state` and upgrades `{prefix}/ws`; it
+//! [`Routes`] answers `GET {prefix}/state`, `{prefix}/schema` and
+//! `{prefix}/history` and upgrades `{prefix}/ws`; it
 //! can be served by [`Server`](crate::Server), mounted beside an
 //! application's own routes (ask [`Routes::handle`] first, fall through on
 //! `None`), or used for its WebSocket handler alone
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use lab_link_auth::AuthResponse;
 
 use crate::access::{self, Access};
+use crate::history::{self, History, HistoryError, HistoryQuery, Series};
 use crate::rewind::Rewind;
 use crate::shared::{Body, ClientStats, Opening, Shared, Socket};
 use crate::ServerConfig;
@@ -89,8 +91,9 @@ impl Routes {
     }
 
     /// Answers a request for one of the endpoints, or gives the request
-    /// back (`Err`) when its path is not `{prefix}/state` or `{prefix}/ws`,
-    /// so the application can route it itself.
+    /// back (`Err`) when its path is not `{prefix}/state`,
+    /// `{prefix}/schema`, `{prefix}/history` or `{prefix}/ws`, so the
+    /// application can route it itself.
     // The `Err` is the caller's own request handed back, not an error
     // value: boxing it would cost an allocation per fall-through.
     #[allow(clippy::result_large_err)]
@@ -102,7 +105,7 @@ impl Routes {
         };
         if let Some(auth) = &self.shared.config.auth {
             // With access control, reading needs a credential too.
-            if matches!(endpoint, "/state" | "/schema") {
+            if matches!(endpoint, "/state" | "/schema" | "/history") {
                 let asked = access::auth_request(auth, &request, endpoint, Bytes::new());
                 if let Err(refused) = auth.state_allowed(&asked) {
                     return Ok(access::response(refused));
@@ -112,6 +115,7 @@ impl Routes {
         match endpoint {
             "/state" => Ok(self.state(request.method())),
             "/schema" => Ok(self.schema(&request)),
+            "/history" => Ok(self.history_endpoint(&request)),
             "/ws" => Ok(self.upgrade(request)),
             _ => Err(request),
         }
@@ -217,6 +221,75 @@ impl Routes {
             HeaderValue::from_str(&etag).expect("a hex hash is a header value"),
         );
         response
+    }
+
+    /// `GET {prefix}/history?path=…&from=…&to=…&max_points=N` (level 2):
+    /// the recorded changes of one value, as JSON; `format=columns` gives
+    /// one array per field. Reads the file on the calling thread.
+    fn history_endpoint<B>(&self, request: &Request<B>) -> Response<Body> {
+        if let Some(refused) = not_a_get(request.method()) {
+            return refused;
+        }
+        let answer = history::http::parse(request.uri().query())
+            .and_then(|(query, columns)| self.history(&query).map(|series| (series, columns)));
+        history::http::response(answer)
+    }
+
+    /// The recorded changes of `query`'s path (see
+    /// [`ServerConfig::history`]): every point in the range when there are
+    /// at most `max_points`, else each time bucket's lowest and highest.
+    /// Blocking: it reads the history file.
+    ///
+    /// ```
+    /// use lab_link_core::LabSync;
+    /// use lab_link_server::{HistoryQuery, Routes, ServerConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("lab-link-doc-history-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let sync = LabSync::new(vec![0.0_f64]);
+    /// let config = ServerConfig::default()
+    ///     .history(["/0"])
+    ///     .history_path(dir.join("history.db"));
+    /// let routes = Routes::new(sync.clone(), config);
+    /// let lifespan = routes.start();
+    /// sync.try_mutate(|v| v.set(0, 1.5))?;
+    /// lifespan.stop().await; // writes the last batch
+    ///
+    /// let series = routes.history(&HistoryQuery::new("/0"))?;
+    /// assert_eq!(series.points()[0].value(), 1.5);
+    /// assert!(routes.history(&HistoryQuery::new("/1")).is_err()); // not a value
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`HistoryError`] naming the parameter: a path that is not a value
+    /// of the state or is not recorded, `from` after `to`, `max_points`
+    /// outside 2 to 100 000; or the file cannot be read.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Series, HistoryError> {
+        query.check()?;
+        let history = self
+            .shared
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        match history {
+            Some(history) => history.query(&*self.shared.source, query),
+            None => Err(HistoryError::off()),
+        }
+    }
+
+    pub(crate) fn set_history(&self, history: Option<Arc<History>>) {
+        *self
+            .shared
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = history;
     }
 
     /// The WebSocket handler alone: validates the upgrade request, answers
@@ -338,6 +411,15 @@ impl Routes {
             .filter_map(Weak::upgrade)
             .collect();
         sockets.iter().map(|socket| socket.stats()).collect()
+    }
+
+    /// Whether [`start`](Routes::start) ran (by [`Server::run`](crate::Server::run)
+    /// or by the application): the background work (updaters, persistence,
+    /// history) is running, so commits from now on are recorded.
+    pub fn is_started(&self) -> bool {
+        self.shared
+            .started
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn mark_started(&self) {

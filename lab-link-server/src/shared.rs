@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
 use crate::frame::FrameText;
+use crate::history::History;
 use crate::running::Running;
 
 /// The response body of every endpoint.
@@ -41,6 +42,9 @@ pub(crate) struct Shared {
     pub(crate) frame_text: FrameText,
     /// The commands running now, for level-2 clients.
     pub(crate) running: Running,
+    /// The history the lifespan records, set by
+    /// [`Routes::start`](crate::Routes::start) for the queries.
+    pub(crate) history: Mutex<Option<Arc<History>>>,
 }
 
 /// How a client opens its sync socket: the query parameters `?since=N`
@@ -65,6 +69,7 @@ impl Shared {
             warned_unstarted: AtomicBool::new(false),
             frame_text: FrameText::default(),
             running: Running::default(),
+            history: Mutex::new(None),
         }
     }
 }

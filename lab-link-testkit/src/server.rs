@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lab_link_core::{LabSync, Reactive};
-use lab_link_server::{Routes, Server};
+use lab_link_server::{HistoryQuery, Routes, Series, Server, ServerConfig};
 use tokio::task::JoinHandle;
 
 use crate::TestClient;
@@ -52,13 +52,29 @@ impl<S: Reactive + Send + 'static> TestServer<S> {
     ///
     /// When no loopback port can be bound (a test helper fails loudly).
     pub async fn start(sync: LabSync<S>) -> Self {
+        Self::start_with(sync, ServerConfig::default()).await
+    }
+
+    /// [`start`](TestServer::start) with `config`: history, persistence,
+    /// access control, limits.
+    ///
+    /// # Panics
+    ///
+    /// When no loopback port can be bound.
+    pub async fn start_with(sync: LabSync<S>, config: ServerConfig) -> Self {
         let server = Server::builder()
+            .config(config)
             .bind(sync.clone(), "127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("TestServer: cannot bind 127.0.0.1:0: {e}"));
         let addr = server.local_addr();
         let routes = server.routes().clone();
         let task = tokio::spawn(server.run());
+        // Until the server task has started the background work, a commit
+        // would not reach the history recorder or wake an updater.
+        while !routes.is_started() && !task.is_finished() {
+            tokio::task::yield_now().await;
+        }
         Self {
             sync,
             addr,
@@ -87,6 +103,59 @@ impl<S: Reactive + Send + 'static> TestServer<S> {
     /// statistics.
     pub fn routes(&self) -> &Routes {
         &self.routes
+    }
+
+    /// Waits until the history of `path` holds at least `count` points
+    /// (the recorder writes once per batch window) and returns them.
+    ///
+    /// ```
+    /// use lab_link::{LabSync, ServerConfig};
+    /// use lab_link_testkit::TestServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("lab-link-testkit-history-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let config = ServerConfig::default()
+    ///     .history(["/0"])
+    ///     .history_path(dir.join("history.db"));
+    /// let server = TestServer::start_with(LabSync::new(vec![0_i64]), config).await;
+    /// for n in 1..=3 {
+    ///     server.sync().try_mutate(|v| v.set(0, n))?;
+    /// }
+    /// let series = server.wait_for_history("/0", 3).await;
+    /// assert_eq!(series.points()[2].value(), 3);
+    /// server.shutdown().await;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the query fails, or after
+    /// [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) with fewer points,
+    /// showing those it has.
+    pub async fn wait_for_history(&self, path: &str, count: usize) -> Series {
+        let query = HistoryQuery::new(path).max_points(HistoryQuery::MAX_POINTS);
+        let deadline = tokio::time::Instant::now() + crate::DEFAULT_TIMEOUT;
+        loop {
+            let series = self
+                .routes
+                .history(&query)
+                .unwrap_or_else(|e| panic!("TestServer: history of {path:?}: {e}"));
+            if series.points().len() >= count {
+                return series;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "TestServer: history of {path:?} has {} points, not {count}: {:?}",
+                    series.points().len(),
+                    series.points()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Connects a new [`TestClient`] and waits for its snapshot.

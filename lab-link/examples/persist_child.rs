@@ -1,7 +1,8 @@
 //! A server with persistence, for the hard-kill test
 //! (`tests/background.rs`): it serves `{"count": N, "label": "…"}` on
 //! `127.0.0.1` at an ephemeral port with the SQLite file given as the first
-//! argument (debounce 50 ms), prints `listening on ADDR` once the saved
+//! argument (debounce 50 ms) and the history of `count` beside it (batch
+//! window 50 ms, for `tests/history.rs`), prints `listening on ADDR` once the saved
 //! state is restored, and reads commands from stdin:
 //!
 //! - `set N`: sets `count` to N, answers `done`;
@@ -26,7 +27,9 @@ async fn main() -> std::io::Result<()> {
     let sync = LabSync::new(Counter::default()).with_loader();
     let config = ServerConfig::default()
         .persist(path)
-        .persist_debounce(Duration::from_millis(50));
+        .persist_debounce(Duration::from_millis(50))
+        .history(["/count"])
+        .history_batch(Duration::from_millis(50));
     let server = Server::builder()
         .config(config)
         .bind(sync.clone(), "127.0.0.1:0")

@@ -286,6 +286,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/background.md")]
     struct Background;
 
+    #[doc = include_str!("../../docs/src/history.md")]
+    struct History;
+
     #[doc = include_str!("../../docs/src/access-control.md")]
     struct AccessControl;
 

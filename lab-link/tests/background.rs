@@ -14,6 +14,11 @@ use lab_link::server::Background;
 use lab_link::{LabSync, Reactive, Server, ServerConfig};
 use serde::{Deserialize, Serialize};
 
+#[cfg(unix)]
+mod support {
+    pub(crate) mod persist_child;
+}
+
 #[derive(Reactive, Serialize, Deserialize, Default, Debug, PartialEq)]
 struct Counter {
     count: i64,
@@ -276,73 +281,19 @@ async fn a_document_of_an_old_schema_is_moved_aside() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The example binary `persist_child`, built by `cargo test` next to the
-/// test binaries.
-fn child_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap();
-    let child = target
-        .join("examples")
-        .join(format!("persist_child{}", std::env::consts::EXE_SUFFIX));
-    if !child.exists() {
-        // `cargo test --test background` does not build the examples.
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-j",
-                "2",
-                "-p",
-                "lab-link",
-                "--example",
-                "persist_child",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build the persist_child example");
-    }
-    child
-}
-
-/// The child's next line of output (at most 10 s away).
-#[cfg(unix)]
-async fn line(
-    stdout: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-) -> String {
-    tokio::time::timeout(Duration::from_secs(10), stdout.next_line())
-        .await
-        .expect("child timed out")
-        .unwrap()
-        .expect("child ended")
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn a_hard_kill_after_the_debounce_keeps_the_mutation() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::process::Command;
-
     let dir = temp_dir("kill");
     let path = dir.join("state.db");
-    let mut child = Command::new(child_binary())
-        .arg(&path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = line(&mut stdout).await;
-    assert!(ready.starts_with("listening on "), "{ready}");
-    stdin.write_all(b"set 42\n").await.unwrap();
-    assert_eq!(line(&mut stdout).await, "done");
+    let mut child = support::persist_child::PersistChild::spawn(&path).await;
+    child.set(42).await;
     // The debounced save (50 ms in the child) is on disk before the kill.
     wait_for("the child's debounced save", || {
         saved_count(&path) == Some(42)
     })
     .await;
-    child.start_kill().unwrap(); // SIGKILL: no final save
-    child.wait().await.unwrap();
+    child.kill().await; // SIGKILL: no final save
 
     let sync = LabSync::new(Counter::default()).with_loader();
     Background::start(sync.clone(), &ServerConfig::default().persist(&path))

@@ -243,6 +243,28 @@ async fn the_handshake_is_refused_before_any_snapshot() {
     )
     .await;
     assert_eq!((status, body.as_str()), (200, r#"{"value":0}"#));
+
+    // GET /history is gated exactly like /state: 401 without a credential,
+    // answered with one (here 400: nothing is recorded).
+    let (status, _, body) = http(server.addr, "GET", "/sync/history?path=/value", &[], None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"detail": "Authentication required"})
+    );
+    let (status, _, body) = http(
+        server.addr,
+        "GET",
+        "/sync/history?path=/value",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["parameter"],
+        "path"
+    );
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ use crate::setup::VENV;
 use crate::{project_root, Error, Result};
 
 /// The benchmark binaries: `(package, bench target)`.
-const BENCHES: [(&str, &str); 3] = [
+const BENCHES: [(&str, &str); 4] = [
     // The patch engine against the json-patch crate.
     ("lab-link-core", "core"),
     // Typed mutations through LabSync.
@@ -52,6 +52,9 @@ const BENCHES: [(&str, &str); 3] = [
     // The server: fan-out to WebSocket clients, idle memory, a slow client,
     // command round trips.
     ("lab-link", "server"),
+    // History: commit cost with recording off and on, ingest, decimated
+    // queries.
+    ("lab-link", "history"),
 ];
 
 /// The load scenarios, in order (as `lab-link-loadgen` names them).
@@ -561,6 +564,7 @@ mod tests {
                 "cargo bench -p lab-link-core --bench core -j 2",
                 "cargo bench -p lab-link --bench state -j 2",
                 "cargo bench -p lab-link --bench server -j 2",
+                "cargo bench -p lab-link --bench history -j 2",
             ],
         );
         check(
@@ -569,6 +573,7 @@ mod tests {
                 "cargo bench -p lab-link-core --bench core -j 2 -- store --sample-count 10",
                 "cargo bench -p lab-link --bench state -j 2 -- store --sample-count 10",
                 "cargo bench -p lab-link --bench server -j 2 -- store --sample-count 10",
+                "cargo bench -p lab-link --bench history -j 2 -- store --sample-count 10",
             ],
         );
         check(
@@ -577,6 +582,7 @@ mod tests {
                 "cargo bench -p lab-link-core --bench core -j 2 -- --test",
                 "cargo bench -p lab-link --bench state -j 2 -- --test",
                 "cargo bench -p lab-link --bench server -j 2 -- --test",
+                "cargo bench -p lab-link --bench history -j 2 -- --test",
             ],
         );
     }

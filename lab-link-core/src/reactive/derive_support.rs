@@ -8,7 +8,8 @@ use std::ops::RangeBounds;
 
 pub use super::{Ctx, Leaf, MutationError, MutationErrorKind, Reactive};
 pub use crate::schema::{
-    assert_numeric, keyword, leaf_path, property, range_keywords, segment_text, Defs, Segment,
+    assert_history_value, assert_numeric, keyword, leaf_path, property, range_keywords,
+    segment_text, Defs, Segment,
 };
 /// The bound generated impls put on type parameters of `#[reactive(leaf)]`
 /// fields, and on generic state types themselves.
@@ -175,6 +176,9 @@ pub trait ReactiveField<T> {
     ///
     /// As [`Reactive::check_path`].
     fn check_field_path(&self, segments: &[Segment]) -> Result<(), String>;
+
+    /// [`Reactive::history_paths`].
+    fn field_history_paths(&self, path: &mut String, out: &mut Vec<String>);
 }
 
 impl<T: Reactive> ReactiveField<T> for FieldOps<T> {
@@ -198,6 +202,10 @@ impl<T: Reactive> ReactiveField<T> for FieldOps<T> {
 
     fn check_field_path(&self, segments: &[Segment]) -> Result<(), String> {
         T::check_path(segments)
+    }
+
+    fn field_history_paths(&self, path: &mut String, out: &mut Vec<String>) {
+        T::history_paths(path, out);
     }
 }
 
@@ -233,6 +241,9 @@ pub trait NotReactiveField<T> {
     ///
     /// Never returns.
     fn check_field_path(&self, segments: &[Segment]) -> Result<(), String>;
+
+    /// Never runs.
+    fn field_history_paths(&self, path: &mut String, out: &mut Vec<String>);
 }
 
 impl<T> NotReactiveField<T> for &FieldOps<T> {
@@ -249,6 +260,10 @@ impl<T> NotReactiveField<T> for &FieldOps<T> {
     }
 
     fn check_field_path(&self, _: &[Segment]) -> Result<(), String> {
+        unreachable!("`assert_reactive` rejects a program that calls this")
+    }
+
+    fn field_history_paths(&self, _: &mut String, _: &mut Vec<String>) {
         unreachable!("`assert_reactive` rejects a program that calls this")
     }
 }

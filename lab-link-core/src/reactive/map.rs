@@ -94,6 +94,10 @@ macro_rules! tracked_map {
                     Some((_, rest)) => V::check_path(rest),
                 }
             }
+
+            fn history_paths(path: &mut String, out: &mut Vec<String>) {
+                super::items_history_paths::<V>(path, out);
+            }
         }
     };
 }

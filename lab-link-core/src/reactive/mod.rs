@@ -103,6 +103,31 @@ pub trait Reactive: Serialize {
     fn check_path(segments: &[Segment]) -> Result<(), String> {
         leaf_path(segments)
     }
+
+    /// Appends to `out` the JSON Pointer patterns of the values below
+    /// `path` (the escaped pointer of a value of this type) marked
+    /// `#[reactive(history)]`, with `*` for any index or key: what the
+    /// server records. Implementations may push onto `path` but must
+    /// leave it as they found it. A leaf marks nothing.
+    fn history_paths(path: &mut String, out: &mut Vec<String>) {
+        let _ = (path, out);
+    }
+}
+
+/// How deep [`Reactive::history_paths`] follows a type: a recursive type
+/// (a tree of nodes) would otherwise be followed forever.
+pub const HISTORY_DEPTH: usize = 32;
+
+/// [`Reactive::history_paths`] of a list or map's items: `path/*`, unless
+/// the walk is already [`HISTORY_DEPTH`] segments deep.
+pub(crate) fn items_history_paths<T: Reactive + ?Sized>(path: &mut String, out: &mut Vec<String>) {
+    if path.matches('/').count() >= HISTORY_DEPTH {
+        return;
+    }
+    let len = path.len();
+    path.push_str("/*");
+    T::history_paths(path, out);
+    path.truncate(len);
 }
 
 /// The tracked view of a leaf value: it can only be replaced whole.
@@ -209,5 +234,9 @@ impl<T: Reactive> Reactive for Box<T> {
 
     fn check_path(segments: &[Segment]) -> Result<(), String> {
         T::check_path(segments)
+    }
+
+    fn history_paths(path: &mut String, out: &mut Vec<String>) {
+        T::history_paths(path, out);
     }
 }

@@ -44,6 +44,10 @@ impl<T: Reactive> Reactive for Option<T> {
     fn check_path(segments: &[Segment]) -> Result<(), String> {
         T::check_path(segments)
     }
+
+    fn history_paths(path: &mut String, out: &mut Vec<String>) {
+        T::history_paths(path, out);
+    }
 }
 
 /// The tracked view of an `Option<T>`.

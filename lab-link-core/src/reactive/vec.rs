@@ -52,6 +52,10 @@ impl<T: Reactive> Reactive for Vec<T> {
             )),
         }
     }
+
+    fn history_paths(path: &mut String, out: &mut Vec<String>) {
+        super::items_history_paths::<T>(path, out);
+    }
 }
 
 /// The tracked view of a `Vec<T>`.

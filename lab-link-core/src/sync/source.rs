@@ -166,6 +166,11 @@ pub trait SyncSource: Send + Sync + fmt::Debug + 'static {
     ///
     /// [`LoadError::Unsupported`] without a loader, else as `load_state`.
     fn load_document(&self, document: Value) -> Result<u64, LoadError>;
+
+    /// The JSON Pointer patterns of the fields marked
+    /// `#[reactive(history)]` (`*` for any index or key), for the server's
+    /// history recorder.
+    fn history_paths(&self) -> Vec<String>;
 }
 
 impl<S: Reactive + Send + 'static> LabSync<S> {
@@ -316,5 +321,11 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
             Some(load) => load(self, document),
             None => Err(LoadError::Unsupported),
         }
+    }
+
+    fn history_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        S::history_paths(&mut String::new(), &mut out);
+        out
     }
 }

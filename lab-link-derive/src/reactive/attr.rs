@@ -25,6 +25,8 @@ pub(crate) const LEAF: &str = "leaf";
 pub(crate) const RANGE: &str = "range";
 /// Field option: a function the value must pass.
 pub(crate) const VALIDATE: &str = "validate";
+/// Field option: the server records the value's changes as history.
+pub(crate) const HISTORY: &str = "history";
 
 /// The serde attribute, whose options we read through
 /// `serde_derive_internals` and only look up here for error spans.
@@ -35,7 +37,7 @@ const CONTAINER_OPTIONS: &str = "`crate = \"<path>\"` or `leaf`";
 /// The options accepted on a field, for the unknown-option message.
 const FIELD_OPTIONS: &str = "`leaf`, `range = <range>`, `validate = <path>`, `unit = \"<unit>\"`, \
                              `precision = <digits>`, `title = \"<label>\"`, `group = \"<group>\"`, \
-                             `order = <number>` or `read_only`";
+                             `order = <number>`, `read_only` or `history`";
 
 /// The `#[reactive(...)]` options of the struct or enum.
 #[derive(Default)]
@@ -50,6 +52,7 @@ pub(crate) struct Field {
     pub(crate) leaf: Option<Opt<()>>,
     pub(crate) range: Option<Opt<Expr>>,
     pub(crate) validate: Option<Opt<Expr>>,
+    pub(crate) history: Option<Opt<()>>,
     pub(crate) meta: Meta,
 }
 
@@ -106,6 +109,9 @@ impl Field {
             } else if meta.path.is_ident(VALIDATE) {
                 let value = validator(meta)?;
                 set_once(&mut field.validate, VALIDATE, span, value, errors);
+            } else if meta.path.is_ident(HISTORY) {
+                no_value(meta, HISTORY)?;
+                set_once(&mut field.history, HISTORY, span, (), errors);
             } else if field.meta.option(meta, REACTIVE, errors)? {
             } else {
                 unknown(meta, "field", FIELD_OPTIONS, errors)?;

@@ -208,7 +208,12 @@ fn constraint_on_skipped(field: &Field<'_>, errors: &mut Errors) {
     }
     // Metadata describes the field in the schema, where a skipped field
     // does not appear.
-    for (name, span) in field.attrs.meta.spans() {
+    let history = field
+        .attrs
+        .history
+        .as_ref()
+        .map(|opt| (attr::HISTORY, opt.span));
+    for (name, span) in field.attrs.meta.spans().into_iter().chain(history) {
         errors.push(syn::Error::new(
             span,
             format!(

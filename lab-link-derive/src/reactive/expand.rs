@@ -83,6 +83,7 @@ fn expand_struct(input: &Input<'_>, fields: &[Field<'_>], krate: &Path) -> Token
     let numeric_asserts = numeric_asserts(fields, &private);
     let annotate = annotate_schema(fields, true, &private);
     let check_path = check_path(input, fields, &private);
+    let history_paths = history_paths(fields, true, &private);
 
     quote! {
         #[doc = #struct_doc]
@@ -116,6 +117,8 @@ fn expand_struct(input: &Input<'_>, fields: &[Field<'_>], krate: &Path) -> Token
                 #annotate
 
                 #check_path
+
+                #history_paths
             }
 
             #[automatically_derived]
@@ -185,6 +188,7 @@ fn expand_leaf(input: &Input<'_>, style: Style, fields: &[Field<'_>], krate: &Pa
     let described = style == Style::Named && !input.transparent && !input.into;
     let annotate = described.then(|| annotate_schema(fields, false, &private));
     let numeric_asserts = numeric_asserts(fields, &private);
+    let history_paths = described.then(|| history_paths(fields, false, &private));
 
     quote! {
         const _: () = {
@@ -199,6 +203,8 @@ fn expand_leaf(input: &Input<'_>, style: Style, fields: &[Field<'_>], krate: &Pa
                 #validate
 
                 #annotate
+
+                #history_paths
             }
 
             fn assert_described_fields_are_numeric #impl_generics () #where_clause {
@@ -219,11 +225,14 @@ fn annotate_schema(fields: &[Field<'_>], nested: bool, private: &TokenStream) ->
         .filter_map(|field| {
             let ty = &field.original.ty;
             let name = &field.serde.name;
-            let keywords =
+            let mut keywords =
                 field
                     .attrs
                     .meta
                     .keywords(field.attrs.range.as_ref(), None, private, &schema);
+            if field.attrs.history.is_some() {
+                keywords.extend(quote!(#private::keyword(#schema, "history", true);));
+            }
             let inner = (nested && field.attrs.leaf.is_none()).then(|| {
                 quote_spanned! {ty.span()=>
                     (&#private::FieldOps::<#ty>::new()).annotate_field(#schema, defs);
@@ -303,17 +312,61 @@ fn check_path(input: &Input<'_>, fields: &[Field<'_>], private: &TokenStream) ->
     }
 }
 
-/// The checks that `unit` and `precision` describe numbers.
+/// The checks that `unit` and `precision` describe numbers, and that
+/// `history` marks a value history can record.
 fn numeric_asserts(fields: &[Field<'_>], private: &TokenStream) -> TokenStream {
     fields
         .iter()
         .map(|field| {
-            field
+            let ty = &field.original.ty;
+            let numeric = field.attrs.meta.numeric_asserts(ty, private);
+            let history = field
                 .attrs
-                .meta
-                .numeric_asserts(&field.original.ty, private)
+                .history
+                .as_ref()
+                .map(|_| quote_spanned!(ty.span()=> #private::assert_history_value::<#ty>();));
+            quote!(#numeric #history)
         })
         .collect()
+}
+
+/// `Reactive::history_paths`: the pointer of each serialised field marked
+/// `history`, then, when `nested`, those below each tracked field.
+fn history_paths(fields: &[Field<'_>], nested: bool, private: &TokenStream) -> TokenStream {
+    let visits = fields
+        .iter()
+        .filter(|field| !field.serde.skipped)
+        .filter_map(|field| {
+            let ty = &field.original.ty;
+            let segment = format!("/{}", escape(&field.serde.name));
+            let visit = if field.attrs.history.is_some() {
+                quote!(out.push(path.clone());)
+            } else if nested && field.attrs.leaf.is_none() {
+                quote_spanned! {ty.span()=>
+                    (&#private::FieldOps::<#ty>::new()).field_history_paths(path, out);
+                }
+            } else {
+                return None;
+            };
+            Some(quote! {
+                path.push_str(#segment);
+                #visit
+                path.truncate(len);
+            })
+        })
+        .collect::<Vec<_>>();
+    if visits.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn history_paths(
+            path: &mut ::std::string::String,
+            out: &mut ::std::vec::Vec<::std::string::String>,
+        ) {
+            let len = path.len();
+            #(#visits)*
+        }
+    }
 }
 
 /// The setter of a field, and its tracked getter if it has one.

@@ -6,7 +6,7 @@ use serde::Serialize;
 struct Channel {
     voltage: f64,
     #[serde(skip)]
-    #[reactive(unit = "V", title = "Cache")]
+    #[reactive(unit = "V", title = "Cache", history)]
     cache: f64,
 }
 
