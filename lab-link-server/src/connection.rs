@@ -37,7 +37,7 @@ use lab_link_core::protocol::{ClientInfo, ClientMessage, RejectedCommand, Server
 use lab_link_core::stream::{StreamKind, StreamMessage, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -47,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Access;
 use crate::commands::{self, Cancellable, PendingCommand, Work, COMMAND_QUEUE};
 use crate::frame::{shared_text, stream_frame};
+use crate::queue::{Queue, TrySendError};
 use crate::shared::{ClientStats, Opening, Resyncs, Shared, Socket};
 
 /// How many queued frames the writer feeds before one flush.
@@ -62,7 +63,7 @@ pub(crate) async fn serve<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (link, receiver) = Link::new(shared.clone(), access);
+    let link = Link::new(shared.clone(), access);
     link.level2.store(opening.level2, Ordering::Release);
     let socket: Arc<dyn Socket> = link.clone();
     let registered = Arc::downgrade(&socket);
@@ -71,9 +72,7 @@ pub(crate) async fn serve<IO>(
     tracing::debug!(client = %link.client_id, "sync client connected");
 
     let (sink, stream) = ws.split();
-    let writer = shared
-        .tracker
-        .spawn(write_loop(link.clone(), sink, receiver));
+    let writer = shared.tracker.spawn(write_loop(link.clone(), sink));
     // Commands of this connection start one after the other, in a task of
     // their own, so the reader goes on answering pings and frames
     // meanwhile; a command that waits moves to a task of its own (see
@@ -104,7 +103,8 @@ pub(crate) async fn serve<IO>(
 pub(crate) struct Link {
     shared: Arc<Shared>,
     client_id: String,
-    queue: mpsc::Sender<Message>,
+    /// The outgoing frames; the writer task is its consumer.
+    queue: Arc<Queue<Message>>,
     /// The queue's state, shared with the listener.
     backlog: Arc<Backlog>,
     /// The current subscription and the flag that switches its listener
@@ -209,7 +209,7 @@ impl Backlog {
     /// bound it met otherwise (or `None` when the client is gone).
     fn try_queue(
         &self,
-        queue: &mpsc::Sender<Message>,
+        queue: &Queue<Message>,
         message: Message,
     ) -> Result<(), Option<(Full, Message)>> {
         let len = wire_len(&message);
@@ -217,8 +217,8 @@ impl Backlog {
             return Err(Some((Full::Bytes, message)));
         }
         match queue.try_send(message) {
-            Ok(()) => {
-                self.queued(queue);
+            Ok(queued) => {
+                self.queued(queued);
                 Ok(())
             }
             Err(error) => {
@@ -241,8 +241,7 @@ impl Backlog {
     }
 
     /// Records the queue's length after a message was queued.
-    fn queued(&self, queue: &mpsc::Sender<Message>) {
-        let queued = queue.max_capacity() - queue.capacity();
+    fn queued(&self, queued: usize) {
         self.peak.fetch_max(queued, Ordering::Relaxed);
     }
 
@@ -292,12 +291,11 @@ enum ReadEnd {
 }
 
 impl Link {
-    /// A new client's link (not subscribed yet) and the receiving end of
-    /// its queue.
-    fn new(shared: Arc<Shared>, access: Option<Access>) -> (Arc<Self>, mpsc::Receiver<Message>) {
-        let (queue, receiver) = mpsc::channel(shared.config.queue_depth);
+    /// A new client's link, not subscribed yet.
+    fn new(shared: Arc<Shared>, access: Option<Access>) -> Arc<Self> {
+        let queue = Arc::new(Queue::new(shared.config.queue_depth));
         let backlog = Arc::new(Backlog::new(shared.config.queue_bytes));
-        let link = Arc::new(Link {
+        Arc::new(Link {
             shared,
             client_id: uuid::Uuid::new_v4().to_string(),
             queue,
@@ -310,8 +308,7 @@ impl Link {
             spoke: AtomicBool::new(false),
             hello: Mutex::new(None),
             cancellable: Mutex::default(),
-        });
-        (link, receiver)
+        })
     }
 
     /// (Re)subscribes: queues the snapshot (or the resume) and then every
@@ -443,14 +440,14 @@ impl Link {
         let mut unqueued = total;
         for frame in frames {
             let len = wire_len(&frame);
-            if self.queue.try_send(frame).is_err() {
+            let Ok(queued) = self.queue.try_send(frame) else {
                 self.backlog.release(unqueued);
                 active.store(false, Ordering::Release);
                 self.backlog.full(Full::Depth);
                 return;
-            }
+            };
             unqueued -= len;
-            self.backlog.queued(&self.queue);
+            self.backlog.queued(queued);
         }
     }
 
@@ -514,15 +511,9 @@ impl Link {
         // Replies wait for room in the count (they are never dropped) and
         // are bounded by the connection's command queue, not by the bytes.
         self.backlog.reserve(len);
-        if self
-            .queue
-            .send(Message::Text(Utf8Bytes::from(text)))
-            .await
-            .is_ok()
-        {
-            self.backlog.queued(&self.queue);
-        } else {
-            self.backlog.release(len);
+        match self.queue.send(Message::Text(Utf8Bytes::from(text))).await {
+            Ok(queued) => self.backlog.queued(queued),
+            Err(_) => self.backlog.release(len),
         }
     }
 }
@@ -531,7 +522,7 @@ impl Socket for Link {
     fn stats(&self) -> ClientStats {
         ClientStats {
             client_id: self.client_id.clone(),
-            queued: self.queue.max_capacity() - self.queue.capacity(),
+            queued: self.queue.len(),
             peak_queued: self.backlog.peak.load(Ordering::Relaxed),
             fell_behind: self.backlog.fell_behind_depth.load(Ordering::Relaxed)
                 + self.backlog.fell_behind_bytes.load(Ordering::Relaxed),
@@ -573,11 +564,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn write_loop<IO>(
     link: Arc<Link>,
     mut sink: futures_util::stream::SplitSink<WebSocketStream<IO>, Message>,
-    mut receiver: mpsc::Receiver<Message>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _done = link.writer_done.clone().drop_guard();
+    // However the writer ends, nothing more is queued for it.
+    let _closed = CloseOnDrop(&link.queue);
+    let receiver = &*link.queue;
     let config = &link.shared.config;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
@@ -602,7 +595,7 @@ async fn write_loop<IO>(
                 None => break,
             },
             () = &mut shutting_down => {
-                close_gracefully(&mut sink, &mut receiver, config.shutdown_grace).await;
+                close_gracefully(&mut sink, receiver, config.shutdown_grace).await;
                 return;
             }
             _ = ping.tick() => Message::Ping(Bytes::new()),
@@ -665,6 +658,15 @@ async fn write_loop<IO>(
     link.unsubscribe();
 }
 
+/// Closes the queue when the writer ends.
+struct CloseOnDrop<'a>(&'a Queue<Message>);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// `tokio::time::timeout`, with the timer armed only when `future` does not
 /// complete at once: most writes fit the socket's buffer, and a timer per
 /// write costs more than the write itself.
@@ -688,7 +690,7 @@ async fn within<F: Future>(limit: Duration, future: F) -> Result<F::Output, ()> 
 /// `grace`.
 async fn close_gracefully<IO>(
     sink: &mut futures_util::stream::SplitSink<WebSocketStream<IO>, Message>,
-    receiver: &mut mpsc::Receiver<Message>,
+    receiver: &Queue<Message>,
     grace: Duration,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -934,9 +936,11 @@ mod tests {
     fn link_of<S: lab_link_core::Reactive + Send + 'static>(
         sync: &LabSync<S>,
         config: ServerConfig,
-    ) -> (Arc<Link>, mpsc::Receiver<Message>) {
+    ) -> (Arc<Link>, Arc<Queue<Message>>) {
         let source: Arc<dyn SyncSource> = Arc::new(sync.clone());
-        Link::new(Arc::new(Shared::new(source, config)), None)
+        let link = Link::new(Arc::new(Shared::new(source, config)), None);
+        let queue = link.queue.clone();
+        (link, queue)
     }
 
     /// The version of a queued patch or snapshot.
@@ -951,7 +955,7 @@ mod tests {
     #[test]
     fn a_start_that_does_not_fit_the_queue_switches_its_listener_off() {
         let sync = LabSync::new(vec![0.0_f64]);
-        let (link, mut receiver) = link_of(&sync, ServerConfig::default().queue_depth(2));
+        let (link, receiver) = link_of(&sync, ServerConfig::default().queue_depth(2));
         let set = |value: f64| sync.try_mutate(|v| v.set(0, value)).unwrap();
 
         link.subscribe(None); // snapshot v0
@@ -978,7 +982,7 @@ mod tests {
     #[test]
     fn a_start_larger_than_the_byte_bound_goes_whole_into_an_empty_queue() {
         let sync = LabSync::new(vec!["x".repeat(4096)]);
-        let (link, mut receiver) = link_of(&sync, ServerConfig::default().queue_bytes(1024));
+        let (link, receiver) = link_of(&sync, ServerConfig::default().queue_bytes(1024));
 
         link.subscribe(None);
         let stats = link.stats();

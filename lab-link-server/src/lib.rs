@@ -38,6 +38,7 @@ mod frame;
 mod history;
 mod lifespan;
 mod persist;
+mod queue;
 mod rewind;
 mod routes;
 mod running;
