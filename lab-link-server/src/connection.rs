@@ -595,7 +595,7 @@ async fn write_loop<IO>(
                 None => break,
             },
             () = &mut shutting_down => {
-                close_gracefully(&mut sink, receiver, config.shutdown_grace).await;
+                Box::pin(close_gracefully(&mut sink, receiver, config.shutdown_grace)).await;
                 return;
             }
             _ = ping.tick() => Message::Ping(Bytes::new()),
@@ -739,7 +739,7 @@ where
         let next = tokio::select! {
             () = shutdown.cancelled() => return ReadEnd::Shutdown,
             () = link.writer_done.cancelled() => return ReadEnd::Gone,
-            () = &mut credential_ended => return close_expired(link).await,
+            () = &mut credential_ended => return Box::pin(close_expired(link)).await,
             next = tokio::time::timeout(idle_timeout, stream.next()) => next,
         };
         let message = match next {
@@ -775,10 +775,12 @@ where
                     None => None,
                     Some(access) => match access.revalidate() {
                         Some(principal) => Some(principal),
-                        None => return close_expired(link).await,
+                        None => return Box::pin(close_expired(link)).await,
                     },
                 };
-                handle_text(link, text.as_str(), commands, principal).await;
+                // Boxed: its state is large and only lives while a frame is
+                // handled, not while the connection idles.
+                Box::pin(handle_text(link, text.as_str(), commands, principal)).await;
             }
             Message::Binary(_) => {
                 link.reply(bad_message(
