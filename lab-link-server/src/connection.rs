@@ -55,24 +55,33 @@ const FRAMES_PER_FLUSH: usize = 64;
 
 /// Serves one upgraded sync socket until it closes or the server shuts
 /// down.
-pub(crate) async fn serve<IO>(
+///
+/// The set-up runs when it is called; the future it returns holds only
+/// what the connection needs while it lives (a future keeps its
+/// arguments for as long as it exists: the socket itself, moved into the
+/// reader and writer at once, would cost every idle connection its size
+/// again).
+pub(crate) fn serve<IO>(
     shared: Arc<Shared>,
     ws: WebSocketStream<IO>,
     opening: Opening,
     access: Option<Access>,
-) where
+) -> impl Future<Output = ()> + Send
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let link = Link::new(shared.clone(), access);
+    let link = Link::new(shared, access);
     link.level2.store(opening.level2, Ordering::Release);
-    let socket: Arc<dyn Socket> = link.clone();
-    let registered = Arc::downgrade(&socket);
-    lock(&shared.clients).push(registered.clone());
+    let registered = {
+        let socket: Arc<dyn Socket> = link.clone();
+        Arc::downgrade(&socket)
+    };
+    lock(&link.shared.clients).push(registered.clone());
     link.subscribe(opening.since);
     tracing::debug!(client = %link.client_id, "sync client connected");
 
     let (sink, stream) = ws.split();
-    let writer = shared.tracker.spawn(write_loop(link.clone(), sink));
+    let writer = link.shared.tracker.spawn(write_loop(link.clone(), sink));
     // Commands of this connection start one after the other, in a task of
     // their own, so the reader goes on answering pings and frames
     // meanwhile; a command that waits moves to a task of its own (see
@@ -80,23 +89,27 @@ pub(crate) async fn serve<IO>(
     // Boxed: the channel allocates its first block of 32 slots up front,
     // 8 KiB of idle memory per connection with the command inline.
     let (commands, pending) = mpsc::channel(COMMAND_QUEUE);
-    let worker = shared
+    let worker = link
+        .shared
         .tracker
         .spawn(commands::command_loop(link.clone(), pending));
-    let end = read_loop(&link, stream, &commands).await;
-    drop(commands);
-    link.unsubscribe();
-    if end == ReadEnd::Gone {
-        // Nothing more can reach the client.
-        link.stop_writer.cancel();
+    async move {
+        let end = read_loop(&link, stream, &commands).await;
+        drop(commands);
+        link.unsubscribe();
+        if end == ReadEnd::Gone {
+            // Nothing more can reach the client.
+            link.stop_writer.cancel();
+        }
+        // Otherwise the writer ends after the queued close frame, or on
+        // shutdown.
+        let _ = worker.await;
+        commands::cancel_on_disconnect(&link);
+        let _ = writer.await;
+        lock(&link.shared.clients)
+            .retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
+        tracing::debug!(client = %link.client_id, "sync client disconnected");
     }
-    // Otherwise the writer ends after the queued close frame, or on
-    // shutdown.
-    let _ = worker.await;
-    commands::cancel_on_disconnect(&link);
-    let _ = writer.await;
-    lock(&shared.clients).retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
-    tracing::debug!(client = %link.client_id, "sync client disconnected");
 }
 
 /// What a connection's tasks share.

@@ -337,6 +337,8 @@ impl Routes {
         let opening = opening_of(request.uri().query());
         let on_upgrade = hyper::upgrade::on(&mut request);
         let shared = self.shared.clone();
+        // This task only waits for the upgrade; the connection is served
+        // by a task of its own, which keeps nothing of the handshake.
         self.shared.tracker.spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(upgraded) => upgraded,
@@ -345,20 +347,29 @@ impl Routes {
                     return;
                 }
             };
+            let tracker = shared.tracker.clone();
             match upgraded.downcast::<TokioIo<TcpStream>>() {
                 // The pre-wired server's socket: served directly, so that
                 // hyper's read buffer is freed now rather than kept behind
                 // the upgraded connection for as long as the socket lives.
                 Ok(parts) => {
                     let io = Rewind::new(parts.read_buf, parts.io.into_inner());
-                    serve_upgraded(shared, io, opening, access).await;
+                    let served = serve_upgraded(shared, io, opening, access).await;
+                    tracker.spawn(async move {
+                        served.await;
+                        drop(permit);
+                    });
                 }
                 // Mounted in another server (axum): its own IO type.
                 Err(upgraded) => {
-                    serve_upgraded(shared, TokioIo::new(upgraded), opening, access).await;
+                    let io = TokioIo::new(upgraded);
+                    let served = serve_upgraded(shared, io, opening, access).await;
+                    tracker.spawn(async move {
+                        served.await;
+                        drop(permit);
+                    });
                 }
             }
-            drop(permit);
         });
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -567,14 +578,20 @@ fn check_upgrade<B>(request: &Request<B>) -> Result<String, &'static str> {
     Ok(derive_accept_key(key.as_bytes()))
 }
 
-/// Serves the sync socket on an upgraded connection.
-async fn serve_upgraded<IO>(shared: Arc<Shared>, io: IO, opening: Opening, access: Option<Access>)
+/// The sync socket on an upgraded connection, set up: the future serves
+/// it.
+async fn serve_upgraded<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    opening: Opening,
+    access: Option<Access>,
+) -> impl std::future::Future<Output = ()> + Send
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let config = ws_config(&shared.config);
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    crate::connection::serve(shared, ws, opening, access).await;
+    crate::connection::serve(shared, ws, opening, access)
 }
 
 /// The query parameters of the socket: `?since=N` and `?level=2`.
@@ -595,10 +612,11 @@ fn opening_of(query: Option<&str>) -> Opening {
 fn ws_config(config: &ServerConfig) -> WebSocketConfig {
     // Small read and write buffers: an idle connection should cost little
     // (the read buffer is allocated up front: 8 KiB made an idle socket cost
-    // 15 KiB, 1 KiB makes it 8 KiB; it grows for larger frames). Frames are
-    // batched by the writer, not by tungstenite's buffer.
+    // 15 KiB, 1 KiB 8 KiB more than 256 B; it grows for larger frames, and
+    // clients send small ones). Frames are batched by the writer, not by
+    // tungstenite's buffer.
     WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(256)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(8 << 20)
         .max_message_size(Some(config.max_frame_bytes))
