@@ -1,0 +1,140 @@
+//! What the relay's tests share: the primary's state and commands, a
+//! relay served on 127.0.0.1, and the checks.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lab_link::{command, CommandError, LabSync, Reactive};
+use lab_link_nats::{async_nats, Instrument, Publisher, PublisherConfig};
+use lab_link_relay::Relay;
+use lab_link_server::{Routes, Server};
+use lab_link_testkit::{NatsServer, TestClient};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+/// How long any one step may take before the test fails.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Reactive, Serialize, Default)]
+pub(crate) struct Supply {
+    pub(crate) setpoint: f64,
+    pub(crate) label: String,
+}
+
+/// Sets the setpoint; answers the value set.
+#[command]
+pub(crate) fn set_setpoint(sync: LabSync<Supply>, value: f64) -> Result<f64, CommandError> {
+    sync.try_mutate(|s| s.set_setpoint(value))?;
+    Ok(value)
+}
+
+/// A primary's state with its commands.
+pub(crate) fn primary() -> LabSync<Supply> {
+    let sync = LabSync::new(Supply::default());
+    sync.command(set_setpoint);
+    sync
+}
+
+pub(crate) fn supply() -> Instrument {
+    Instrument::new("supply").unwrap()
+}
+
+pub(crate) async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, future)
+        .await
+        .expect("no answer within the time-out")
+}
+
+pub(crate) async fn connect(nats: &NatsServer) -> async_nats::Client {
+    within(async_nats::connect(nats.url())).await.unwrap()
+}
+
+pub(crate) async fn publish(nats: &NatsServer, sync: &LabSync<Supply>) -> Publisher {
+    let config = PublisherConfig::new(supply());
+    within(Publisher::start(
+        connect(nats).await,
+        Arc::new(sync.clone()),
+        config,
+    ))
+    .await
+    .unwrap()
+}
+
+/// Commits `count` changes, each its own version.
+pub(crate) fn commit(sync: &LabSync<Supply>, count: u32) {
+    for _ in 0..count {
+        sync.try_mutate(|supply| {
+            let next = supply.setpoint + 0.5;
+            supply.set_setpoint(next)?;
+            supply.set_label(format!("at {next}"))
+        })
+        .unwrap();
+    }
+}
+
+pub(crate) fn document(sync: &LabSync<Supply>) -> Value {
+    serde_json::from_str(sync.snapshot().document_json()).unwrap()
+}
+
+/// A relay of the instrument served on 127.0.0.1; dropping it shuts its
+/// server down and stops following.
+pub(crate) struct RelayServer {
+    pub(crate) relay: Relay,
+    pub(crate) addr: SocketAddr,
+    routes: Routes,
+    _running: JoinHandle<()>,
+}
+
+impl RelayServer {
+    pub(crate) async fn start(nats: &NatsServer) -> Self {
+        let relay = within(Relay::start(connect(nats).await, &supply()))
+            .await
+            .unwrap();
+        Self::serve(relay).await
+    }
+
+    pub(crate) async fn serve(relay: Relay) -> Self {
+        let server = Server::builder()
+            .bind(relay.source(), "127.0.0.1:0")
+            .await
+            .unwrap();
+        Self {
+            addr: server.local_addr(),
+            routes: server.routes().clone(),
+            _running: tokio::spawn(server.run()),
+            relay,
+        }
+    }
+
+    pub(crate) fn ws_url(&self) -> String {
+        format!("ws://{}/sync/ws", self.addr)
+    }
+
+    pub(crate) async fn viewer(&self) -> TestClient {
+        TestClient::connect(&self.ws_url()).await
+    }
+}
+
+impl Drop for RelayServer {
+    fn drop(&mut self) {
+        self.routes.shutdown();
+    }
+}
+
+/// Waits until `viewer` holds the primary's document at the primary's
+/// version, then checks that it never resynchronised.
+pub(crate) async fn assert_follows(viewer: &TestClient, primary: &LabSync<Supply>) {
+    let expected = document(primary);
+    viewer.wait_for(|replica| replica == &expected).await;
+    assert_eq!(
+        viewer.version(),
+        primary.version(),
+        "the primary's versions"
+    );
+    assert_eq!(viewer.resyncs(), 0, "no resync");
+}
