@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lab_link::{command, CommandError, LabSync, Reactive};
-use lab_link_nats::{async_nats, Instrument, Publisher, PublisherConfig};
+use lab_link_nats::{async_nats, CommandResponder, Instrument, Publisher, PublisherConfig};
 use lab_link_relay::Relay;
 use lab_link_server::{Routes, Server};
 use lab_link_testkit::{NatsServer, TestClient};
@@ -65,6 +65,17 @@ pub(crate) async fn publish(nats: &NatsServer, sync: &LabSync<Supply>) -> Publis
     .unwrap()
 }
 
+/// The primary's answer to commands sent over NATS.
+pub(crate) async fn answer_commands(nats: &NatsServer, sync: &LabSync<Supply>) -> CommandResponder {
+    within(CommandResponder::start(
+        connect(nats).await,
+        Arc::new(sync.clone()),
+        &supply(),
+    ))
+    .await
+    .unwrap()
+}
+
 /// Commits `count` changes, each its own version.
 pub(crate) fn commit(sync: &LabSync<Supply>, count: u32) {
     for _ in 0..count {
@@ -92,9 +103,18 @@ pub(crate) struct RelayServer {
 
 impl RelayServer {
     pub(crate) async fn start(nats: &NatsServer) -> Self {
-        let relay = within(Relay::start(connect(nats).await, &supply()))
-            .await
-            .unwrap();
+        Self::with_timeout(nats, lab_link_relay::DEFAULT_COMMAND_TIMEOUT).await
+    }
+
+    /// A relay whose commands time out after `timeout`.
+    pub(crate) async fn with_timeout(nats: &NatsServer, timeout: Duration) -> Self {
+        let relay = within(Relay::start_with_timeout(
+            connect(nats).await,
+            &supply(),
+            timeout,
+        ))
+        .await
+        .unwrap();
         Self::serve(relay).await
     }
 
