@@ -3,11 +3,9 @@
 
 mod common;
 
-use common::{assert_follows, commit, document, primary, publish, within, RelayServer, TIMEOUT};
-use futures_util::StreamExt;
+use common::{assert_follows, commit, document, primary, publish, within, RawViewer, RelayServer};
 use lab_link_testkit::{NatsServer, TestServer};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::json;
 
 #[tokio::test]
 async fn viewers_of_a_relay_get_the_primarys_versions() {
@@ -51,23 +49,6 @@ async fn a_commands_patch_reaches_relay_viewers_with_its_metadata() {
     assert_follows(&viewer, &primary).await;
 }
 
-/// The frames a raw socket gets, as JSON.
-async fn next_frame<S>(socket: &mut S) -> Value
-where
-    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(TIMEOUT, socket.next())
-            .await
-            .expect("a frame within the time-out")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_viewer_moves_to_another_relay_with_since_and_resumes_without_a_snapshot() {
     let nats = NatsServer::start();
@@ -76,34 +57,14 @@ async fn a_viewer_moves_to_another_relay_with_since_and_resumes_without_a_snapsh
     let first = RelayServer::start(&nats).await;
     let second = RelayServer::start(&nats).await;
     commit(&primary, 5);
-    let viewer = first.viewer().await;
-    assert_follows(&viewer, &primary).await;
-    let held = viewer.version();
-    let replica = viewer.replica();
-    drop(viewer);
+    let mut viewer = RawViewer::connect(&first.ws_url()).await;
+    viewer.follow_to(5).await;
 
     // Meanwhile the primary moved on: the second relay's log has it all.
     commit(&primary, 3);
-    let expected = document(&primary);
-    let url = format!("{}?since={held}", second.ws_url());
-    let (mut socket, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap();
-    assert_eq!(
-        next_frame(&mut socket).await,
-        json!({"type": "resume", "version": held})
-    );
-    let mut document = replica;
-    for version in held + 1..=held + 3 {
-        let patch = next_frame(&mut socket).await;
-        assert_eq!(
-            (patch["type"].as_str(), patch["version"].as_u64()),
-            (Some("patch"), Some(version))
-        );
-        let ops: Vec<lab_link::engine::PatchOp> =
-            serde_json::from_value(patch["patch"].clone()).unwrap();
-        lab_link::engine::apply(&mut document, &ops).unwrap();
-    }
-    assert_eq!(document, expected);
-    drop(socket);
+    let mut viewer = viewer.resume_at(&second.ws_url()).await;
+    viewer.follow_to(8).await;
+    assert_eq!(viewer.document, document(&primary));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use lab_link::{command, CommandError, LabSync, Reactive};
 use lab_link_nats::{async_nats, CommandResponder, Instrument, Publisher, PublisherConfig};
 use lab_link_relay::Relay;
@@ -15,7 +16,10 @@ use lab_link_server::{Routes, Server};
 use lab_link_testkit::{NatsServer, TestClient};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long any one step may take before the test fails.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(15);
@@ -157,4 +161,83 @@ pub(crate) async fn assert_follows(viewer: &TestClient, primary: &LabSync<Supply
         "the primary's versions"
     );
     assert_eq!(viewer.resyncs(), 0, "no resync");
+}
+
+/// A viewer on a raw socket, frame by frame: to see exactly whether a
+/// relay answers a `?since=` with a resume or a snapshot.
+pub(crate) struct RawViewer {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub(crate) document: Value,
+    pub(crate) version: u64,
+}
+
+impl RawViewer {
+    /// Connects and takes the snapshot.
+    pub(crate) async fn connect(url: &str) -> Self {
+        let (socket, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap();
+        let mut viewer = Self {
+            socket,
+            document: Value::Null,
+            version: 0,
+        };
+        let first = viewer.next_frame().await;
+        assert_eq!(first["type"], "snapshot", "{first}");
+        viewer.document = first["data"].clone();
+        viewer.version = first["version"].as_u64().unwrap();
+        viewer
+    }
+
+    /// Connects to `url` with `?since=` this viewer's version and expects
+    /// a resume, not a snapshot.
+    pub(crate) async fn resume_at(self, url: &str) -> Self {
+        let url = format!("{url}?since={}", self.version);
+        let (socket, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap();
+        let mut viewer = Self { socket, ..self };
+        let first = viewer.next_frame().await;
+        assert_eq!(
+            first,
+            serde_json::json!({"type": "resume", "version": viewer.version}),
+            "a resume without a snapshot"
+        );
+        viewer
+    }
+
+    /// Applies patches until the viewer holds `version`; each must be the
+    /// next version.
+    pub(crate) async fn follow_to(&mut self, version: u64) {
+        while self.version < version {
+            let patch = self.next_frame().await;
+            assert_eq!(patch["type"], "patch", "{patch}");
+            assert_eq!(patch["version"].as_u64(), Some(self.version + 1), "{patch}");
+            let ops: Vec<lab_link::engine::PatchOp> =
+                serde_json::from_value(patch["patch"].clone()).unwrap();
+            lab_link::engine::apply(&mut self.document, &ops).unwrap();
+            self.version += 1;
+        }
+    }
+
+    /// Whether the relay closed the socket (or it broke) within the
+    /// time-out.
+    pub(crate) async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.socket.next()).await {
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    async fn next_frame(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(TIMEOUT, self.socket.next())
+                .await
+                .expect("a frame within the time-out")
+                .expect("the socket is open")
+                .expect("a frame");
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
 }
