@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{answer_commands, assert_follows, primary, publish, within, RelayServer};
+use common::{assert_follows, primary, publish, serving_primary, within, RelayServer};
 use lab_link::command::{CommandContext, Principal};
 use lab_link_testkit::NatsServer;
 use serde_json::{json, Map};
@@ -13,9 +13,7 @@ use serde_json::{json, Map};
 #[tokio::test]
 async fn a_viewers_command_runs_on_the_primary_and_its_ack_follows_its_patches() {
     let nats = NatsServer::start();
-    let primary = primary();
-    let _publisher = publish(&nats, &primary).await;
-    let _commands = answer_commands(&nats, &primary).await;
+    let (primary, _publisher, _commands) = serving_primary(&nats).await;
     let relay = RelayServer::start(&nats).await;
     let viewer = relay.viewer().await;
 
@@ -41,9 +39,7 @@ async fn a_viewers_command_runs_on_the_primary_and_its_ack_follows_its_patches()
 #[tokio::test]
 async fn the_primarys_errors_and_the_viewers_identity_reach_the_viewer() {
     let nats = NatsServer::start();
-    let primary = primary();
-    let _publisher = publish(&nats, &primary).await;
-    let _commands = answer_commands(&nats, &primary).await;
+    let (_primary, _publisher, _commands) = serving_primary(&nats).await;
     let relay = RelayServer::start(&nats).await;
     let viewer = relay.viewer().await;
 
@@ -63,9 +59,7 @@ async fn the_primarys_errors_and_the_viewers_identity_reach_the_viewer() {
 #[tokio::test]
 async fn the_principal_goes_with_the_command_and_the_primary_checks_it() {
     let nats = NatsServer::start();
-    let primary = primary();
-    let _publisher = publish(&nats, &primary).await;
-    let _commands = answer_commands(&nats, &primary).await;
+    let (primary, _publisher, _commands) = serving_primary(&nats).await;
     let relay = RelayServer::start(&nats).await;
     let source = relay.relay.source();
     let params = || {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    answer_commands, assert_follows, commit, document, primary, publish, within, RawViewer,
+    assert_follows, commit, document, primary, publish, serving_primary, within, RawViewer,
     RelayServer, TIMEOUT,
 };
 use lab_link_testkit::{NatsServer, TestClient};
@@ -19,9 +19,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_killed_and_restarted_mid_stream_leaves_viewers_right_and_commands_unavailable() {
     let mut nats = NatsServer::start();
-    let primary = primary();
-    let publisher = publish(&nats, &primary).await;
-    let _commands = answer_commands(&nats, &primary).await;
+    let (primary, publisher, _commands) = serving_primary(&nats).await;
     let command_timeout = Duration::from_millis(800);
     let relay = RelayServer::with_timeout(&nats, command_timeout).await;
     // The relay's consumer notices the restart by its missed heartbeats:
@@ -146,9 +144,7 @@ async fn a_killed_relays_viewer_resumes_on_the_other_relay_without_a_snapshot() 
 #[tokio::test]
 async fn a_restarted_primary_makes_relays_and_viewers_start_over_in_its_epoch() {
     let nats = NatsServer::start();
-    let first = primary();
-    let publisher = publish(&nats, &first).await;
-    let commands = answer_commands(&nats, &first).await;
+    let (first, publisher, commands) = serving_primary(&nats).await;
     let relays = [
         RelayServer::start(&nats).await,
         RelayServer::start(&nats).await,
@@ -164,9 +160,7 @@ async fn a_restarted_primary_makes_relays_and_viewers_start_over_in_its_epoch() 
     drop((publisher, commands));
 
     // The new instance: a new epoch, counting from 0.
-    let second = primary();
-    let _publisher = publish(&nats, &second).await;
-    let _commands = answer_commands(&nats, &second).await;
+    let (second, _publisher, _commands) = serving_primary(&nats).await;
     commit(&second, 3);
     for (relay, viewer) in relays.iter().zip(&viewers) {
         let expected = document(&second);

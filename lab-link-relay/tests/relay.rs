@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_follows, commit, document, primary, publish, within, RawViewer, RelayServer};
+use common::{assert_follows, commit, document, primary, publish, within, RelayServer};
 use lab_link_testkit::{NatsServer, TestServer};
 use serde_json::json;
 
@@ -47,24 +47,6 @@ async fn a_commands_patch_reaches_relay_viewers_with_its_metadata() {
     assert!(patch.request_id.is_some());
     assert_eq!(patch.origin_client_id, operator.client().client_id());
     assert_follows(&viewer, &primary).await;
-}
-
-#[tokio::test]
-async fn a_viewer_moves_to_another_relay_with_since_and_resumes_without_a_snapshot() {
-    let nats = NatsServer::start();
-    let primary = primary();
-    let _publisher = publish(&nats, &primary).await;
-    let first = RelayServer::start(&nats).await;
-    let second = RelayServer::start(&nats).await;
-    commit(&primary, 5);
-    let mut viewer = RawViewer::connect(&first.ws_url()).await;
-    viewer.follow_to(5).await;
-
-    // Meanwhile the primary moved on: the second relay's log has it all.
-    commit(&primary, 3);
-    let mut viewer = viewer.resume_at(&second.ws_url()).await;
-    viewer.follow_to(8).await;
-    assert_eq!(viewer.document, document(&primary));
 }
 
 #[tokio::test]

@@ -80,6 +80,16 @@ pub(crate) async fn answer_commands(nats: &NatsServer, sync: &LabSync<Supply>) -
     .unwrap()
 }
 
+/// A primary that publishes and answers commands over `nats`.
+pub(crate) async fn serving_primary(
+    nats: &NatsServer,
+) -> (LabSync<Supply>, Publisher, CommandResponder) {
+    let sync = primary();
+    let publisher = publish(nats, &sync).await;
+    let commands = answer_commands(nats, &sync).await;
+    (sync, publisher, commands)
+}
+
 /// Commits `count` changes, each its own version.
 pub(crate) fn commit(sync: &LabSync<Supply>, count: u32) {
     for _ in 0..count {
