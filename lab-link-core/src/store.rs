@@ -326,7 +326,7 @@ impl Store {
         let snapshot = self.snapshot();
         Committed {
             version,
-            message: snapshot.message(None).into(),
+            message: snapshot.message(None, None).into(),
             ops: Arc::new([]),
             meta: PatchMeta::default(),
             snapshot: true,

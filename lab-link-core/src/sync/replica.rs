@@ -332,6 +332,11 @@ impl SyncSource for Replica {
     fn load_document(&self, _document: Value) -> Result<u64, LoadError> {
         Err(LoadError::Unsupported)
     }
+
+    fn history_paths(&self) -> Vec<String> {
+        // The relay records no history of its own.
+        Vec::new()
+    }
 }
 
 impl Replica {
