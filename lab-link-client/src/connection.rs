@@ -7,7 +7,6 @@
 //! client send `{"type":"resync"}` and discard patches until the fresh
 //! snapshot arrives.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -350,7 +349,11 @@ fn handle(
             let mut replica = shared.lock();
             replica.document = data;
             replica.version = version;
-            replica.client_id = client_id.map(Cow::into_owned);
+            // A relay's start-over snapshot, sent to every viewer at
+            // once, carries no `clientId`: the connection's stays.
+            if let Some(client_id) = client_id {
+                replica.client_id = Some(client_id.into_owned());
+            }
             replica.resyncing = false;
             Event::Snapshot { version }
         }

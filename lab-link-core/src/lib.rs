@@ -72,6 +72,7 @@ pub use protocol::PatchMeta;
 pub use reactive::{MutationError, MutationErrorKind, Reactive};
 pub use store::{Committed, Snapshot, Store, StoreConfig};
 pub use sync::{
-    Batch, DynamicError, LabSync, LoadError, Start, StateRef, Subscription, SyncSource, Transaction,
+    Batch, DynamicError, LabSync, LoadError, Replica, ReplicaError, Start, StateRef, Subscription,
+    SyncSource, Transaction,
 };
 pub use updater::{TickFuture, TickResult, Updater};

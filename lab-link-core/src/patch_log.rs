@@ -104,6 +104,12 @@ impl PatchLog {
         }
     }
 
+    /// Forgets every message: the next push may have any version.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
     /// The number of logged messages.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -10,6 +10,11 @@
 //! The calling order is free: commit, read the document, take a
 //! [`Snapshot`] for a joining client, or ask for the messages
 //! [`since`](Store::since) a version for a resuming one.
+//!
+//! A store can also hold a replica whose versions come from elsewhere (see
+//! [`Replica`](crate::Replica)): [`Store::commit_message`] takes a patch
+//! message serialised by the primary as the next version, and
+//! [`Store::rebase`] starts over from a snapshot at any version.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -17,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::protocol::{snapshot_text, ServerMessage};
-use crate::{apply, PatchError, PatchLog, PatchMeta, PatchOp, Since};
+use crate::{apply, PatchError, PatchLog, PatchMeta, PatchOp, Since, Start};
 
 /// Bounds of a [`Store`].
 ///
@@ -106,15 +111,30 @@ pub struct Store {
 }
 
 /// The result of a successful [`Store::commit`]: one patch message.
+///
+/// Or, from a [`Replica`](crate::Replica) that started over from a
+/// snapshot ([`Store::rebase`]), a `snapshot` message without `clientId`:
+/// see [`is_snapshot`](Committed::is_snapshot).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
     version: u64,
     message: Arc<str>,
     ops: Arc<[PatchOp]>,
     meta: PatchMeta,
+    snapshot: bool,
 }
 
 impl Committed {
+    /// Whether this is a replica's start-over: [`message`](Committed::message)
+    /// is then a `snapshot` message of the whole document at
+    /// [`version`](Committed::version) (which need not follow the
+    /// previous one), and [`ops`](Committed::ops) is empty. A transport
+    /// sends it like a patch: every client takes a later snapshot as a
+    /// reset. Always `false` for a [`LabSync`](crate::LabSync).
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot
+    }
+
     /// The operations of the patch.
     pub fn ops(&self) -> &[PatchOp] {
         &self.ops
@@ -218,24 +238,111 @@ impl Store {
         if ops.is_empty() {
             return Ok(None);
         }
-        let version = self.version + 1;
         apply(&mut self.document, &ops)?;
         let message: Arc<str> = ServerMessage::Patch {
             patch: ops.as_slice().into(),
-            version,
+            version: self.version + 1,
             meta: Cow::Borrowed(meta),
         }
         .to_text()
         .into();
-        self.version = version;
+        Ok(Some(self.advance(message, ops, meta.clone())))
+    }
+
+    /// Applies `ops` atomically as the next version, with `message` (the
+    /// `patch` message of `ops`, `meta` and the next version, serialised
+    /// elsewhere: a primary's) kept and logged as it is, not serialised
+    /// again. Unlike [`commit`](Store::commit), an empty patch counts: the
+    /// version is the primary's.
+    ///
+    /// The caller vouches that `message` is that message (a
+    /// [`Replica`](crate::Replica) parsed `ops`, `meta` and the version
+    /// from it).
+    ///
+    /// ```
+    /// use lab_link_core::protocol::ServerMessage;
+    /// use lab_link_core::Store;
+    /// use serde_json::json;
+    /// use std::sync::Arc;
+    ///
+    /// let text = r#"{"type":"patch","patch":[{"op":"add","path":"/on","value":true}],"version":1,"command":"start"}"#;
+    /// let ServerMessage::Patch { patch, meta, .. } = ServerMessage::parse(text)? else { unreachable!() };
+    /// let mut store = Store::new(json!({}));
+    /// let committed = store.commit_message(Arc::from(text), patch.into_owned(), meta.into_owned())?;
+    /// assert_eq!((committed.version(), committed.message()), (1, text));
+    /// assert_eq!(store.document(), &json!({"on": true}));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When an operation fails, its [`PatchError`]; the store is unchanged.
+    pub fn commit_message(
+        &mut self,
+        message: Arc<str>,
+        ops: Vec<PatchOp>,
+        meta: PatchMeta,
+    ) -> Result<Committed, PatchError> {
+        apply(&mut self.document, &ops)?;
+        Ok(self.advance(message, ops, meta))
+    }
+
+    /// Records an applied patch as the next version.
+    fn advance(&mut self, message: Arc<str>, ops: Vec<PatchOp>, meta: PatchMeta) -> Committed {
+        self.version += 1;
         self.snapshot_cache = OnceLock::new();
-        self.patch_log.push(version, message.clone());
-        Ok(Some(Committed {
-            version,
+        self.patch_log.push(self.version, message.clone());
+        Committed {
+            version: self.version,
             message,
             ops: ops.into(),
-            meta: meta.clone(),
-        }))
+            meta,
+            snapshot: false,
+        }
+    }
+
+    /// Starts over from `document` at `version` (a primary's snapshot):
+    /// the log is emptied, as its messages lead to the old document, so a
+    /// client resumes only from `version` on. Returns the `snapshot`
+    /// message without `clientId` for the subscribers
+    /// ([`Committed::is_snapshot`]).
+    ///
+    /// ```
+    /// use lab_link_core::{Since, Store};
+    /// use serde_json::json;
+    ///
+    /// let mut store = Store::new(json!({"n": 1}));
+    /// let reset = store.rebase(json!({"n": 40}), 40);
+    /// assert!(reset.is_snapshot());
+    /// assert_eq!(reset.message(), r#"{"type":"snapshot","data":{"n":40},"version":40}"#);
+    /// assert_eq!(store.since(39), Since::SnapshotNeeded);
+    /// assert_eq!(store.since(40), Since::Patches(Vec::new()));
+    /// ```
+    pub fn rebase(&mut self, document: Value, version: u64) -> Committed {
+        self.document = document;
+        self.version = version;
+        self.snapshot_cache = OnceLock::new();
+        self.patch_log.clear();
+        let snapshot = self.snapshot();
+        Committed {
+            version,
+            message: snapshot.message(None, None).into(),
+            ops: Arc::new([]),
+            meta: PatchMeta::default(),
+            snapshot: true,
+        }
+    }
+
+    /// Where a subscriber that holds `since` starts: the patches after it
+    /// when the log still has them all (at most `max_resume` of them),
+    /// else a snapshot.
+    pub fn start(&self, since: Option<u64>, max_resume: usize) -> Start {
+        match since.map(|version| (version, self.since(version))) {
+            Some((version, Since::Patches(patches))) if patches.len() <= max_resume => {
+                Start::Resume { version, patches }
+            }
+            _ => Start::Snapshot(self.snapshot()),
+        }
     }
 
     /// The current document.

@@ -16,6 +16,11 @@
 //!
 //! Either way the caller gets a [`FollowEvent::Reset`] and must treat the
 //! document as new (a relay sends its viewers a snapshot).
+//!
+//! When the consumer fails (the server restarted, the connection broke),
+//! [`Follower::next`] returns the error, and the next call opens a new
+//! consumer right after the last stream sequence it read: no reset, no
+//! message lost or repeated.
 
 use std::fmt;
 use std::sync::Arc;
@@ -105,6 +110,10 @@ pub struct Follower {
     document: Value,
     /// The snapshot of the last start, to notice one that did not move.
     started_from: (Epoch, u64, u64),
+    /// The last stream sequence read, where a new consumer starts after.
+    sequence: u64,
+    /// The consumer failed: open a new one after `sequence` first.
+    reopen: bool,
     /// A reset decided but not done yet: a cancelled [`Follower::next`]
     /// does it at the next call.
     pending: Option<ResetReason>,
@@ -142,6 +151,8 @@ impl Follower {
             kv,
             messages,
             started_from: (record.epoch.clone(), record.version, record.sequence),
+            sequence: record.sequence,
+            reopen: false,
             epoch: record.epoch,
             version: record.version,
             document: record.document,
@@ -169,21 +180,30 @@ impl Follower {
                 self.pending = None;
                 return Ok(FollowEvent::Reset(reason));
             }
+            if self.reopen {
+                self.messages = open(&self.stream, &self.instrument, self.sequence).await?;
+                self.reopen = false;
+            }
             let message = match self.messages.next().await {
                 Some(Ok(message)) => message,
                 Some(Err(e)) => {
+                    self.reopen = true;
                     return Err(Error::unavailable(
                         &format!("cannot read the stream of {}", self.instrument),
                         e,
-                    ))
+                    ));
                 }
                 None => {
+                    self.reopen = true;
                     return Err(Error::new(
                         Kind::Unavailable,
                         format!("the stream of {} ended", self.instrument),
-                    ))
+                    ));
                 }
             };
+            if let Ok(info) = message.info() {
+                self.sequence = info.stream_sequence;
+            }
             let epoch = message
                 .headers
                 .as_ref()
@@ -260,6 +280,8 @@ impl Follower {
             tokio::time::sleep(SAME_SNAPSHOT_PAUSE).await;
         }
         self.messages = open(&self.stream, &self.instrument, record.sequence).await?;
+        self.reopen = false;
+        self.sequence = record.sequence;
         self.started_from = start;
         self.epoch = record.epoch;
         self.version = record.version;

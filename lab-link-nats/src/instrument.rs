@@ -10,6 +10,10 @@ use crate::error::{Error, Kind};
 /// instrument.
 pub const SNAPSHOT_BUCKET: &str = "lab-link-snapshots";
 
+/// The queue group a primary answers commands in: when two run by
+/// mistake, each command runs on one of them only.
+pub const COMMAND_QUEUE_GROUP: &str = "lab-link-primary";
+
 /// The header carrying the primary's epoch on every patch message.
 pub const EPOCH_HEADER: &str = "Lab-Link-Epoch";
 
@@ -20,6 +24,7 @@ pub const EPOCH_HEADER: &str = "Lab-Link-Epoch";
 /// | --- | --- |
 /// | JetStream stream | `LAB_LINK_<name>` |
 /// | patch subject | `lab-link.<name>.patch` |
+/// | command subject | `lab-link.<name>.command` |
 /// | snapshot | key `<name>` in the KV bucket `lab-link-snapshots` |
 ///
 /// ```
@@ -28,6 +33,7 @@ pub const EPOCH_HEADER: &str = "Lab-Link-Epoch";
 /// let supply = Instrument::new("supply-7")?;
 /// assert_eq!(supply.stream_name(), "LAB_LINK_supply-7");
 /// assert_eq!(supply.patch_subject(), "lab-link.supply-7.patch");
+/// assert_eq!(supply.command_subject(), "lab-link.supply-7.command");
 /// assert_eq!(supply.snapshot_key(), "supply-7");
 /// assert!(Instrument::new("a.b").is_err());
 /// # Ok::<(), lab_link_nats::Error>(())
@@ -76,6 +82,12 @@ impl Instrument {
     /// The subject its patch messages are published on.
     pub fn patch_subject(&self) -> String {
         format!("lab-link.{}.patch", self.name)
+    }
+
+    /// The subject its primary answers commands on (NATS request/reply,
+    /// in the queue group [`COMMAND_QUEUE_GROUP`]).
+    pub fn command_subject(&self) -> String {
+        format!("lab-link.{}.command", self.name)
     }
 
     /// Its key in the [`SNAPSHOT_BUCKET`].

@@ -17,6 +17,8 @@
 //! - [`Follower`] keeps a replica of one instrument from its snapshot and
 //!   stream, yielding the primary's patch messages, and starts over from
 //!   the snapshot on a gap or when the primary changed ([`Epoch`]).
+//! - [`CommandResponder`] answers, on the primary, the commands relays
+//!   send over NATS request/reply; [`request_command`] sends one.
 //! - [`Instrument`] names an instrument and derives the NATS names.
 //!
 //! # Example
@@ -55,6 +57,7 @@
 //! | --- | --- |
 //! | stream of an instrument's patches | `LAB_LINK_<name>`, subject `lab-link.<name>.patch` |
 //! | message id of version `v` | `<epoch>:<v>` (`Nats-Msg-Id`), epoch also in `Lab-Link-Epoch` |
+//! | commands (request/reply) | `lab-link.<name>.command`, queue group `lab-link-primary` |
 //! | snapshot | key `<name>` of the KV bucket `lab-link-snapshots` |
 //!
 //! The message payload is the level-1 `patch` message, byte for byte what a
@@ -64,7 +67,7 @@
 //!
 //! # What it leaves out (for now)
 //!
-//! Commands over NATS request/reply, streams (`stream_*` messages), and a
+//! Streams (`stream_*` messages), and a
 //! lease that would keep a second primary from taking an instrument over
 //! at start: today the newest primary wins and the older one is fenced.
 //! The relay that serves viewers from a follower is the crate
@@ -75,15 +78,17 @@
 //! [`Epoch`]: lab_link_core::Epoch
 #![doc(test(attr(deny(warnings))))]
 
+mod commands;
 mod error;
 mod follower;
 mod instrument;
 mod publisher;
 mod snapshot;
 
+pub use commands::{request_command, CommandAnswer, CommandResponder, UNAVAILABLE};
 pub use error::Error;
 pub use follower::{FollowEvent, Follower, ResetReason};
-pub use instrument::{Instrument, EPOCH_HEADER, SNAPSHOT_BUCKET};
+pub use instrument::{Instrument, COMMAND_QUEUE_GROUP, EPOCH_HEADER, SNAPSHOT_BUCKET};
 pub use publisher::{Published, Publisher, PublisherConfig};
 
 /// The NATS client this crate is built on, so that an application connects

@@ -3,34 +3,48 @@
 //!
 //! A [`Relay`] follows the instrument with a
 //! [`Follower`](lab_link_nats::Follower) and keeps the document in a
-//! `LabSync<Value>` of its own, which the ordinary server
-//! (`lab-link-server`) serves: `GET /sync/state` and `/sync/ws` answer
-//! exactly as they do on a primary, for lab-link 0.5.0 clients too. The
-//! relay needs nothing new of the core: each followed patch is applied
-//! with [`LabSync::apply_patch`], and a start-over of the follower (a gap,
-//! a restarted primary) becomes one patch from the old document to the new
-//! one ([`LabSync::load_state`]).
+//! [`Replica`], which the ordinary server (`lab-link-server`) serves
+//! through [`SyncSource`]: `GET /sync/state` and `/sync/ws` answer exactly
+//! as they do on a primary, for lab-link 0.5.0 clients too.
 //!
 //! # Versions
 //!
-//! The relay's `LabSync` counts its own versions (and has its own
-//! [`Epoch`](lab_link_core::Epoch)): one per followed patch, so they
-//! advance with the primary's, but they start at 0 when the relay starts,
-//! and a start-over is one version however far the primary moved or went
-//! back. A viewer therefore never sees a version go back, even across a
-//! restarted primary, and never needs to know about epochs; the price is
-//! that two relays number the same state differently, so a viewer cannot
-//! carry `?since=` from one relay to another.
+//! The replica has the primary's versions and epoch: each followed patch
+//! message is applied at exactly the next version and forwarded to the
+//! viewers as the primary serialised it, metadata (`originClientId`,
+//! `requestId`, `command`) included, and kept in the relay's own resume
+//! log. So a viewer's `?since=N` resumes on any relay of the instrument
+//! whose log holds the versions after N: a viewer moves from one relay to
+//! another without a snapshot. Each patch costs the relay what it costs
+//! the primary's store: its operations applied, no copy or diff of the
+//! document.
+//!
+//! When the follower starts over from the snapshot (a gap in the stream,
+//! a restarted primary with a new epoch), the replica re-bases on that
+//! snapshot and every viewer is sent it as a `snapshot` message (without
+//! `clientId`), which clients take as a reset: a viewer's replica is never
+//! continued across a gap.
+//!
+//! # Commands
+//!
+//! A viewer's command is sent to the primary over NATS request/reply
+//! ([`request_command`]; the primary runs a
+//! [`CommandResponder`](lab_link_nats::CommandResponder)), with the
+//! viewer's principal when the relay's server has access control on. The
+//! ack (or error) reaches the viewer only once the relay's replica has
+//! applied the version the primary answered at, so it follows the
+//! command's patches, as on the primary. When the primary cannot be
+//! reached (NATS down, no primary, no answer within the command time-out)
+//! the viewer gets a `command_error` with the code `unavailable`; so it
+//! does when the replica does not reach the answer's version within the
+//! time-out (the command ran, but its ack cannot be delivered in order).
 //!
 //! # What it leaves out (for now)
 //!
-//! Commands (a viewer's command is answered `unknown_command`: the relay
-//! registers none), the command metadata of patches (`originClientId`,
-//! `requestId`, `command`: the relay's patches carry none), streams,
-//! `/sync/schema` of the primary, access control and several instruments
-//! in one relay. Each patch costs the relay a copy and a diff of the
-//! document (what `apply_patch` does to check a write); a core API that
-//! commits given operations as they are would save that.
+//! Streams, `/sync/schema` of the primary (the relay's lists no commands),
+//! the epoch on the wire (a viewer that moves to a relay of a restarted
+//! primary whose versions reached its own resumes as if it were the same
+//! one) and several instruments in one relay.
 //!
 //! ```no_run
 //! use lab_link_nats::Instrument;
@@ -40,29 +54,42 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let nats = lab_link_nats::async_nats::connect("nats://127.0.0.1:4222").await?;
 //! let relay = Relay::start(nats, &Instrument::new("supply")?).await?;
-//! lab_link_server::serve(relay.sync().clone(), "127.0.0.1:8001").await?;
+//! lab_link_server::serve(relay.source(), "127.0.0.1:8001").await?;
 //! # Ok(())
 //! # }
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use lab_link_core::protocol::ServerMessage;
-use lab_link_core::LabSync;
-use lab_link_nats::{Error, FollowEvent, Follower, Instrument};
-use serde_json::Value;
+use lab_link_core::command::{CommandContext, CommandError, CommandFuture};
+use lab_link_core::{Epoch, Replica, SyncSource};
+use lab_link_nats::async_nats::Client;
+use lab_link_nats::{
+    request_command, CommandAnswer, Error, FollowEvent, Follower, Instrument, UNAVAILABLE,
+};
+use serde_json::{Map, Value};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How long the relay waits before it reads the stream again after NATS
 /// failed to answer.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
-/// One instrument followed from JetStream into a `LabSync<Value>` to
-/// serve. Dropping it stops following (the document stays as it was).
+/// How long a relay waits for the primary's answer to a command, and then
+/// for its replica to reach the answer's version (see
+/// [`Relay::start_with_timeout`]).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The replica's epoch and version, as the follow task last left them.
+type Position = (Epoch, u64);
+
+/// One instrument followed from JetStream into a [`Replica`] to serve.
+/// Dropping it stops following (the replica stays as it was).
 #[derive(Debug)]
 pub struct Relay {
-    sync: LabSync<Value>,
+    replica: Replica,
     task: JoinHandle<()>,
 }
 
@@ -77,20 +104,54 @@ impl Relay {
     /// # Cancel safety
     ///
     /// Cancel safe: nothing runs until it returns.
-    pub async fn start(
-        client: lab_link_nats::async_nats::Client,
-        instrument: &Instrument,
-    ) -> Result<Self, Error> {
-        let follower = Follower::start(client, instrument).await?;
-        let sync = LabSync::new(follower.document().clone());
-        let task = tokio::spawn(follow(follower, sync.clone()));
-        Ok(Self { sync, task })
+    pub async fn start(client: Client, instrument: &Instrument) -> Result<Self, Error> {
+        Self::start_with_timeout(client, instrument, DEFAULT_COMMAND_TIMEOUT).await
     }
 
-    /// The replica to serve (pass it to `lab_link_server::serve` or
-    /// `Server::builder().bind`).
-    pub fn sync(&self) -> &LabSync<Value> {
-        &self.sync
+    /// As [`start`](Relay::start), with the time-out of commands: how long
+    /// the relay waits for the primary's answer, and then for its replica
+    /// to reach the answer's version, before it answers `unavailable`.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Relay::start).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing runs until it returns.
+    pub async fn start_with_timeout(
+        client: Client,
+        instrument: &Instrument,
+        command_timeout: Duration,
+    ) -> Result<Self, Error> {
+        let follower = Follower::start(client.clone(), instrument).await?;
+        let (position, positions) = watch::channel((follower.epoch().clone(), follower.version()));
+        let commands = Commands {
+            client,
+            instrument: instrument.clone(),
+            positions,
+            timeout: command_timeout,
+        };
+        let replica = Replica::new(
+            follower.epoch().clone(),
+            follower.version(),
+            follower.document().clone(),
+        )
+        .with_commands(move |ctx, params| commands.forward(ctx, params));
+        let task = tokio::spawn(follow(follower, replica.clone(), position));
+        Ok(Self { replica, task })
+    }
+
+    /// The replica, with the primary's versions and epoch.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The replica as the server takes it: pass it to
+    /// `lab_link_server::serve`, `Server::builder().bind` or
+    /// `Routes::new`.
+    pub fn source(&self) -> Arc<dyn SyncSource> {
+        Arc::new(self.replica.clone())
     }
 }
 
@@ -100,43 +161,80 @@ impl Drop for Relay {
     }
 }
 
-/// Applies every followed change to `sync`, for as long as the relay lives.
-async fn follow(mut follower: Follower, sync: LabSync<Value>) {
+/// Sends viewers' commands to the primary.
+struct Commands {
+    client: Client,
+    instrument: Instrument,
+    /// Where the replica is: an answer is delivered once it is there.
+    positions: watch::Receiver<Position>,
+    timeout: Duration,
+}
+
+impl Commands {
+    fn forward(&self, ctx: CommandContext, params: Map<String, Value>) -> CommandFuture {
+        let (client, instrument) = (self.client.clone(), self.instrument.clone());
+        let (mut positions, timeout) = (self.positions.clone(), self.timeout);
+        Box::pin(async move {
+            let answer = request_command(&client, &instrument, &ctx, params, timeout).await?;
+            reached(&mut positions, &answer, timeout).await?;
+            answer.outcome
+        })
+    }
+}
+
+/// Waits until the replica has applied the version `answer` was given at.
+async fn reached(
+    positions: &mut watch::Receiver<Position>,
+    answer: &CommandAnswer,
+    timeout: Duration,
+) -> Result<(), CommandError> {
+    let there =
+        positions.wait_for(|(epoch, version)| *epoch == answer.epoch && *version >= answer.version);
+    match tokio::time::timeout(timeout, there).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(CommandError::new(
+            UNAVAILABLE,
+            format!(
+                "the command ran on the primary (version {}), but this relay did not receive \
+                 its changes within {timeout:?}",
+                answer.version
+            ),
+        )),
+    }
+}
+
+/// Applies every followed change to `replica`, for as long as the relay
+/// lives, and tells `position` where it is.
+async fn follow(mut follower: Follower, replica: Replica, position: watch::Sender<Position>) {
     loop {
         match follower.next().await {
             Ok(FollowEvent::Patch { message, version }) => {
-                let applied = match ServerMessage::parse(&message) {
-                    Ok(ServerMessage::Patch { patch, .. }) => {
-                        sync.apply_patch(patch.into_owned()).is_ok()
-                    }
-                    _ => false,
-                };
-                if !applied {
+                if let Err(e) = replica.apply(message) {
                     // The follower applied it to its own document: take
-                    // that document as it is rather than diverge.
-                    tracing::warn!(
-                        version,
-                        "a followed patch did not apply: loading the follower's document"
-                    );
-                    load(&sync, &follower);
+                    // that document rather than diverge.
+                    tracing::warn!(version, "{e}: re-basing on the follower's document");
+                    rebase(&replica, &follower);
                 }
             }
             Ok(FollowEvent::Reset(reason)) => {
                 tracing::info!(?reason, version = follower.version(), epoch = %follower.epoch(), "the follower started over from a snapshot");
-                load(&sync, &follower);
+                rebase(&replica, &follower);
             }
             Err(e) => {
                 tracing::warn!("{e}; reading again in {RETRY_PAUSE:?}");
                 tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
             }
         }
+        position.send_replace((follower.epoch().clone(), follower.version()));
     }
 }
 
-/// Makes `sync`'s document the follower's, as one patch.
-fn load(sync: &LabSync<Value>, follower: &Follower) {
-    if let Err(e) = sync.load_state(follower.document().clone()) {
-        // A `Value` takes any JSON document: this cannot fail.
-        tracing::error!("the relay cannot load the followed document: {e}");
-    }
+/// Makes the replica the follower's document, version and epoch.
+fn rebase(replica: &Replica, follower: &Follower) {
+    replica.rebase(
+        follower.epoch().clone(),
+        follower.version(),
+        follower.document().clone(),
+    );
 }

@@ -51,7 +51,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let server = Server::builder()
-        .bind(relay.sync().clone(), flags.bind.as_str())
+        .bind(relay.source(), flags.bind.as_str())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", flags.bind))?;
     println!("lab-link relay listening on http://{}", server.local_addr());

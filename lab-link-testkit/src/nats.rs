@@ -52,16 +52,11 @@ impl NatsServer {
     /// the server does not start or get ready in time (a test helper fails
     /// loudly, with the server's own log).
     pub fn start() -> Self {
-        let binary = find_binary().unwrap_or_else(|| {
-            panic!(
-                "NatsServer: `nats-server` is not installed (not on PATH nor in /usr/sbin): \
-                 run `cargo xtask setup`, or as root `apt-get install nats-server`"
-            )
-        });
+        let binary = binary();
         let store_dir = temporary_dir();
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
-            match spawn(&binary, &store_dir) {
+            match spawn(&binary, &store_dir, free_port()) {
                 Ok((child, addr)) => {
                     return Self {
                         child,
@@ -90,6 +85,48 @@ impl NatsServer {
     pub fn store_dir(&self) -> &Path {
         &self.store_dir
     }
+
+    /// Kills the server (SIGKILL, as a crash would) and starts it again on
+    /// the same port with the same store, waiting until it accepts
+    /// clients: what JetStream had stored is there again, and clients
+    /// reconnect to the same URL. Call it from a blocking context or
+    /// `tokio::task::spawn_blocking` when clients must keep running.
+    ///
+    /// ```
+    /// use lab_link_testkit::NatsServer;
+    ///
+    /// let mut nats = NatsServer::start();
+    /// let url = nats.url();
+    /// nats.restart(std::time::Duration::from_millis(100));
+    /// assert_eq!(nats.url(), url);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the server does not get ready again on its port within 10 s.
+    pub fn restart(&mut self, down_for: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down_for);
+        let binary = binary();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            // The port may linger a moment after the kill: try again.
+            match spawn(&binary, &self.store_dir, self.addr) {
+                Ok((child, _)) => {
+                    self.child = child;
+                    return;
+                }
+                Err(log) if Instant::now() >= deadline => {
+                    panic!(
+                        "NatsServer: nats-server did not restart on {}:\n{log}",
+                        self.addr
+                    )
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
 }
 
 impl Drop for NatsServer {
@@ -98,6 +135,16 @@ impl Drop for NatsServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.store_dir);
     }
+}
+
+/// The binary, or a panic that says how to install it.
+fn binary() -> PathBuf {
+    find_binary().unwrap_or_else(|| {
+        panic!(
+            "NatsServer: `nats-server` is not installed (not on PATH nor in /usr/sbin): \
+             run `cargo xtask setup`, or as root `apt-get install nats-server`"
+        )
+    })
 }
 
 fn find_binary() -> Option<PathBuf> {
@@ -121,10 +168,9 @@ fn temporary_dir() -> PathBuf {
     dir
 }
 
-/// Starts one server on a free port and waits until it is ready; on
-/// failure the process is gone and the error is its log.
-fn spawn(binary: &Path, store_dir: &Path) -> Result<(Child, SocketAddr), String> {
-    let addr = free_port();
+/// Starts one server on `addr` and waits until it is ready; on failure
+/// the process is gone and the error is its log.
+fn spawn(binary: &Path, store_dir: &Path, addr: SocketAddr) -> Result<(Child, SocketAddr), String> {
     let mut child = Command::new(binary)
         .args(["--addr", "127.0.0.1", "--port"])
         .arg(addr.port().to_string())

@@ -231,13 +231,17 @@ pub mod client {
 }
 
 /// Scaling out over NATS JetStream (`lab-link-nats`): a primary's
-/// [`Publisher`](nats::Publisher), a [`Follower`](nats::Follower) that keeps
-/// a replica from the stream elsewhere. Needs the `nats` feature.
+/// [`Publisher`](nats::Publisher) and
+/// [`CommandResponder`](nats::CommandResponder), a
+/// [`Follower`](nats::Follower) that keeps a replica from the stream
+/// elsewhere, and [`request_command`](nats::request_command) to run a
+/// command on the primary. Needs the `nats` feature.
 #[cfg(feature = "nats")]
 pub mod nats {
     pub use lab_link_nats::{
-        async_nats, Error, FollowEvent, Follower, Instrument, Published, Publisher,
-        PublisherConfig, ResetReason, EPOCH_HEADER, SNAPSHOT_BUCKET,
+        async_nats, request_command, CommandAnswer, CommandResponder, Error, FollowEvent, Follower,
+        Instrument, Published, Publisher, PublisherConfig, ResetReason, COMMAND_QUEUE_GROUP,
+        EPOCH_HEADER, SNAPSHOT_BUCKET, UNAVAILABLE,
     };
 }
 

@@ -258,8 +258,8 @@ fn churn_document(version: u64) -> Value {
 
 /// A relay fed from NATS JetStream serves the reference client as the
 /// primary would: its replica equals the primary's document at every
-/// version (the relay started at the primary's version 0, so the numbers
-/// agree) and `GET /sync/state` of the relay at the end.
+/// version (the relay serves the primary's versions) and `GET /sync/state`
+/// of the relay at the end.
 #[tokio::test]
 async fn python_replica_follows_a_relay_fed_from_nats() {
     use lab_link_nats::{async_nats, Instrument, Publisher, PublisherConfig};
@@ -275,7 +275,7 @@ async fn python_replica_follows_a_relay_fed_from_nats() {
     let relay = lab_link_relay::Relay::start(nats, &instrument)
         .await
         .unwrap();
-    let server = TestServer::start(relay.sync().clone(), ServerConfig::default()).await;
+    let server = TestServer::start(relay.source(), ServerConfig::default()).await;
     let mut python = Python::spawn(REPLICA_SCRIPT, &server.ws_url(), &[]);
     let snapshot = python.expect("snapshot").await;
     assert_eq!(snapshot["version"], 0);
@@ -288,7 +288,7 @@ async fn python_replica_follows_a_relay_fed_from_nats() {
     events.extend(python.finish(primary.version()).await);
     let patches = check_replicas(&events, |version| Some(churn_document(version)));
     assert_eq!(patches, 30, "one patch event per version: {events:#?}");
-    server.check_final(relay.sync(), &events).await;
+    server.check_final(&primary, &events).await;
     server.stop().await;
 }
 

@@ -32,6 +32,18 @@ impl Principal {
         &self.name
     }
 
+    /// The capabilities it holds, sorted (`*` stands for all).
+    ///
+    /// ```
+    /// use lab_link_core::command::Principal;
+    ///
+    /// let principal = Principal::new("operator", ["read_state", "control"]);
+    /// assert_eq!(principal.capabilities().collect::<Vec<_>>(), ["control", "read_state"]);
+    /// ```
+    pub fn capabilities(&self) -> impl Iterator<Item = &str> {
+        self.capabilities.iter().map(String::as_str)
+    }
+
     /// Whether it holds `capability`, or the wildcard `*`.
     ///
     /// ```

@@ -100,9 +100,7 @@ impl<S> Shared<S> {
         let dropped = std::mem::take(&mut *self.dropped_inside());
         inner.batch_depth -= dropped.batches;
         if !dropped.subscriptions.is_empty() {
-            inner
-                .listeners
-                .retain(|(id, _)| !dropped.subscriptions.contains(id));
+            inner.listeners.remove(&dropped.subscriptions);
         }
     }
 }
@@ -113,7 +111,7 @@ impl<S: Reactive + Send> SharedOps for Shared<S> {
             self.dropped_inside().subscriptions.push(id);
             return;
         }
-        lock(self).listeners.retain(|(listener, _)| *listener != id);
+        lock(self).listeners.remove(&[id]);
     }
 
     fn end_batch(&self) {

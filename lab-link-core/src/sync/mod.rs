@@ -34,12 +34,15 @@
 
 mod commands;
 mod dynamic;
+mod listeners;
 mod lock;
+mod replica;
 mod source;
 mod streams;
 
 pub use dynamic::{DynamicError, Transaction};
 pub use lock::{Batch, Subscription};
+pub use replica::{Replica, ReplicaError};
 pub use source::{Start, SyncSource};
 
 use std::collections::BTreeMap;
@@ -58,6 +61,7 @@ use crate::updater::TypedUpdater;
 use crate::{diff, Committed, Epoch, PatchMeta, PatchOp, Since, Snapshot, Store, StoreConfig};
 
 use commands::write;
+use listeners::{Listener, Listeners};
 use lock::{DroppedInside, LockGuard, SharedOps};
 
 /// The authoritative state of an instrument, shared by the code that owns
@@ -131,11 +135,8 @@ struct Inner<S> {
     pending_meta: PatchMeta,
     /// Open [`Batch`] guards.
     batch_depth: usize,
-    listeners: Vec<(u64, Listener)>,
-    next_listener_id: u64,
+    listeners: Listeners,
 }
-
-type Listener = Box<dyn FnMut(&Committed) + Send>;
 
 /// The state held by a [`LabSync`], locked for reading.
 ///
@@ -220,8 +221,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
                     recorder: Recorder::new(),
                     pending_meta: PatchMeta::default(),
                     batch_depth: 0,
-                    listeners: Vec::new(),
-                    next_listener_id: 0,
+                    listeners: Listeners::default(),
                 }),
                 dropped_inside: Mutex::default(),
                 commands: RwLock::default(),
@@ -459,9 +459,7 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
 
     /// Adds `listener` under the held lock.
     fn listen(&self, inner: &mut Inner<S>, listener: Listener) -> Subscription {
-        let id = inner.next_listener_id;
-        inner.next_listener_id += 1;
-        inner.listeners.push((id, listener));
+        let id = inner.listeners.add(listener);
         let shared: Arc<dyn SharedOps> = self.shared.clone();
         Subscription::new(Arc::downgrade(&shared), id)
     }
@@ -548,18 +546,6 @@ impl<S> fmt::Debug for LabSync<S> {
 }
 
 impl<S: Reactive> Inner<S> {
-    /// Where a subscriber that holds `since` starts: the patches after it
-    /// when the log still has them all (at most `max_resume`), else a
-    /// snapshot.
-    fn start(&mut self, since: Option<u64>, max_resume: usize) -> Start {
-        match since.map(|version| (version, self.store.since(version))) {
-            Some((version, Since::Patches(patches))) if patches.len() <= max_resume => {
-                Start::Resume { version, patches }
-            }
-            _ => Start::Snapshot(self.store.snapshot()),
-        }
-    }
-
     /// Commits the recorded operations, if any.
     fn flush(&mut self) {
         let ops = self.recorder.take_ops();
@@ -604,15 +590,7 @@ impl<S: Reactive> Inner<S> {
     }
 
     fn notify(&mut self, committed: &Committed) {
-        self.listeners.retain_mut(|(id, listener)| {
-            match catch_unwind(AssertUnwindSafe(|| listener(committed))) {
-                Ok(()) => true,
-                Err(_) => {
-                    tracing::error!("lab-link: patch listener {id} panicked; it is removed");
-                    false
-                }
-            }
-        });
+        self.listeners.notify(committed);
     }
 }
 

@@ -18,7 +18,7 @@ use crate::command::{
     with_meta, CommandContext, CommandError, CommandFuture, CommandInfo, CommandPolicy,
 };
 use crate::reactive::Reactive;
-use crate::stream::{StreamMessage, StreamSubscription};
+use crate::stream::{StreamHub, StreamMessage, StreamSubscription};
 use crate::updater::Updater;
 use crate::{Committed, Epoch, Snapshot};
 
@@ -199,7 +199,7 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
         listener: Box<dyn FnMut(&Committed) + Send>,
     ) -> Subscription {
         let mut inner = self.lock();
-        on_start(inner.start(since, max_resume));
+        on_start(inner.store.start(since, max_resume));
         self.listen(&mut inner, listener)
     }
 
@@ -212,21 +212,13 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
         stream_listener: Box<dyn FnMut(&StreamMessage) + Send>,
     ) -> (Subscription, StreamSubscription) {
         let mut inner = self.lock();
-        let mut streams = self.shared.streams.lock();
-        on_start(inner.start(since, max_resume), streams.snapshots());
-        let stream_subscription = streams.listen(&self.shared.streams, stream_listener);
-        (self.listen(&mut inner, listener), stream_subscription)
+        let start = inner.store.start(since, max_resume);
+        let streams = start_with_streams(&self.shared.streams, start, on_start, stream_listener);
+        (self.listen(&mut inner, listener), streams)
     }
 
     fn with_stream_snapshot(&self, id: &str, on_snapshot: &mut dyn FnMut(StreamMessage)) -> bool {
-        let streams = self.shared.streams.lock();
-        match streams.snapshot(id) {
-            Some(snapshot) => {
-                on_snapshot(snapshot);
-                true
-            }
-            None => false,
-        }
+        stream_snapshot(&self.shared.streams, id, on_snapshot)
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -327,5 +319,34 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
         let mut out = Vec::new();
         S::history_paths(&mut String::new(), &mut out);
         out
+    }
+}
+
+/// Hands `on_start` the start and every stream's snapshot under the
+/// streams' lock (the caller holds the state's lock: the lock order), and
+/// registers `stream_listener` under the same lock.
+pub(super) fn start_with_streams(
+    hub: &Arc<StreamHub>,
+    start: Start,
+    on_start: &mut dyn FnMut(Start, Vec<StreamMessage>),
+    stream_listener: Box<dyn FnMut(&StreamMessage) + Send>,
+) -> StreamSubscription {
+    let mut streams = hub.lock();
+    on_start(start, streams.snapshots());
+    streams.listen(hub, stream_listener)
+}
+
+/// [`SyncSource::with_stream_snapshot`] of a hub.
+pub(super) fn stream_snapshot(
+    hub: &StreamHub,
+    id: &str,
+    on_snapshot: &mut dyn FnMut(StreamMessage),
+) -> bool {
+    match hub.lock().snapshot(id) {
+        Some(snapshot) => {
+            on_snapshot(snapshot);
+            true
+        }
+        None => false,
     }
 }
