@@ -81,6 +81,17 @@ async function until(predicate, what, ms = 5000) {
   }
 }
 
+/**
+ * Channel `channel`'s bias in `lab`'s replica.
+ *
+ * @param {LabLinkClient} lab
+ * @param {number} channel
+ * @returns {number}
+ */
+function bias(lab, channel) {
+  return /** @type {any} */ (lab.state).channels[channel].bias_voltage;
+}
+
 /** @param {string} url */
 async function serverState(url) {
   return (await fetch(`${url}/sync/state`)).json();
@@ -191,26 +202,8 @@ describe('against the demo', { timeout: 60_000 }, () => {
     await until(() => problems.length > 0, 'the schema check');
     assert.deepEqual(problems.map((p) => [p.kind, p.actual]), [['schema_mismatch', EXPECTED_SCHEMA.schemaHash]]);
   });
-});
 
-describe('long-running commands against the demo', { timeout: 60_000 }, () => {
-  /** @type {{ url: string, stop: () => Promise<void> }} */
-  let demo;
-  before(async () => {
-    demo = await startDemo();
-  });
-  after(async () => {
-    await demo?.stop();
-  });
-
-  /**
-   * Channel `channel`'s bias in `lab`'s replica.
-   *
-   * @param {LabLinkClient} lab
-   * @param {number} channel
-   * @returns {number}
-   */
-  const bias = (lab, channel) => /** @type {any} */ (lab.state).channels[channel].bias_voltage;
+  // Long-running commands: the demo's ramp_channel.
 
   test('a ramp reports its progress in order, all before its ack', async () => {
     const lab = await connect(demo.url, { level: 2 });
