@@ -493,8 +493,11 @@ var LabLinkClient = class {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #timer = void 0;
   #nextRequest = 0;
-  /** @type {Map<string, { resolve: (result: unknown) => void, reject: (error: CommandError) => void, command: string, onProgress?: (progress: ClientEvents['progress']) => void }>} */
+  /** @type {Map<string, { resolve: (result: unknown) => void, reject: (error: CommandError) => void, command: string, onProgress?: (progress: CommandProgress) => void }>} */
   #pending = /* @__PURE__ */ new Map();
+  /** The commands running on the server (level 2), oldest first; a new array on each change. */
+  /** @type {readonly RunningCommand[]} */
+  #running = Object.freeze([]);
   /** @type {Set<{ tokens: string[], callback: PointerCallback, last: unknown }>} */
   #subscriptions = /* @__PURE__ */ new Set();
   /** @type {Map<string, Set<(stream: StreamState) => void>>} */
@@ -548,6 +551,21 @@ var LabLinkClient = class {
   get clientId() {
     return this.#clientId;
   }
+  /**
+   * The commands running on the server, whoever started them, oldest
+   * first (level 2; always empty at level 1). A new array after each
+   * change, announced by a `running` event.
+   *
+   * @example
+   * client.on('running', ({ running }) => {
+   *   list.textContent = running.map((r) => `${r.command} ${Math.round((r.progress?.fraction ?? 0) * 100)} %`).join(', ');
+   * });
+   *
+   * @returns {readonly RunningCommand[]}
+   */
+  get running() {
+    return this.#running;
+  }
   /** `connecting`, `open`, `closed`, or `unauthorized` after a refused or ended credential. */
   get status() {
     return this.#status;
@@ -587,6 +605,7 @@ var LabLinkClient = class {
   /**
    * Runs the command `name` on the server. Resolves with its `result`
    * once its ack arrives, by which time its patches are in the replica.
+   * At level 2, `onProgress` hears its progress and `signal` cancels it.
    *
    * @example
    * const { value } = await client.command('set_channel', { channel: 0, value: 1.25 });
@@ -595,48 +614,90 @@ var LabLinkClient = class {
    * @param {object} [params] the command's parameters by name
    * @param {CommandOptions} [options]
    * @returns {Promise<unknown>}
-   * @throws {CommandError} (rejects) the server's `command_error`, or
-   *   `not_connected`, `connection_lost`, `invalid_params` (not JSON)
+   * @throws {CommandError} (rejects) the server's `command_error` (such as
+   *   `cancelled`, `timeout`, `busy`), or `not_connected`,
+   *   `connection_lost`, `invalid_params` (not JSON), `level_2_required`
    */
   command(name, params = {}, options = {}) {
+    return this.startCommand(name, params, options).result;
+  }
+  /**
+   * Sends the command `name` and returns at once with its handle: its
+   * `requestId`, the promise of its `result` (as `command`), and
+   * `cancel()` for a Stop button (level 2).
+   *
+   * @example
+   * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 }, {
+   *   onProgress: ({ fraction }) => (bar.value = fraction),
+   * });
+   * stop.onclick = () => ramp.cancel();
+   * const { value } = await ramp.result;
+   *
+   * @param {string} name
+   * @param {object} [params] the command's parameters by name
+   * @param {CommandOptions} [options]
+   * @returns {CommandHandle}
+   */
+  startCommand(name, params = {}, options = {}) {
     const requestId = `js${this.#nextRequest += 1}`;
+    const refused = (error) => ({ requestId, result: Promise.reject(error), cancel: () => false });
+    if (this.#options.level < 2 && (options.onProgress || options.signal)) {
+      return refused(levelRequired("progress and cancellation", name, requestId));
+    }
     const socket = this.#socket;
     if (!socket || socket.readyState !== OPEN) {
-      return Promise.reject(
-        new CommandError({ code: "not_connected", message: "not connected to the server", command: name, requestId })
-      );
+      return refused(new CommandError({ code: "not_connected", message: "not connected to the server", command: name, requestId }));
+    }
+    if (options.signal?.aborted) {
+      return refused(new CommandError({ code: "cancelled", message: "cancelled before it was sent", command: name, requestId }));
     }
     let text;
     try {
       text = JSON.stringify({ type: "command", command: name, params, requestId });
     } catch (error) {
-      return Promise.reject(
-        new CommandError({ code: "invalid_params", message: `the params are not JSON: ${error}`, display: "inline", command: name, requestId })
-      );
+      return refused(new CommandError({ code: "invalid_params", message: `the params are not JSON: ${error}`, display: "inline", command: name, requestId }));
     }
     if (options.optimistic) {
       try {
         applyPatch(this.#view, options.optimistic);
       } catch (error) {
         if (!(error instanceof PatchError)) throw error;
-        return Promise.reject(
+        return refused(
           new CommandError({ code: "invalid_params", message: `the optimistic edit does not apply: ${error.message}`, display: "inline", command: name, requestId })
         );
       }
     }
-    return new Promise((resolve, reject) => {
+    const result = new Promise((resolve, reject) => {
       this.#pending.set(requestId, { resolve, reject, command: name, onProgress: options.onProgress });
       socket.send(text);
       if (options.optimistic) {
         this.#optimistic.set(requestId, options.optimistic);
         this.#refresh(false);
       }
-      options.signal?.addEventListener("abort", () => {
-        if (this.#pending.has(requestId) && this.#options.level >= 2) {
-          this.#send({ type: "cancel", requestId });
-        }
-      }, { once: true });
+      options.signal?.addEventListener("abort", () => this.cancel(requestId), { once: true });
     });
+    return { requestId, result, cancel: () => this.cancel(requestId) };
+  }
+  /**
+   * Asks the server to cancel this connection's command `requestId`
+   * (level 2). The command stops where it is, keeps what it changed, and
+   * its promise rejects with the code `cancelled`. Returns false, sending
+   * nothing, when no such command is waiting for its answer.
+   *
+   * @example
+   * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 });
+   * client.cancel(ramp.requestId);
+   *
+   * @param {string} requestId
+   * @returns {boolean} whether a `cancel` was sent
+   * @throws {CommandError} `level_2_required` on a level-1 client
+   */
+  cancel(requestId) {
+    const pending = this.#pending.get(requestId);
+    if (this.#options.level < 2) throw levelRequired("cancel", pending?.command, requestId);
+    if (!pending || this.#socket?.readyState !== OPEN) return false;
+    this.#send({ type: "cancel", requestId });
+    return true;
   }
   /**
    * Calls `callback(value, version)` with the value at `pointer` now (if
@@ -867,6 +928,7 @@ var LabLinkClient = class {
       this.#optimistic.clear();
       this.#refresh(false);
     }
+    if (this.#running.length > 0) this.#setRunning({ running: Object.freeze([]), change: "cleared" });
   }
   // ---- frames in
   /**
@@ -908,19 +970,20 @@ var LabLinkClient = class {
       case "command_ack":
       case "command_error":
         return this.#answer(message);
-      case "command_progress": {
-        const requestId = String(message.requestId);
-        const progress = { ...message, requestId };
-        this.#pending.get(requestId)?.onProgress?.(progress);
-        return this.#emit("progress", progress);
-      }
+      case "command_progress":
+        return this.#commandProgress(message);
+      case "running_commands":
+      case "running_started":
+      case "running_progress":
+      case "running_finished":
+        return this.#runningMessage(message);
       case "stream_snapshot":
       case "stream_append":
       case "stream_replace":
       case "stream_delta":
         return this.#streamMessage(message);
       case "error":
-        return this.#problem("bad_message", `the server could not read a frame: ${String(message.message)}`, message);
+        return message.code === "unknown_request" ? this.#problem("unknown_request", `nothing to cancel: ${String(message.message)}`, message) : this.#problem("bad_message", `the server could not read a frame: ${String(message.message)}`, message);
       default:
         return this.#problem("unknown_message", `unknown message type ${JSON.stringify(message.type)}, ignored`, message);
     }
@@ -1027,6 +1090,65 @@ var LabLinkClient = class {
         version: isVersion(message.version) ? message.version : void 0
       })
     );
+  }
+  /** @param {Record<string, unknown>} message */
+  #commandProgress(message) {
+    const { requestId } = message;
+    const progress = readProgress(message);
+    if (typeof requestId !== "string" || !progress) {
+      this.#problem("malformed_frame", 'a command_progress without a string "requestId" or with a bad progress field', message);
+      return;
+    }
+    const event = { requestId, ...progress };
+    const onProgress = this.#pending.get(requestId)?.onProgress;
+    if (onProgress) this.#call(() => onProgress(event));
+    this.#emit("progress", event);
+  }
+  /**
+   * Keeps `#running` current. The list is off the versioned state, so a
+   * message that cannot be read leaves nothing to check it against: it
+   * resyncs, and the server sends the whole list again after the snapshot.
+   *
+   * @param {Record<string, unknown>} message
+   */
+  #runningMessage(message) {
+    let change;
+    const { id } = message;
+    if (message.type === "running_commands") {
+      const commands = Array.isArray(message.commands) ? message.commands.map(readRunning) : [];
+      if (Array.isArray(message.commands) && commands.every((entry) => entry !== void 0)) {
+        change = { running: Object.freeze(
+          /** @type {RunningCommand[]} */
+          commands
+        ), change: "list" };
+      }
+    } else if (message.type === "running_started") {
+      const command = readRunning(message);
+      if (command) change = { running: Object.freeze([...this.#running.filter((entry) => entry.id !== command.id), command]), change: "started", command };
+    } else if (isVersion(id)) {
+      const entry = this.#running.find((running) => running.id === id);
+      if (message.type === "running_progress") {
+        const progress = readProgress(message.progress);
+        if (progress) {
+          const command = entry && { ...entry, progress };
+          change = { running: Object.freeze(this.#running.map((running) => running === entry && command ? command : running)), change: "progress", command };
+        }
+      } else if (typeof message.outcome === "string") {
+        change = { running: Object.freeze(this.#running.filter((running) => running !== entry)), change: "finished", command: entry, outcome: message.outcome };
+      }
+    }
+    if (!change) {
+      this.#problem("malformed_frame", `a ${String(message.type)} message with a missing or mistyped field: resyncing`, message);
+      this.resync();
+      return;
+    }
+    if (change.change !== "list" && change.change !== "started" && !change.command) return;
+    this.#setRunning(change);
+  }
+  /** @param {RunningChange} change */
+  #setRunning(change) {
+    this.#running = change.running;
+    this.#emit("running", change);
   }
   /** @param {Record<string, unknown>} message */
   #streamMessage(message) {
@@ -1241,6 +1363,52 @@ var AuthError = class extends Error {
     this.code = code;
   }
 };
+function levelRequired(what, command, requestId) {
+  return new CommandError({
+    code: "level_2_required",
+    message: `${what} need level 2: create the client with \`level: 2\``,
+    recoverable: false,
+    command,
+    requestId
+  });
+}
+var PROGRESS_FIELDS = (
+  /** @type {const} */
+  [["message", "string"], ["current", "number"], ["target", "number"], ["unit", "string"], ["eta_s", "number"]]
+);
+function readProgress(value) {
+  if (!isObject(value)) return void 0;
+  const { fraction } = value;
+  if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) return void 0;
+  const progress = { fraction };
+  for (const [key, type] of PROGRESS_FIELDS) {
+    if (value[key] === void 0) continue;
+    if (typeof value[key] !== type || type === "number" && !Number.isFinite(value[key])) return void 0;
+    progress[key] = value[key];
+  }
+  return (
+    /** @type {Progress} */
+    progress
+  );
+}
+function readRunning(value) {
+  if (!isObject(value)) return void 0;
+  const { id, command, clientId, startedAt, requestId, client, progress } = value;
+  if (!isVersion(id) || typeof command !== "string" || typeof clientId !== "string" || !isVersion(startedAt)) return void 0;
+  const entry = { id, command, clientId, startedAt };
+  if (requestId !== void 0) entry.requestId = requestId;
+  if (client !== void 0) {
+    if (!isObject(client) || [client.kind, client.name].some((field) => field !== void 0 && typeof field !== "string")) return void 0;
+    entry.client = /** @type {RunningCommand['client']} */
+    client;
+  }
+  if (progress !== void 0) {
+    const read = readProgress(progress);
+    if (!read) return void 0;
+    entry.progress = read;
+  }
+  return entry;
+}
 function isVersion(value) {
   return Number.isInteger(value) && /** @type {number} */
   value >= 0;

@@ -84,11 +84,13 @@ import { Streams } from './streams.js';
  * - `bad_message`: the server could not read one of our frames;
  * - `version_gap`, `patch_failed`, `resume_mismatch`: the replica lost its
  *   base and resyncs; `stream_gap`: one stream missed an update and resyncs;
+ * - `unknown_request`: the server had no running command to cancel (it
+ *   had already answered it);
  * - `schema_mismatch`: the server's `schemaHash` is not the expected one;
  * - `listener_failed`: a callback of ours threw.
  *
  * @typedef {object} Problem
- * @property {'malformed_frame' | 'unknown_message' | 'bad_message' | 'version_gap' | 'patch_failed' | 'resume_mismatch' | 'stream_gap' | 'schema_mismatch' | 'listener_failed'} kind
+ * @property {'malformed_frame' | 'unknown_message' | 'bad_message' | 'unknown_request' | 'version_gap' | 'patch_failed' | 'resume_mismatch' | 'stream_gap' | 'schema_mismatch' | 'listener_failed'} kind
  * @property {string} message
  * @property {unknown} [frame] the frame (or the parsed message) concerned
  * @property {string} [expected] for `schema_mismatch`
@@ -100,6 +102,52 @@ import { Streams } from './streams.js';
  * @property {string} [originClientId]
  * @property {string} [requestId]
  * @property {string} [command]
+ */
+
+/**
+ * How far a long-running command is, as it reported it: `fraction` in
+ * [0, 1], and the other fields when it gave them (`eta_s`: the estimated
+ * time remaining, in seconds).
+ *
+ * @typedef {object} Progress
+ * @property {number} fraction
+ * @property {string} [message]
+ * @property {number} [current]
+ * @property {number} [target]
+ * @property {string} [unit]
+ * @property {number} [eta_s]
+ */
+
+/**
+ * A `command_progress`: the progress of one of this connection's commands.
+ *
+ * @typedef {Progress & { requestId: string }} CommandProgress
+ */
+
+/**
+ * A command running on the server, started by any client (level 2).
+ *
+ * @typedef {object} RunningCommand
+ * @property {number} id the server's id of this run
+ * @property {string} command its name
+ * @property {string} clientId the connection that started it (this one's is `client.clientId`)
+ * @property {unknown} [requestId] its `requestId` as that client sent it
+ * @property {{ kind?: string, name?: string }} [client] what that client said of itself in its `hello`
+ * @property {number} startedAt milliseconds since the Unix epoch
+ * @property {Progress} [progress] its latest progress
+ */
+
+/**
+ * A change of `client.running`: the whole list (after each snapshot or
+ * resume), a command that started, one's progress, or one that finished
+ * with its `outcome` (`ok` or its error's code).
+ *
+ * @typedef {object} RunningChange
+ * @property {readonly RunningCommand[]} running the list after the change
+ * @property {'list' | 'started' | 'progress' | 'finished' | 'cleared'} change
+ *   `cleared` when the connection dropped
+ * @property {RunningCommand} [command] the entry concerned (before its removal for `finished`)
+ * @property {string} [outcome] for `finished`
  */
 
 /**
@@ -116,17 +164,30 @@ import { Streams } from './streams.js';
  * @property {{ reason: 'expired' | 'refused', code?: number, message: string }} auth
  *   the credential ended (close 4401) or the handshake was refused
  * @property {Problem} problem
- * @property {{ requestId: string, fraction?: number, message?: string, [key: string]: unknown }} progress
- *   level 2: a running command's progress
+ * @property {CommandProgress} progress level 2: one of this connection's commands' progress
+ * @property {RunningChange} running level 2: the running commands changed
  */
 
 /**
  * @typedef {object} CommandOptions
- * @property {AbortSignal} [signal] at level 2, aborting sends `cancel`
+ * @property {AbortSignal} [signal] level 2: aborting it cancels the command
+ *   (`cancel`); the promise then rejects with the server's `cancelled`
  * @property {PatchOperation[]} [optimistic] edits shown in `state` at once,
  *   until the command's own patch, its ack or its error arrives (then the
  *   server's document is shown again, with or without the change)
- * @property {(progress: ClientEvents['progress']) => void} [onProgress]
+ * @property {(progress: CommandProgress) => void} [onProgress] level 2:
+ *   called with each progress report, in order, before the promise settles
+ */
+
+/**
+ * A command on its way: its `requestId`, the promise of its `result`, and
+ * `cancel()` (level 2), which returns whether a `cancel` was sent (false
+ * once the command is answered).
+ *
+ * @typedef {object} CommandHandle
+ * @property {string} requestId
+ * @property {Promise<unknown>} result
+ * @property {() => boolean} cancel
  */
 
 /** @typedef {(value: unknown, version: number) => void} PointerCallback */
@@ -172,8 +233,11 @@ export class LabLinkClient {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #timer = undefined;
   #nextRequest = 0;
-  /** @type {Map<string, { resolve: (result: unknown) => void, reject: (error: CommandError) => void, command: string, onProgress?: (progress: ClientEvents['progress']) => void }>} */
+  /** @type {Map<string, { resolve: (result: unknown) => void, reject: (error: CommandError) => void, command: string, onProgress?: (progress: CommandProgress) => void }>} */
   #pending = new Map();
+  /** The commands running on the server (level 2), oldest first; a new array on each change. */
+  /** @type {readonly RunningCommand[]} */
+  #running = Object.freeze([]);
   /** @type {Set<{ tokens: string[], callback: PointerCallback, last: unknown }>} */
   #subscriptions = new Set();
   /** @type {Map<string, Set<(stream: StreamState) => void>>} */
@@ -236,6 +300,22 @@ export class LabLinkClient {
     return this.#clientId;
   }
 
+  /**
+   * The commands running on the server, whoever started them, oldest
+   * first (level 2; always empty at level 1). A new array after each
+   * change, announced by a `running` event.
+   *
+   * @example
+   * client.on('running', ({ running }) => {
+   *   list.textContent = running.map((r) => `${r.command} ${Math.round((r.progress?.fraction ?? 0) * 100)} %`).join(', ');
+   * });
+   *
+   * @returns {readonly RunningCommand[]}
+   */
+  get running() {
+    return this.#running;
+  }
+
   /** `connecting`, `open`, `closed`, or `unauthorized` after a refused or ended credential. */
   get status() {
     return this.#status;
@@ -279,6 +359,7 @@ export class LabLinkClient {
   /**
    * Runs the command `name` on the server. Resolves with its `result`
    * once its ack arrives, by which time its patches are in the replica.
+   * At level 2, `onProgress` hears its progress and `signal` cancels it.
    *
    * @example
    * const { value } = await client.command('set_channel', { channel: 0, value: 1.25 });
@@ -287,48 +368,94 @@ export class LabLinkClient {
    * @param {object} [params] the command's parameters by name
    * @param {CommandOptions} [options]
    * @returns {Promise<unknown>}
-   * @throws {CommandError} (rejects) the server's `command_error`, or
-   *   `not_connected`, `connection_lost`, `invalid_params` (not JSON)
+   * @throws {CommandError} (rejects) the server's `command_error` (such as
+   *   `cancelled`, `timeout`, `busy`), or `not_connected`,
+   *   `connection_lost`, `invalid_params` (not JSON), `level_2_required`
    */
   command(name, params = {}, options = {}) {
+    return this.startCommand(name, params, options).result;
+  }
+
+  /**
+   * Sends the command `name` and returns at once with its handle: its
+   * `requestId`, the promise of its `result` (as `command`), and
+   * `cancel()` for a Stop button (level 2).
+   *
+   * @example
+   * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 }, {
+   *   onProgress: ({ fraction }) => (bar.value = fraction),
+   * });
+   * stop.onclick = () => ramp.cancel();
+   * const { value } = await ramp.result;
+   *
+   * @param {string} name
+   * @param {object} [params] the command's parameters by name
+   * @param {CommandOptions} [options]
+   * @returns {CommandHandle}
+   */
+  startCommand(name, params = {}, options = {}) {
     const requestId = `js${(this.#nextRequest += 1)}`;
+    /** @param {CommandError} error */
+    const refused = (error) => ({ requestId, result: Promise.reject(error), cancel: () => false });
+    if (this.#options.level < 2 && (options.onProgress || options.signal)) {
+      return refused(levelRequired('progress and cancellation', name, requestId));
+    }
     const socket = this.#socket;
     if (!socket || socket.readyState !== OPEN) {
-      return Promise.reject(
-        new CommandError({ code: 'not_connected', message: 'not connected to the server', command: name, requestId }),
-      );
+      return refused(new CommandError({ code: 'not_connected', message: 'not connected to the server', command: name, requestId }));
+    }
+    if (options.signal?.aborted) {
+      return refused(new CommandError({ code: 'cancelled', message: 'cancelled before it was sent', command: name, requestId }));
     }
     let text;
     try {
       text = JSON.stringify({ type: 'command', command: name, params, requestId });
     } catch (error) {
-      return Promise.reject(
-        new CommandError({ code: 'invalid_params', message: `the params are not JSON: ${error}`, display: 'inline', command: name, requestId }),
-      );
+      return refused(new CommandError({ code: 'invalid_params', message: `the params are not JSON: ${error}`, display: 'inline', command: name, requestId }));
     }
     if (options.optimistic) {
       try {
         applyPatch(this.#view, options.optimistic);
       } catch (error) {
         if (!(error instanceof PatchError)) throw error;
-        return Promise.reject(
+        return refused(
           new CommandError({ code: 'invalid_params', message: `the optimistic edit does not apply: ${error.message}`, display: 'inline', command: name, requestId }),
         );
       }
     }
-    return new Promise((resolve, reject) => {
+    /** @type {Promise<unknown>} */
+    const result = new Promise((resolve, reject) => {
       this.#pending.set(requestId, { resolve, reject, command: name, onProgress: options.onProgress });
       socket.send(text);
       if (options.optimistic) {
         this.#optimistic.set(requestId, options.optimistic);
         this.#refresh(false);
       }
-      options.signal?.addEventListener('abort', () => {
-        if (this.#pending.has(requestId) && this.#options.level >= 2) {
-          this.#send({ type: 'cancel', requestId });
-        }
-      }, { once: true });
+      options.signal?.addEventListener('abort', () => this.cancel(requestId), { once: true });
     });
+    return { requestId, result, cancel: () => this.cancel(requestId) };
+  }
+
+  /**
+   * Asks the server to cancel this connection's command `requestId`
+   * (level 2). The command stops where it is, keeps what it changed, and
+   * its promise rejects with the code `cancelled`. Returns false, sending
+   * nothing, when no such command is waiting for its answer.
+   *
+   * @example
+   * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 });
+   * client.cancel(ramp.requestId);
+   *
+   * @param {string} requestId
+   * @returns {boolean} whether a `cancel` was sent
+   * @throws {CommandError} `level_2_required` on a level-1 client
+   */
+  cancel(requestId) {
+    const pending = this.#pending.get(requestId);
+    if (this.#options.level < 2) throw levelRequired('cancel', pending?.command, requestId);
+    if (!pending || this.#socket?.readyState !== OPEN) return false;
+    this.#send({ type: 'cancel', requestId });
+    return true;
   }
 
   /**
@@ -566,6 +693,8 @@ export class LabLinkClient {
       this.#optimistic.clear();
       this.#refresh(false);
     }
+    // The next start sends the list again; until then nothing is known to run.
+    if (this.#running.length > 0) this.#setRunning({ running: Object.freeze([]), change: 'cleared' });
   }
 
   // ---- frames in
@@ -612,19 +741,22 @@ export class LabLinkClient {
       case 'command_ack':
       case 'command_error':
         return this.#answer(message);
-      case 'command_progress': {
-        const requestId = String(message.requestId);
-        const progress = { ...message, requestId };
-        this.#pending.get(requestId)?.onProgress?.(progress);
-        return this.#emit('progress', progress);
-      }
+      case 'command_progress':
+        return this.#commandProgress(message);
+      case 'running_commands':
+      case 'running_started':
+      case 'running_progress':
+      case 'running_finished':
+        return this.#runningMessage(message);
       case 'stream_snapshot':
       case 'stream_append':
       case 'stream_replace':
       case 'stream_delta':
         return this.#streamMessage(message);
       case 'error':
-        return this.#problem('bad_message', `the server could not read a frame: ${String(message.message)}`, message);
+        return message.code === 'unknown_request'
+          ? this.#problem('unknown_request', `nothing to cancel: ${String(message.message)}`, message)
+          : this.#problem('bad_message', `the server could not read a frame: ${String(message.message)}`, message);
       default:
         return this.#problem('unknown_message', `unknown message type ${JSON.stringify(message.type)}, ignored`, message);
     }
@@ -723,6 +855,68 @@ export class LabLinkClient {
         version: isVersion(message.version) ? message.version : undefined,
       }),
     );
+  }
+
+  /** @param {Record<string, unknown>} message */
+  #commandProgress(message) {
+    const { requestId } = message;
+    const progress = readProgress(message);
+    if (typeof requestId !== 'string' || !progress) {
+      this.#problem('malformed_frame', 'a command_progress without a string "requestId" or with a bad progress field', message);
+      return;
+    }
+    /** @type {CommandProgress} */
+    const event = { requestId, ...progress };
+    const onProgress = this.#pending.get(requestId)?.onProgress;
+    if (onProgress) this.#call(() => onProgress(event));
+    this.#emit('progress', event);
+  }
+
+  /**
+   * Keeps `#running` current. The list is off the versioned state, so a
+   * message that cannot be read leaves nothing to check it against: it
+   * resyncs, and the server sends the whole list again after the snapshot.
+   *
+   * @param {Record<string, unknown>} message
+   */
+  #runningMessage(message) {
+    /** @type {RunningChange | undefined} */
+    let change;
+    const { id } = message;
+    if (message.type === 'running_commands') {
+      const commands = Array.isArray(message.commands) ? message.commands.map(readRunning) : [];
+      if (Array.isArray(message.commands) && commands.every((entry) => entry !== undefined)) {
+        change = { running: Object.freeze(/** @type {RunningCommand[]} */ (commands)), change: 'list' };
+      }
+    } else if (message.type === 'running_started') {
+      const command = readRunning(message);
+      if (command) change = { running: Object.freeze([...this.#running.filter((entry) => entry.id !== command.id), command]), change: 'started', command };
+    } else if (isVersion(id)) {
+      const entry = this.#running.find((running) => running.id === id);
+      if (message.type === 'running_progress') {
+        const progress = readProgress(message.progress);
+        if (progress) {
+          const command = entry && { ...entry, progress };
+          change = { running: Object.freeze(this.#running.map((running) => (running === entry && command ? command : running))), change: 'progress', command };
+        }
+      } else if (typeof message.outcome === 'string') {
+        change = { running: Object.freeze(this.#running.filter((running) => running !== entry)), change: 'finished', command: entry, outcome: message.outcome };
+      }
+    }
+    if (!change) {
+      this.#problem('malformed_frame', `a ${String(message.type)} message with a missing or mistyped field: resyncing`, message);
+      this.resync();
+      return;
+    }
+    // A delta for a run the list does not hold (one that never awaited) changes nothing.
+    if (change.change !== 'list' && change.change !== 'started' && !change.command) return;
+    this.#setRunning(change);
+  }
+
+  /** @param {RunningChange} change */
+  #setRunning(change) {
+    this.#running = change.running;
+    this.#emit('running', change);
   }
 
   /** @param {Record<string, unknown>} message */
@@ -967,6 +1161,73 @@ export class AuthError extends Error {
     this.status = status;
     this.code = code;
   }
+}
+
+/**
+ * The error of a level-2 feature asked of a level-1 client.
+ *
+ * @param {string} what
+ * @param {string | undefined} command
+ * @param {string} requestId
+ */
+function levelRequired(what, command, requestId) {
+  return new CommandError({
+    code: 'level_2_required',
+    message: `${what} need level 2: create the client with \`level: 2\``,
+    recoverable: false,
+    command,
+    requestId,
+  });
+}
+
+/** The optional fields of a progress report, by the type they must have. */
+const PROGRESS_FIELDS = /** @type {const} */ ([['message', 'string'], ['current', 'number'], ['target', 'number'], ['unit', 'string'], ['eta_s', 'number']]);
+
+/**
+ * The progress fields of `value`, or `undefined` when `fraction` is not
+ * a number in [0, 1] or another field has the wrong type.
+ *
+ * @param {unknown} value
+ * @returns {Progress | undefined}
+ */
+function readProgress(value) {
+  if (!isObject(value)) return undefined;
+  const { fraction } = value;
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) return undefined;
+  /** @type {Record<string, unknown>} */
+  const progress = { fraction };
+  for (const [key, type] of PROGRESS_FIELDS) {
+    if (value[key] === undefined) continue;
+    if (typeof value[key] !== type || (type === 'number' && !Number.isFinite(value[key]))) return undefined;
+    progress[key] = value[key];
+  }
+  return /** @type {Progress} */ (progress);
+}
+
+/**
+ * An entry of the running commands, or `undefined` when a field is
+ * missing or mistyped.
+ *
+ * @param {unknown} value
+ * @returns {RunningCommand | undefined}
+ */
+function readRunning(value) {
+  if (!isObject(value)) return undefined;
+  const { id, command, clientId, startedAt, requestId, client, progress } = value;
+  if (!isVersion(id) || typeof command !== 'string' || typeof clientId !== 'string' || !isVersion(startedAt)) return undefined;
+  /** @type {RunningCommand} */
+  const entry = { id, command, clientId, startedAt };
+  if (requestId !== undefined) entry.requestId = requestId;
+  if (client !== undefined) {
+    if (!isObject(client) || [client.kind, client.name].some((field) => field !== undefined && typeof field !== 'string')) return undefined;
+    entry.client = /** @type {RunningCommand['client']} */ (client);
+  }
+  if (progress !== undefined) {
+    const read = readProgress(progress);
+    if (!read) return undefined;
+    entry.progress = read;
+  }
+  return entry;
 }
 
 /**

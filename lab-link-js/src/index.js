@@ -15,6 +15,11 @@ export { decodeBinaryFrame, FrameError, TAG_F32, TAG_F64 } from './frames.js';
  * @typedef {import('./client.js').ClientOptions} ClientOptions
  * @typedef {import('./client.js').ClientEvents} ClientEvents
  * @typedef {import('./client.js').CommandOptions} CommandOptions
+ * @typedef {import('./client.js').CommandHandle} CommandHandle
+ * @typedef {import('./client.js').Progress} Progress
+ * @typedef {import('./client.js').CommandProgress} CommandProgress
+ * @typedef {import('./client.js').RunningCommand} RunningCommand
+ * @typedef {import('./client.js').RunningChange} RunningChange
  * @typedef {import('./client.js').Problem} Problem
  * @typedef {import('./client.js').ReconnectOptions} ReconnectOptions
  * @typedef {import('./streams.js').StreamState} StreamState

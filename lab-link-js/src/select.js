@@ -3,7 +3,8 @@
 
 /**
  * Calls `listener` after every change of the client's replica or streams
- * (a snapshot, a patch, a stream update) and of its connection status.
+ * (a snapshot, a patch, a stream update), of its running commands and of
+ * its connection status.
  * Returns the function that stops it.
  *
  * @param {import('./client.js').LabLinkClient} client
@@ -15,6 +16,7 @@ export function onAnyChange(client, listener) {
     client.on('snapshot', listener),
     client.on('patch', listener),
     client.on('stream', listener),
+    client.on('running', listener),
     client.on('status', listener),
   ];
   return () => offs.forEach((off) => off());

@@ -232,3 +232,102 @@ test('optimistic edits show at once and give way to the server', async () => {
   await assert.rejects(client.command('x', {}, { optimistic: [{ op: 'remove', path: '/nope' }] }), (error) => error instanceof CommandError && error.code === 'invalid_params');
   assert.equal(socket.sent.length, 2);
 });
+
+test('level 2: progress in order, a handle that cancels, and its checks', async () => {
+  const { client, socket, problems } = await connected({ level: 2 });
+  /** @type {unknown[]} */
+  const heard = [];
+  client.on('progress', (p) => heard.push(['event', p.requestId, p.fraction]));
+  const ramp = client.startCommand('ramp', { to: 1 }, { onProgress: (p) => heard.push(['own', p.fraction, p.current, p.unit, p.eta_s]) });
+  assert.equal(ramp.requestId, 'js1');
+  socket.receive({ type: 'command_progress', requestId: 'js1', fraction: 0.25, current: 0.25, unit: 'V', eta_s: 3 });
+  socket.receive({ type: 'command_progress', requestId: 'js1', fraction: 0.5, message: 'ramping' });
+  assert.equal(ramp.cancel(), true);
+  socket.receive({ type: 'command_error', command: 'ramp', requestId: 'js1', code: 'cancelled', message: 'Cancelled.' });
+  await assert.rejects(ramp.result, (error) => error instanceof CommandError && error.code === 'cancelled' && error.requestId === 'js1');
+  assert.deepEqual(heard, [['own', 0.25, 0.25, 'V', 3], ['event', 'js1', 0.25], ['own', 0.5, undefined, undefined, undefined], ['event', 'js1', 0.5]]);
+  // Answered: nothing left to cancel, nothing sent.
+  assert.equal(ramp.cancel(), false);
+  assert.equal(client.cancel('js99'), false);
+  assert.deepEqual(socket.messages, [{ type: 'command', command: 'ramp', params: { to: 1 }, requestId: 'js1' }, { type: 'cancel', requestId: 'js1' }]);
+  // A cancel that crossed the answer: the server's unknown_request is a typed problem.
+  socket.receive({ type: 'error', code: 'unknown_request', message: 'no running command with requestId "js1"' });
+  // Malformed progress: a typed problem, never a throw, never a callback.
+  for (const frame of [
+    { type: 'command_progress', requestId: 'js2', fraction: 'half' },
+    { type: 'command_progress', requestId: 'js2', fraction: 1.5 },
+    { type: 'command_progress', requestId: 7, fraction: 0.5 },
+    { type: 'command_progress', requestId: 'js2', fraction: 0.5, eta_s: 'soon' },
+  ]) {
+    socket.receive(frame);
+  }
+  assert.deepEqual(problems.map((p) => p.kind), ['unknown_request', 'malformed_frame', 'malformed_frame', 'malformed_frame', 'malformed_frame']);
+  assert.equal(heard.length, 4);
+  assert.equal(client.status, 'open');
+});
+
+test('level 1: progress and cancel say they need level 2, sending nothing', async () => {
+  const { client, socket } = await connected();
+  await assert.rejects(
+    client.command('ramp', {}, { onProgress: () => {} }),
+    (error) => error instanceof CommandError && error.code === 'level_2_required' && /level: 2/.test(error.message),
+  );
+  await assert.rejects(client.command('ramp', {}, { signal: new AbortController().signal }), { code: 'level_2_required' });
+  const plain = client.startCommand('ramp', {});
+  assert.throws(() => plain.cancel(), { code: 'level_2_required' });
+  assert.throws(() => client.cancel(plain.requestId), { code: 'level_2_required' });
+  assert.deepEqual(socket.messages.map((m) => m.type), ['command']);
+  socket.receive({ type: 'command_ack', command: 'ramp', requestId: plain.requestId, result: null });
+  assert.equal(await plain.result, null);
+});
+
+test('the running commands: the list, then its deltas, cleared on disconnect', async () => {
+  const { client, socket, problems } = await connected({ level: 2 });
+  assert.equal(client.running.length, 0);
+  /** @type {unknown[]} */
+  const changes = [];
+  client.on('running', (event) => changes.push([event.change, event.running.map((r) => [r.id, r.progress?.fraction]), event.outcome]));
+  const first = { id: 3, command: 'ramp_channel', clientId: 'other', requestId: 'r7', startedAt: 1764770000000, progress: { fraction: 0.25 } };
+  socket.receive({ type: 'running_commands', commands: [first] });
+  socket.receive({ type: 'running_started', id: 4, command: 'ramp_channel', clientId: 'me', requestId: 'js1', client: { kind: 'browser' }, startedAt: 1764770001000 });
+  const listed = client.running;
+  socket.receive({ type: 'running_progress', id: 4, progress: { fraction: 0.5, current: 2.5 } });
+  assert.notEqual(client.running, listed);
+  assert.equal(client.running[0], listed[0], 'an entry that did not change keeps its identity');
+  assert.deepEqual(client.running[1], { id: 4, command: 'ramp_channel', clientId: 'me', requestId: 'js1', client: { kind: 'browser' }, startedAt: 1764770001000, progress: { fraction: 0.5, current: 2.5 } });
+  socket.receive({ type: 'running_finished', id: 3, outcome: 'cancelled' });
+  // Deltas for a run the list does not hold change nothing.
+  socket.receive({ type: 'running_progress', id: 99, progress: { fraction: 0.5 } });
+  socket.receive({ type: 'running_finished', id: 99, outcome: 'ok' });
+  assert.deepEqual(changes, [
+    ['list', [[3, 0.25]], undefined],
+    ['started', [[3, 0.25], [4, undefined]], undefined],
+    ['progress', [[3, 0.25], [4, 0.5]], undefined],
+    ['finished', [[4, 0.5]], 'cancelled'],
+  ]);
+  assert.deepEqual(problems, []);
+  socket.serverClose(1006);
+  assert.deepEqual(client.running, []);
+  assert.deepEqual(changes.at(-1), ['cleared', [], undefined]);
+  client.close();
+});
+
+test('a malformed running message is a typed problem and resyncs', async () => {
+  const { client, socket, problems } = await connected({ level: 2 });
+  socket.receive({ type: 'running_started', id: 4, command: 'ramp_channel', clientId: 'me', startedAt: 1 });
+  for (const frame of [
+    { type: 'running_commands', commands: 'none' },
+    { type: 'running_commands', commands: [{ id: 1, command: 'x', clientId: 'c' }] },
+    { type: 'running_started', id: -1, command: 'x', clientId: 'c', startedAt: 1 },
+    { type: 'running_started', id: 5, command: 'x', clientId: 'c', startedAt: 1, client: { name: 3 } },
+    { type: 'running_progress', id: 4, progress: { fraction: Infinity } },
+    { type: 'running_progress', id: 'x', progress: { fraction: 0.5 } },
+    { type: 'running_finished', id: 4 },
+  ]) {
+    socket.receive(frame);
+  }
+  assert.deepEqual(problems.map((p) => p.kind), Array(7).fill('malformed_frame'));
+  assert.deepEqual(socket.messages, Array(7).fill({ type: 'resync' }));
+  assert.deepEqual(client.running.map((r) => r.id), [4]);
+  assert.equal(client.status, 'open');
+});

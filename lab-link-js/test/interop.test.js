@@ -81,6 +81,17 @@ async function until(predicate, what, ms = 5000) {
   }
 }
 
+/**
+ * Channel `channel`'s bias in `lab`'s replica.
+ *
+ * @param {LabLinkClient} lab
+ * @param {number} channel
+ * @returns {number}
+ */
+function bias(lab, channel) {
+  return /** @type {any} */ (lab.state).channels[channel].bias_voltage;
+}
+
 /** @param {string} url */
 async function serverState(url) {
   return (await fetch(`${url}/sync/state`)).json();
@@ -190,6 +201,94 @@ describe('against the demo', { timeout: 60_000 }, () => {
     await lab.connect();
     await until(() => problems.length > 0, 'the schema check');
     assert.deepEqual(problems.map((p) => [p.kind, p.actual]), [['schema_mismatch', EXPECTED_SCHEMA.schemaHash]]);
+  });
+
+  // Long-running commands: the demo's ramp_channel.
+
+  test('a ramp reports its progress in order, all before its ack', async () => {
+    const lab = await connect(demo.url, { level: 2 });
+    const problems = problemKinds(lab);
+    /** @type {Array<[string, number?, number?]>} */
+    const heard = [];
+    const result = await lab
+      .command('ramp_channel', { channel: 2, target: 1, rate_v_per_s: 5 }, { onProgress: ({ fraction, current }) => heard.push(['progress', fraction, current]) })
+      .then((value) => {
+        heard.push(['ack']);
+        return value;
+      });
+    assert.deepEqual(result, { channel: 2, value: 1 });
+    assert.equal(bias(lab, 2), 1);
+    const progress = heard.slice(0, -1);
+    assert.deepEqual(heard.at(-1), ['ack']);
+    assert.ok(progress.length >= 2, `a 0.2 s ramp in 50 ms steps reports more than once: ${JSON.stringify(heard)}`);
+    assert.ok(progress.every(([kind]) => kind === 'progress'));
+    for (let i = 1; i < progress.length; i += 1) {
+      assert.ok(/** @type {number} */ (progress[i][1]) > /** @type {number} */ (progress[i - 1][1]), `fractions rise: ${JSON.stringify(progress)}`);
+      assert.ok(/** @type {number} */ (progress[i][2]) > /** @type {number} */ (progress[i - 1][2]), `the bias rises: ${JSON.stringify(progress)}`);
+    }
+    assert.deepEqual(progress.at(-1), ['progress', 1, 1]);
+    assert.deepEqual(problems, []);
+    await lab.command('reset');
+  });
+
+  test('cancelling mid-ramp answers cancelled and keeps the last stepped value', async () => {
+    const lab = await connect(demo.url, { level: 2 });
+    /** @type {number[]} */
+    const currents = [];
+    const ramp = lab.startCommand('ramp_channel', { channel: 3, target: 5, rate_v_per_s: 2 }, { onProgress: ({ current }) => currents.push(/** @type {number} */ (current)) });
+    await until(() => currents.length >= 3, 'three progress reports');
+    assert.equal(ramp.cancel(), true);
+    await assert.rejects(ramp.result, (error) => error instanceof CommandError && error.code === 'cancelled' && error.requestId === ramp.requestId);
+    const stopped = bias(lab, 3);
+    assert.ok(stopped > 0 && stopped < 5, `stopped on the way: ${stopped}`);
+    assert.ok(stopped >= /** @type {number} */ (currents.at(-1)), `at or past the last report: ${stopped} after ${currents}`);
+    assert.equal((await serverState(demo.url)).channels[3].bias_voltage, stopped);
+    // The ramp is over: the bias stays, and a second cancel sends nothing.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal((await serverState(demo.url)).channels[3].bias_voltage, stopped);
+    assert.equal(ramp.cancel(), false);
+    await lab.command('reset');
+  });
+
+  test('a second ramp of the same channel is busy; an AbortSignal cancels', async () => {
+    const [one, two] = await Promise.all([connect(demo.url, { level: 2 }), connect(demo.url, { level: 2 })]);
+    const abort = new AbortController();
+    /** @type {number[]} */
+    const fractions = [];
+    const first = one.command('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 }, { signal: abort.signal, onProgress: ({ fraction }) => fractions.push(fraction) });
+    await until(() => fractions.length > 0, 'the first ramp to run');
+    await assert.rejects(two.command('ramp_channel', { channel: 0, target: -5, rate_v_per_s: 1 }), (error) =>
+      error instanceof CommandError && error.code === 'busy' && /ramp_channel/.test(error.message));
+    // Another channel is another group.
+    assert.deepEqual(await two.command('ramp_channel', { channel: 1, target: 0.1, rate_v_per_s: 10 }), { channel: 1, value: 0.1 });
+    abort.abort();
+    await assert.rejects(first, { code: 'cancelled' });
+    await one.command('reset');
+  });
+
+  test('every level-2 client sees the ramp in the running list until it ends', async () => {
+    const [starter, watcher, old] = await Promise.all([connect(demo.url, { level: 2, hello: { name: 'starter' } }), connect(demo.url, { level: 2 }), connect(demo.url)]);
+    const problems = [...problemKinds(watcher), ...problemKinds(old)];
+    /** @type {string[]} */
+    const changes = [];
+    watcher.on('running', ({ change }) => changes.push(change));
+    const ramp = starter.startCommand('ramp_channel', { channel: 2, target: 0.5, rate_v_per_s: 2 });
+    await until(() => watcher.running.some((entry) => entry.progress !== undefined), 'the ramp with its progress in the list');
+    const [entry] = watcher.running;
+    assert.equal(watcher.running.length, 1);
+    assert.deepEqual([entry.command, entry.clientId, entry.requestId, entry.client?.name], ['ramp_channel', starter.clientId, ramp.requestId, 'starter']);
+    assert.ok(Math.abs(entry.startedAt - Date.now()) < 60_000, `startedAt is epoch milliseconds: ${entry.startedAt}`);
+    assert.deepEqual(starter.running.map((running) => running.id), [entry.id]);
+    await ramp.result;
+    await until(() => watcher.running.length === 0 && starter.running.length === 0, 'the ramp to leave the list');
+    // The list itself came with the snapshot, before this listener.
+    assert.equal(changes[0], 'started');
+    assert.ok(changes.includes('progress'), `deltas: ${changes}`);
+    assert.equal(changes.at(-1), 'finished');
+    // A level-1 client hears none of it.
+    assert.equal(old.running.length, 0);
+    assert.deepEqual(problems, []);
+    await starter.command('reset');
   });
 });
 

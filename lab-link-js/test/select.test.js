@@ -31,3 +31,15 @@ test('the Svelte store follows the store contract', async () => {
   socket.receive({ type: 'patch', patch: [{ op: 'replace', path: '/enabled', value: false }], version: 8 });
   assert.deepEqual(seen, [false, true]);
 });
+
+test('the Svelte store follows the running commands', async () => {
+  const { client, socket } = await connected({ level: 2 });
+  const running = labLinkStore(client, (c) => c.running.map((r) => r.command).join());
+  /** @type {unknown[]} */
+  const seen = [];
+  const unsubscribe = running.subscribe((value) => seen.push(value));
+  socket.receive({ type: 'running_started', id: 1, command: 'ramp_channel', clientId: 'x', startedAt: 1 });
+  socket.receive({ type: 'running_finished', id: 1, outcome: 'ok' });
+  unsubscribe();
+  assert.deepEqual(seen, ['', 'ramp_channel', '']);
+});

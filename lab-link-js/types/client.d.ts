@@ -30,6 +30,19 @@ export class LabLinkClient {
     get version(): number;
     /** This connection's id (level 2 `clientId`), which its commands' patches carry. */
     get clientId(): string | undefined;
+    /**
+     * The commands running on the server, whoever started them, oldest
+     * first (level 2; always empty at level 1). A new array after each
+     * change, announced by a `running` event.
+     *
+     * @example
+     * client.on('running', ({ running }) => {
+     *   list.textContent = running.map((r) => `${r.command} ${Math.round((r.progress?.fraction ?? 0) * 100)} %`).join(', ');
+     * });
+     *
+     * @returns {readonly RunningCommand[]}
+     */
+    get running(): readonly RunningCommand[];
     /** `connecting`, `open`, `closed`, or `unauthorized` after a refused or ended credential. */
     get status(): "connecting" | "open" | "closed" | "unauthorized";
     /**
@@ -45,6 +58,7 @@ export class LabLinkClient {
     /**
      * Runs the command `name` on the server. Resolves with its `result`
      * once its ack arrives, by which time its patches are in the replica.
+     * At level 2, `onProgress` hears its progress and `signal` cancels it.
      *
      * @example
      * const { value } = await client.command('set_channel', { channel: 0, value: 1.25 });
@@ -53,10 +67,44 @@ export class LabLinkClient {
      * @param {object} [params] the command's parameters by name
      * @param {CommandOptions} [options]
      * @returns {Promise<unknown>}
-     * @throws {CommandError} (rejects) the server's `command_error`, or
-     *   `not_connected`, `connection_lost`, `invalid_params` (not JSON)
+     * @throws {CommandError} (rejects) the server's `command_error` (such as
+     *   `cancelled`, `timeout`, `busy`), or `not_connected`,
+     *   `connection_lost`, `invalid_params` (not JSON), `level_2_required`
      */
     command(name: string, params?: object, options?: CommandOptions): Promise<unknown>;
+    /**
+     * Sends the command `name` and returns at once with its handle: its
+     * `requestId`, the promise of its `result` (as `command`), and
+     * `cancel()` for a Stop button (level 2).
+     *
+     * @example
+     * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 }, {
+     *   onProgress: ({ fraction }) => (bar.value = fraction),
+     * });
+     * stop.onclick = () => ramp.cancel();
+     * const { value } = await ramp.result;
+     *
+     * @param {string} name
+     * @param {object} [params] the command's parameters by name
+     * @param {CommandOptions} [options]
+     * @returns {CommandHandle}
+     */
+    startCommand(name: string, params?: object, options?: CommandOptions): CommandHandle;
+    /**
+     * Asks the server to cancel this connection's command `requestId`
+     * (level 2). The command stops where it is, keeps what it changed, and
+     * its promise rejects with the code `cancelled`. Returns false, sending
+     * nothing, when no such command is waiting for its answer.
+     *
+     * @example
+     * const ramp = client.startCommand('ramp_channel', { channel: 0, target: 5, rate_v_per_s: 1 });
+     * client.cancel(ramp.requestId);
+     *
+     * @param {string} requestId
+     * @returns {boolean} whether a `cancel` was sent
+     * @throws {CommandError} `level_2_required` on a level-1 client
+     */
+    cancel(requestId: string): boolean;
     /**
      * Calls `callback(value, version)` with the value at `pointer` now (if
      * there is a replica) and whenever that subtree changes; not for patches
@@ -282,11 +330,13 @@ export type ClientOptions = {
  * - `bad_message`: the server could not read one of our frames;
  * - `version_gap`, `patch_failed`, `resume_mismatch`: the replica lost its
  *   base and resyncs; `stream_gap`: one stream missed an update and resyncs;
+ * - `unknown_request`: the server had no running command to cancel (it
+ *   had already answered it);
  * - `schema_mismatch`: the server's `schemaHash` is not the expected one;
  * - `listener_failed`: a callback of ours threw.
  */
 export type Problem = {
-    kind: "malformed_frame" | "unknown_message" | "bad_message" | "version_gap" | "patch_failed" | "resume_mismatch" | "stream_gap" | "schema_mismatch" | "listener_failed";
+    kind: "malformed_frame" | "unknown_message" | "bad_message" | "unknown_request" | "version_gap" | "patch_failed" | "resume_mismatch" | "stream_gap" | "schema_mismatch" | "listener_failed";
     message: string;
     /**
      * the frame (or the parsed message) concerned
@@ -305,6 +355,84 @@ export type PatchMeta = {
     originClientId?: string | undefined;
     requestId?: string | undefined;
     command?: string | undefined;
+};
+/**
+ * How far a long-running command is, as it reported it: `fraction` in
+ * [0, 1], and the other fields when it gave them (`eta_s`: the estimated
+ * time remaining, in seconds).
+ */
+export type Progress = {
+    fraction: number;
+    message?: string | undefined;
+    current?: number | undefined;
+    target?: number | undefined;
+    unit?: string | undefined;
+    eta_s?: number | undefined;
+};
+/**
+ * A `command_progress`: the progress of one of this connection's commands.
+ */
+export type CommandProgress = Progress & {
+    requestId: string;
+};
+/**
+ * A command running on the server, started by any client (level 2).
+ */
+export type RunningCommand = {
+    /**
+     * the server's id of this run
+     */
+    id: number;
+    /**
+     * its name
+     */
+    command: string;
+    /**
+     * the connection that started it (this one's is `client.clientId`)
+     */
+    clientId: string;
+    /**
+     * its `requestId` as that client sent it
+     */
+    requestId?: unknown;
+    /**
+     * what that client said of itself in its `hello`
+     */
+    client?: {
+        kind?: string;
+        name?: string;
+    } | undefined;
+    /**
+     * milliseconds since the Unix epoch
+     */
+    startedAt: number;
+    /**
+     * its latest progress
+     */
+    progress?: Progress | undefined;
+};
+/**
+ * A change of `client.running`: the whole list (after each snapshot or
+ * resume), a command that started, one's progress, or one that finished
+ * with its `outcome` (`ok` or its error's code).
+ */
+export type RunningChange = {
+    /**
+     * the list after the change
+     */
+    running: readonly RunningCommand[];
+    /**
+     *   `cleared` when the connection dropped
+     */
+    change: "list" | "started" | "progress" | "finished" | "cleared";
+    /**
+     * the entry concerned (before its removal for `finished`)
+     */
+    command?: RunningCommand | undefined;
+    /**
+     * for `finished`
+     */
+    outcome?: string | undefined;
 };
 /**
  * The events of `client.on(type, handler)`.
@@ -351,18 +479,18 @@ export type ClientEvents = {
     };
     problem: Problem;
     /**
-     *   level 2: a running command's progress
+     * level 2: one of this connection's commands' progress
      */
-    progress: {
-        requestId: string;
-        fraction?: number;
-        message?: string;
-        [key: string]: unknown;
-    };
+    progress: CommandProgress;
+    /**
+     * level 2: the running commands changed
+     */
+    running: RunningChange;
 };
 export type CommandOptions = {
     /**
-     * at level 2, aborting sends `cancel`
+     * level 2: aborting it cancels the command
+     * (`cancel`); the promise then rejects with the server's `cancelled`
      */
     signal?: AbortSignal | undefined;
     /**
@@ -371,6 +499,20 @@ export type CommandOptions = {
      * server's document is shown again, with or without the change)
      */
     optimistic?: import("./patch.js").PatchOperation[] | undefined;
-    onProgress?: ((progress: ClientEvents["progress"]) => void) | undefined;
+    /**
+     * level 2:
+     * called with each progress report, in order, before the promise settles
+     */
+    onProgress?: ((progress: CommandProgress) => void) | undefined;
+};
+/**
+ * A command on its way: its `requestId`, the promise of its `result`, and
+ * `cancel()` (level 2), which returns whether a `cancel` was sent (false
+ * once the command is answered).
+ */
+export type CommandHandle = {
+    requestId: string;
+    result: Promise<unknown>;
+    cancel: () => boolean;
 };
 export type PointerCallback = (value: unknown, version: number) => void;

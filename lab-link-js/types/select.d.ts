@@ -1,6 +1,7 @@
 /**
  * Calls `listener` after every change of the client's replica or streams
- * (a snapshot, a patch, a stream update) and of its connection status.
+ * (a snapshot, a patch, a stream update), of its running commands and of
+ * its connection status.
  * Returns the function that stops it.
  *
  * @param {import('./client.js').LabLinkClient} client
