@@ -2,8 +2,9 @@
 //! (`tests/background.rs`): it serves `{"count": N, "label": "…"}` on
 //! `127.0.0.1` at an ephemeral port with the SQLite file given as the first
 //! argument (debounce 50 ms) and the history of `count` beside it (batch
-//! window 50 ms, for `tests/history.rs`), prints `listening on ADDR` once the saved
-//! state is restored, and reads commands from stdin:
+//! window 50 ms, for `tests/history.rs`), prints `listening on ADDR` once the
+//! saved state is restored and the background work runs, and reads commands
+//! from stdin:
 //!
 //! - `set N`: sets `count` to N, answers `done`;
 //! - `quit` (or stdin closing): shuts down gracefully.
@@ -37,6 +38,12 @@ async fn main() -> std::io::Result<()> {
     let addr = server.local_addr();
     let routes = server.routes().clone();
     let running = tokio::spawn(server.run());
+    // Ready once the background work runs: a `set` before the recorders
+    // subscribed would be saved only by the final save and not be in the
+    // history (the parent sends its first `set` right after this line).
+    while !routes.is_started() {
+        tokio::task::yield_now().await;
+    }
     println!("listening on {addr}");
 
     // Stdin is read on a thread of its own (std's blocking reader).
