@@ -70,6 +70,14 @@ impl Client {
         self.shared.lock().version
     }
 
+    /// The replica's version and a copy of its document, read together:
+    /// unlike [`version`](Client::version) then
+    /// [`replica`](Client::replica), no patch can fall in between.
+    pub fn versioned_replica(&self) -> (u64, Value) {
+        let shared = self.shared.lock();
+        (shared.version, shared.document.clone())
+    }
+
     /// The `clientId` of the current connection's snapshot (level-2
     /// servers send it): the `originClientId` of this client's own
     /// commands' patches. A new connection gets a new id.

@@ -3,11 +3,23 @@
 //! ([`request_command`]).
 //!
 //! The request is `{"command", "params", "clientId", "requestId",
-//! "principal"}` (`principal`, `{"name", "capabilities"}`, only when the
-//! relay identifies its viewers); the reply is `{"epoch", "version"}` with
-//! `"result"` or `"error"` (a `CommandError`'s wire fields): the primary's
-//! version when the command finished, so that the relay can hold the ack
-//! back until its replica has reached it.
+//! "principal", "deadline"}` (`principal`, `{"name", "capabilities"}`,
+//! only when the relay identifies its viewers); the reply is `{"epoch",
+//! "version"}` with `"result"` or `"error"` (a `CommandError`'s wire
+//! fields): the primary's version when the command finished, so that the
+//! relay can hold the ack back until its replica has reached it.
+//!
+//! A command is run at most once, and not after its sender gave up on
+//! it: [`request_command`] sends nothing while its NATS connection is
+//! down (the client would otherwise buffer the request and send it on
+//! reconnecting, long after the viewer was told `unavailable`), and
+//! `deadline` (milliseconds since the Unix epoch, by the sender's clock)
+//! is when the sender stops waiting: the primary does not run a request
+//! that reaches it later. The relay's and the primary's clocks must
+//! agree to well within the command time-out. A command the primary
+//! started in time may still finish after the sender gave up: its
+//! changes reach every viewer as usual, but its sender was told
+//! `unavailable`.
 //!
 //! The primary trusts the principal a request names: whoever may publish
 //! on the command subject may run commands. Restrict the subject with
@@ -15,8 +27,9 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_nats::connection::State;
 use async_nats::{Client, RequestErrorKind};
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
@@ -45,6 +58,10 @@ struct CommandRequest {
     request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     principal: Option<WirePrincipal>,
+    /// When the sender stops waiting, in milliseconds since the Unix
+    /// epoch: a request that arrives later is not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deadline: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -153,6 +170,26 @@ impl Drop for CommandResponder {
 /// Runs one request and builds its reply.
 async fn answer(source: &dyn SyncSource, payload: &[u8]) -> CommandReply {
     let outcome = match serde_json::from_slice::<CommandRequest>(payload) {
+        Ok(request)
+            if request
+                .deadline
+                .is_some_and(|deadline| now_millis() > deadline) =>
+        {
+            let late = now_millis() - request.deadline.unwrap_or_default();
+            tracing::warn!(
+                command = %request.command,
+                "a command request arrived {late} ms after its deadline: not run"
+            );
+            Err(CommandError::new(
+                UNAVAILABLE,
+                format!(
+                    "the command {} reached the primary {late} ms after its sender stopped \
+                     waiting: it was not run",
+                    request.command
+                ),
+            )
+            .recoverable(true))
+        }
         Ok(request) => {
             let mut ctx =
                 CommandContext::new(request.client_id, request.request_id, request.command);
@@ -190,18 +227,31 @@ async fn answer(source: &dyn SyncSource, payload: &[u8]) -> CommandReply {
     }
 }
 
+/// Milliseconds since the Unix epoch, by this machine's clock.
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 /// Sends the command of `ctx` with `params` to `instrument`'s primary and
-/// waits at most `timeout` for its answer.
+/// waits at most `timeout` for its answer. The request carries its
+/// deadline: the primary does not run it after `timeout` (see the module
+/// docs).
 ///
 /// # Errors
 ///
 /// A [`CommandError`] with the code [`UNAVAILABLE`] when the primary
-/// cannot be reached: NATS is down, no primary answers commands for the
-/// instrument, or no answer came within `timeout`. Its message says which.
+/// cannot be reached: NATS is down (the command is not sent), no primary
+/// answers commands for the instrument, or no answer came within
+/// `timeout`. Its message says which.
 ///
 /// # Cancel safety
 ///
-/// Cancel safe, but a cancelled command may still run on the primary.
+/// Cancel safe, but a cancelled command may still run on the primary
+/// until its deadline.
 pub async fn request_command(
     client: &Client,
     instrument: &Instrument,
@@ -218,6 +268,9 @@ pub async fn request_command(
             name: principal.name().to_owned(),
             capabilities: principal.capabilities().map(str::to_owned).collect(),
         }),
+        deadline: Some(
+            now_millis().saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+        ),
     };
     // Invariant: the request's fields always serialise.
     let payload = Bytes::from(serde_json::to_vec(&request).expect("a request serialises"));
@@ -228,6 +281,14 @@ pub async fn request_command(
         )
         .recoverable(true)
     };
+    // A disconnected client buffers what it is given and sends it on
+    // reconnecting: the command would run after the viewer heard
+    // `unavailable`.
+    if client.connection_state() != State::Connected {
+        return Err(unavailable(
+            "NATS is not connected: the command was not sent".into(),
+        ));
+    }
     let reply = tokio::time::timeout(
         timeout,
         client.request(instrument.command_subject(), payload),

@@ -254,3 +254,57 @@ async fn a_snapshot_that_is_not_lab_link_is_refused_with_its_key() {
     assert!(error.is_unavailable(), "{error}");
     assert!(error.to_string().contains("supply"), "{error}");
 }
+
+/// Sets the setpoint.
+#[lab_link::command]
+fn set_setpoint(sync: LabSync<Supply>, value: f64) -> Result<f64, lab_link::CommandError> {
+    sync.try_mutate(|s| s.set_setpoint(value))?;
+    Ok(value)
+}
+
+/// Sends a raw command request with `deadline` and returns the reply.
+async fn raw_command(client: &async_nats::Client, value: f64, deadline: u64) -> Value {
+    let request = serde_json::json!({
+        "command": "set_setpoint",
+        "params": {"value": value},
+        "clientId": "raw",
+        "deadline": deadline,
+    });
+    let reply = within(client.request(
+        supply().command_subject(),
+        serde_json::to_vec(&request).unwrap().into(),
+    ))
+    .await
+    .expect("the primary answers");
+    serde_json::from_slice(&reply.payload).unwrap()
+}
+
+#[tokio::test]
+async fn a_command_request_past_its_deadline_is_answered_unavailable_and_not_run() {
+    let nats = NatsServer::start();
+    let sync = LabSync::new(Supply::default());
+    sync.command(set_setpoint);
+    let _commands = within(lab_link_nats::CommandResponder::start(
+        connect(&nats).await,
+        Arc::new(sync.clone()),
+        &supply(),
+    ))
+    .await
+    .unwrap();
+    let client = connect(&nats).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+
+    let late = raw_command(&client, 3.0, now - 1_000).await;
+    assert_eq!(late["error"]["code"], "unavailable", "{late}");
+    let message = late["error"]["message"].as_str().unwrap();
+    assert!(message.contains("not run"), "{message}");
+    assert_eq!(sync.version(), 0, "the late command did not run");
+    assert_eq!(sync.read().setpoint, 0.0);
+
+    let in_time = raw_command(&client, 3.0, now + 60_000).await;
+    assert_eq!(in_time["result"], 3.0, "{in_time}");
+    assert_eq!(sync.read().setpoint, 3.0);
+}

@@ -50,8 +50,10 @@ async fn nats_killed_and_restarted_mid_stream_leaves_viewers_right_and_commands_
 
     // NATS is down: a command fails with `unavailable`, not a hang.
     let started = Instant::now();
+    // 0.25 is off the commits' grid of halves: had the refused command
+    // run, every later setpoint would be off it too.
     let failure = viewer
-        .expect_error("set_setpoint", json!({"value": 9.0}), "unavailable")
+        .expect_error("set_setpoint", json!({"value": 0.25}), "unavailable")
         .await;
     assert!(
         started.elapsed() < command_timeout + Duration::from_secs(1),
@@ -71,9 +73,18 @@ async fn nats_killed_and_restarted_mid_stream_leaves_viewers_right_and_commands_
         .await
         .unwrap();
     let expected = document(&primary);
-    viewer.wait_for(|replica| replica == &expected).await;
+    let replica = viewer.wait_for_version(primary.version()).await;
+    assert_eq!(replica, expected);
     assert_eq!(viewer.version(), primary.version());
     assert!(!failure.message.is_empty());
+    // A command answered `unavailable` never ran, not even once NATS was
+    // back (a disconnected client would have sent it then).
+    let setpoint = expected["setpoint"].as_f64().unwrap();
+    assert_eq!(
+        setpoint % 0.5,
+        0.0,
+        "the command refused as unavailable ran on the primary: {expected}"
+    );
 
     // And commands work again.
     let reply = viewer.command("set_setpoint", json!({"value": 42.0})).await;

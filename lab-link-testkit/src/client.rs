@@ -234,6 +234,41 @@ impl TestClient {
         }
     }
 
+    /// Waits until the replica is at `version` or later and returns the
+    /// replica at the version it was read at (read together with it).
+    /// Prefer it to [`wait_for`](TestClient::wait_for) with an expected
+    /// document when a document can repeat: an earlier version that
+    /// happens to look the same does not end the wait.
+    ///
+    /// # Panics
+    ///
+    /// When the replica does not reach `version` within the timeout.
+    pub async fn wait_for_version(&self, version: u64) -> Value {
+        let mut events = self.client.subscribe();
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let (at, replica) = self.client.versioned_replica();
+            if at >= version {
+                return replica;
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
+                    let (at, replica) = self.client.versioned_replica();
+                    if at >= version {
+                        return replica;
+                    }
+                    panic!(
+                        "TestClient::wait_for_version: the replica did not reach version \
+                         {version} within {:?}; at version {at} it is:\n{}",
+                        self.timeout,
+                        pretty(&replica),
+                    );
+                }
+            }
+        }
+    }
+
     /// Runs the command `name` with `params` (a JSON object, or `null`)
     /// and returns its ack; the replica already holds the command's
     /// patches.

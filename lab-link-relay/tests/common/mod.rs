@@ -164,7 +164,8 @@ impl Drop for RelayServer {
 /// version, then checks that it never resynchronised.
 pub(crate) async fn assert_follows(viewer: &TestClient, primary: &LabSync<Supply>) {
     let expected = document(primary);
-    viewer.wait_for(|replica| replica == &expected).await;
+    let replica = viewer.wait_for_version(primary.version()).await;
+    assert_eq!(replica, expected, "the primary's document");
     assert_eq!(
         viewer.version(),
         primary.version(),
