@@ -80,6 +80,16 @@ async fn stubborn(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
+/// Sets the value once the stage is free, waiting for its turn.
+#[command(exclusive = "stage", queue, timeout = "30s")]
+fn queued_set(sync: LabSync<State>, value: f64) -> Result<(), CommandError> {
+    sync.try_mutate(|s| {
+        s.set_value(value)?;
+        s.log().push(format!("queued_set {value}"))
+    })?;
+    Ok(())
+}
+
 /// Runs until cancelled; its client leaving cancels it.
 #[command(cancel_on_disconnect)]
 async fn watch(sync: LabSync<State>, ctx: CommandContext) -> Result<(), CommandError> {
@@ -121,7 +131,8 @@ async fn start() -> Served {
         .command(patient)
         .command(stubborn)
         .command(watch)
-        .command(flood);
+        .command(flood)
+        .command(queued_set);
     let server = Server::builder()
         .bind(sync.clone(), "127.0.0.1:0")
         .await
@@ -535,6 +546,83 @@ async fn a_second_command_of_an_exclusive_group_is_busy() {
         until_answer(&mut second, "b2").await.last().unwrap()["type"],
         "command_ack"
     );
+    served.routes.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_command_waits_its_turn_and_a_cancelled_one_never_runs() {
+    let served = start().await;
+    let (mut first, _) = connect(served.addr, "").await;
+    let (mut second, snapshot) = connect(served.addr, "?level=2").await;
+    let second_id = snapshot["clientId"].as_str().unwrap().to_owned();
+    let (mut third, _) = connect(served.addr, "?level=2").await;
+    command(
+        &mut first,
+        "ramp",
+        json!({"steps": 1000, "step_ms": 20}),
+        "a1",
+    )
+    .await;
+    next_of(&mut first, "patch").await;
+
+    // Each queued command is told what it waits behind, in order.
+    command(&mut second, "queued_set", json!({"value": 500.0}), "b1").await;
+    let waiting = next_of(&mut second, "command_progress").await;
+    assert_eq!(waiting["requestId"], "b1");
+    let message = waiting["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("waiting for the exclusive group \"stage\": ramp (requestId a1"),
+        "{message}"
+    );
+    command(&mut third, "queued_set", json!({"value": 600.0}), "c1").await;
+    let waiting = next_of(&mut third, "command_progress").await;
+    assert_eq!(
+        waiting["message"],
+        format!(
+            "waiting for the exclusive group \"stage\": queued_set (requestId b1, client \
+             {second_id}) is ahead"
+        )
+    );
+
+    // A queued command cancelled never runs.
+    send(&mut third, json!({"type": "cancel", "requestId": "c1"})).await;
+    assert_eq!(
+        until_answer(&mut third, "c1").await.last().unwrap()["code"],
+        "cancelled"
+    );
+    // The ramp ends; the waiting one runs and is answered.
+    send(&mut first, json!({"type": "cancel", "requestId": "a1"})).await;
+    assert_eq!(
+        until_answer(&mut first, "a1").await.last().unwrap()["code"],
+        "cancelled"
+    );
+    let answered = until_answer(&mut second, "b1").await;
+    assert_eq!(
+        answered.last().unwrap()["type"],
+        "command_ack",
+        "{answered:?}"
+    );
+    let state = served.sync.read();
+    assert_eq!(state.value, 500.0);
+    let queued: Vec<&String> = state
+        .log
+        .iter()
+        .filter(|line| line.starts_with("queued_set"))
+        .collect();
+    assert_eq!(queued, ["queued_set 500"], "the cancelled one never ran");
+    drop(state);
+
+    // The schema tells how each command runs.
+    let (_, body) = raw::get(served.addr, "/sync/schema", "").await;
+    let schema: Value = serde_json::from_str(&body).unwrap();
+    let info = &schema["commands"]["queued_set"];
+    assert_eq!(info["exclusive"], "stage");
+    assert_eq!(info["queue"], true);
+    assert_eq!(info["timeoutMs"], 30_000);
+    assert_eq!(schema["commands"]["ramp"]["exclusive"], "stage");
+    assert!(schema["commands"]["ramp"].get("queue").is_none());
+    assert_eq!(schema["commands"]["watch"]["cancelOnDisconnect"], true);
+    assert!(schema["commands"]["fast"].get("exclusive").is_none());
     served.routes.shutdown();
 }
 

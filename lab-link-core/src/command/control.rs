@@ -21,8 +21,13 @@ use tokio::sync::Notify;
 use super::CommandError;
 
 /// How a command runs beside others, as `#[command(exclusive = "…",
-/// timeout = "…", cancel_on_disconnect)]` declares it. The default: no
-/// group, no timeout, and the command runs on when its client leaves.
+/// queue, timeout = "…", cancel_on_disconnect)]` declares it. The
+/// default: no group, no timeout, and the command runs on when its client
+/// leaves.
+///
+/// It is part of the command's entry in the schema document, in the
+/// fields `exclusive`, `queue`, `timeoutMs` and `cancelOnDisconnect`
+/// (each only when set).
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,17 +35,47 @@ use super::CommandError;
 ///
 /// let policy = CommandPolicy::default()
 ///     .with_exclusive("magnet")
+///     .with_queue(true)
 ///     .with_timeout(Duration::from_secs(30))
 ///     .with_cancel_on_disconnect(true);
 /// assert_eq!(policy.exclusive(), Some("magnet"));
+/// assert!(policy.queue());
 /// assert_eq!(policy.timeout(), Some(Duration::from_secs(30)));
 /// assert!(policy.cancel_on_disconnect());
+/// assert_eq!(
+///     serde_json::to_value(&policy)?,
+///     serde_json::json!({"exclusive": "magnet", "queue": true, "timeoutMs": 30000,
+///                        "cancelOnDisconnect": true}),
+/// );
+/// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CommandPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
     exclusive: Option<Cow<'static, str>>,
+    #[serde(skip_serializing_if = "is_false")]
+    queue: bool,
+    #[serde(
+        rename = "timeoutMs",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "millis"
+    )]
     timeout: Option<Duration>,
+    #[serde(rename = "cancelOnDisconnect", skip_serializing_if = "is_false")]
     cancel_on_disconnect: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
+/// A timeout as whole milliseconds.
+fn millis<S: serde::Serializer>(
+    timeout: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let millis = timeout.map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    millis.serialize(serializer)
 }
 
 impl CommandPolicy {
@@ -54,8 +89,21 @@ impl CommandPolicy {
         self
     }
 
-    /// The command is cancelled once it has run for `timeout`, and
-    /// answered `timeout`.
+    /// With an exclusive group: a command that finds its group taken
+    /// waits for its turn (first come, first served) instead of being
+    /// answered `busy`. While it waits it is listed among the running
+    /// commands with a progress message naming what it waits for, and it
+    /// can be cancelled (then it never runs). Without a group it changes
+    /// nothing.
+    #[must_use]
+    pub fn with_queue(mut self, queue: bool) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// The command is cancelled once `timeout` has passed since the
+    /// transport received it (time spent waiting in its exclusive
+    /// group's queue included), and answered `timeout`.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -72,6 +120,12 @@ impl CommandPolicy {
     /// The exclusive group, if any.
     pub fn exclusive(&self) -> Option<&str> {
         self.exclusive.as_deref()
+    }
+
+    /// Whether a command that finds its exclusive group taken waits for
+    /// its turn rather than being answered `busy`.
+    pub fn queue(&self) -> bool {
+        self.queue
     }
 
     /// The timeout, if any.

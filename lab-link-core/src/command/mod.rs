@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 pub use context::{CommandContext, Principal};
 pub use control::{CancelReason, CommandControl, CommandPolicy, Progress};
 pub use error::{CommandError, DisplayHint, Severity};
-pub(crate) use exclusive::{group_name, ExclusiveGroups};
+pub(crate) use exclusive::{group_name, Acquired, ExclusiveGroups};
 pub(crate) use scope::current_meta;
 pub use scope::{scope_sync, with_meta, WithMeta};
 
@@ -83,6 +83,12 @@ pub struct CommandInfo {
     /// carries the new value (`#[command(edits = "…", value = …)]`); empty
     /// when it declares none.
     pub edits: Vec<Edit>,
+    /// How it runs beside others (its exclusive group, queueing, timeout,
+    /// cancel on disconnect): [`Command::policy`]. In the schema as the
+    /// fields `exclusive`, `queue`, `timeoutMs` and `cancelOnDisconnect`,
+    /// each only when set.
+    #[serde(flatten)]
+    pub policy: CommandPolicy,
 }
 
 /// A command's declaration that it sets one state field: a generated UI

@@ -7,7 +7,10 @@
 //! scope (`use lab_link_core::SyncSource;`) to reach them.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -15,7 +18,7 @@ use serde_json::{Map, Value};
 use super::commands::read;
 use super::{LabSync, LoadError, Subscription};
 use crate::command::{
-    with_meta, CommandContext, CommandError, CommandFuture, CommandInfo, CommandPolicy,
+    with_meta, Acquired, CommandContext, CommandError, CommandFuture, CommandInfo, CommandPolicy,
 };
 use crate::reactive::Reactive;
 use crate::stream::{StreamHub, StreamMessage, StreamSubscription};
@@ -270,14 +273,51 @@ impl<S: Reactive + Send + 'static> SyncSource for LabSync<S> {
         };
         // The group is taken before the handler runs and freed when its
         // future ends or is dropped.
-        let group = crate::command::group_name(group, &params);
-        let guard = match self.shared.exclusive.acquire(&group, &ctx) {
-            Ok(guard) => guard,
+        let group = crate::command::group_name(group, &params).into_owned();
+        let (turn, behind) = match self.shared.exclusive.acquire(&group, &ctx, policy.queue()) {
+            Ok(Acquired::Now(guard)) => {
+                let future = with_meta(meta, command.call(self.clone(), ctx, params));
+                return Box::pin(async move {
+                    let outcome = future.await;
+                    drop(guard);
+                    outcome
+                });
+            }
+            Ok(Acquired::Queued { turn, behind }) => (turn, behind),
             Err(busy) => return Box::pin(std::future::ready(Err(busy))),
         };
-        let future = with_meta(meta, command.call(self.clone(), ctx, params));
+        // Queued: it waits for its turn, cancellable, and says so.
+        ctx.progress(
+            0.0,
+            format!("waiting for the exclusive group {group:?}: {behind} is ahead"),
+        );
+        let sync = self.clone();
         Box::pin(async move {
-            let outcome = future.await;
+            let waited = {
+                let mut cancelled = std::pin::pin!(ctx.cancelled());
+                let mut turn = turn;
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(reason) = cancelled.as_mut().poll(cx) {
+                        return Poll::Ready(Err(reason));
+                    }
+                    Pin::new(&mut turn).poll(cx).map(Ok)
+                })
+                .await
+            };
+            let guard = match waited {
+                Ok(Ok(guard)) => guard,
+                Err(reason) => return Err(reason.error(policy.timeout())),
+                // The group hands its guard over before it drops a
+                // waiter; only a group dropped with everything else ends
+                // a wait without one.
+                Ok(Err(_)) => {
+                    return Err(CommandError::command_failed(
+                        "the exclusive group went away while the command waited",
+                    ))
+                }
+            };
+            ctx.progress(0.0, "started");
+            let outcome = with_meta(meta, command.call(sync, ctx, params)).await;
             drop(guard);
             outcome
         })

@@ -32,11 +32,14 @@ pub(crate) const EXCLUSIVE: &str = "exclusive";
 pub(crate) const TIMEOUT: &str = "timeout";
 /// Option (a flag): the client's disconnect cancels the command.
 pub(crate) const CANCEL_ON_DISCONNECT: &str = "cancel_on_disconnect";
+/// Option (a flag): a command that finds its exclusive group taken waits
+/// for its turn.
+pub(crate) const QUEUE: &str = "queue";
 
 /// The options accepted, for the unknown-option message.
 const OPTIONS: &str = "`name = \"<name>\"`, `requires = [\"<capability>\", ...]`, \
                        `edits = \"/path/{param}/field\"`, `value = <param>`, \
-                       `exclusive = \"<group>\"`, `timeout = \"30s\"`, \
+                       `exclusive = \"<group>\"`, `queue`, `timeout = \"30s\"`, \
                        `cancel_on_disconnect` or `crate = \"<path>\"`";
 
 /// The options of one `#[command(...)]`.
@@ -51,6 +54,7 @@ pub(crate) struct Options {
     /// The timeout in milliseconds.
     pub(crate) timeout: Option<Opt<u64>>,
     pub(crate) cancel_on_disconnect: Option<Opt<()>>,
+    pub(crate) queue: Option<Opt<()>>,
 }
 
 impl Options {
@@ -130,21 +134,14 @@ impl Options {
                 }
             }
         } else if meta.path.is_ident(CANCEL_ON_DISCONNECT) {
-            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                errors.push(meta.error(format!(
-                    "`#[{COMMAND}({CANCEL_ON_DISCONNECT})]` is a flag and takes no value: \
-                     write `#[{COMMAND}({CANCEL_ON_DISCONNECT})]`"
-                )));
-                skip_value(meta)?;
-            } else {
-                set_once(
-                    &mut self.cancel_on_disconnect,
-                    CANCEL_ON_DISCONNECT,
-                    span,
-                    (),
-                    errors,
-                );
-            }
+            flag(
+                meta,
+                CANCEL_ON_DISCONNECT,
+                &mut self.cancel_on_disconnect,
+                errors,
+            )?;
+        } else if meta.path.is_ident(QUEUE) {
+            flag(meta, QUEUE, &mut self.queue, errors)?;
         } else if meta.path.is_ident(CRATE) {
             let expr = value(meta, CRATE, "= \"::lab_link\"")?;
             if let Some(lit) = string(&expr, CRATE, "\"::lab_link\"", errors) {
@@ -166,6 +163,23 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// Reads the flag option `name` (no value) into `slot`.
+fn flag(
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    slot: &mut Option<Opt<()>>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        errors.push(meta.error(format!(
+            "`#[{COMMAND}({name})]` is a flag and takes no value: write `#[{COMMAND}({name})]`"
+        )));
+        return skip_value(meta);
+    }
+    set_once(slot, name, meta.path.span(), (), errors);
+    Ok(())
 }
 
 /// Stores an option, reporting a second occurrence at both places.

@@ -17,7 +17,7 @@ use syn::visit::{self, Visit};
 use syn::{GenericParam, Ident, Pat, Type};
 
 use super::ast::{self, Input, Kind, Output, COMMAND_CONTEXT, LAB_SYNC};
-use super::attr::{EDITS, NAME, VALUE};
+use super::attr::{EDITS, EXCLUSIVE, NAME, QUEUE, VALUE};
 use crate::errors::Errors;
 
 /// Reports every refused part of `input`.
@@ -30,6 +30,22 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
     name(input, errors);
     param_attrs(input, errors);
     edits(input, errors);
+    queue(input, errors);
+}
+
+/// `queue` says what a command does when its exclusive group is taken:
+/// without a group it would mean nothing.
+fn queue(input: &Input<'_>, errors: &mut Errors) {
+    let options = &input.options;
+    if let (Some(queue), None) = (&options.queue, &options.exclusive) {
+        errors.push(syn::Error::new(
+            queue.span,
+            format!(
+                "`{QUEUE}` makes a command wait for its exclusive group: add \
+                 `{EXCLUSIVE} = \"<group>\"`, or remove `{QUEUE}`"
+            ),
+        ));
+    }
 }
 
 /// `#[param(...)]` describes a JSON param in the params schema; the

@@ -387,6 +387,7 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
                     params,
                     result: #result_schema,
                     edits: #edits,
+                    policy: <Self as #private::Command<__S>>::policy(self),
                 }
             }
 
@@ -413,13 +414,14 @@ fn command_impl(input: &Input<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
-/// `Command::policy`, when the command declares `exclusive`, `timeout` or
-/// `cancel_on_disconnect` (otherwise the trait's default).
+/// `Command::policy`, when the command declares `exclusive`, `queue`,
+/// `timeout` or `cancel_on_disconnect` (otherwise the trait's default).
 fn policy(input: &Input<'_>, private: &TokenStream) -> TokenStream {
     let options = &input.options;
     if options.exclusive.is_none()
         && options.timeout.is_none()
         && options.cancel_on_disconnect.is_none()
+        && options.queue.is_none()
     {
         return quote!();
     }
@@ -436,12 +438,17 @@ fn policy(input: &Input<'_>, private: &TokenStream) -> TokenStream {
         .cancel_on_disconnect
         .as_ref()
         .map(|_| quote!(let #policy = #policy.with_cancel_on_disconnect(true);));
+    let queue = options
+        .queue
+        .as_ref()
+        .map(|_| quote!(let #policy = #policy.with_queue(true);));
     quote! {
         fn policy(&self) -> #private::CommandPolicy {
             let #policy = <#private::CommandPolicy as ::core::default::Default>::default();
             #exclusive
             #timeout
             #cancel
+            #queue
             #policy
         }
     }

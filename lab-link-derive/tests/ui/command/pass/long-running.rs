@@ -1,4 +1,5 @@
-//! `exclusive`, `timeout` and `cancel_on_disconnect`, alone and together.
+//! `exclusive`, `queue`, `timeout` and `cancel_on_disconnect`, alone and
+//! together.
 use std::time::Duration;
 
 use lab_link::command::Command;
@@ -16,6 +17,10 @@ async fn move_stage(ctx: CommandContext) {
     let _ = ctx.is_cancelled();
 }
 
+/// Waits for its turn.
+#[command(exclusive = "magnet", queue)]
+fn queue_for_magnet() {}
+
 /// Only a timeout, in minutes.
 #[command(timeout = "2m")]
 fn settle() {}
@@ -32,6 +37,12 @@ fn main() {
     assert_eq!(policy.exclusive(), Some("stage"));
     assert_eq!(policy.timeout(), Some(Duration::from_millis(1500)));
     assert!(policy.cancel_on_disconnect());
+    assert!(!policy.queue());
+    let policy = Command::<()>::policy(&queue_for_magnet);
+    assert_eq!(policy.exclusive(), Some("magnet"));
+    assert!(policy.queue());
+    let info = Command::<()>::info(&queue_for_magnet);
+    assert_eq!(info.policy, policy);
     assert_eq!(
         Command::<()>::policy(&settle).timeout(),
         Some(Duration::from_secs(120))
