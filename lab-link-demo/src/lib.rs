@@ -103,6 +103,37 @@ pub struct Options {
     /// Channels at start (default 4, the contract's; more for measuring a
     /// large state: see [`instrument_with_channels`]).
     pub channels: usize,
+    /// Publish the state to NATS JetStream and answer commands from
+    /// relays (default none: see [`Nats`]).
+    pub nats: Option<Nats>,
+}
+
+/// The demo as the primary of a NATS JetStream instrument (the flags
+/// `--nats URL` and `--instrument NAME`): its patches go to the
+/// instrument's stream and snapshots, and relays' commands are answered.
+/// `lab-link-relay --instrument NAME --nats URL` then serves viewers the
+/// same state (the book's chapter "Scaling out").
+///
+/// ```
+/// let nats = lab_link_demo::Nats::new("nats://127.0.0.1:4222");
+/// assert_eq!(nats.instrument, "demo");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nats {
+    /// The NATS server's URL.
+    pub url: String,
+    /// The instrument's name on NATS (default `demo`).
+    pub instrument: String,
+}
+
+impl Nats {
+    /// Publishes as the instrument `demo` on the NATS server at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            instrument: "demo".to_owned(),
+        }
+    }
 }
 
 /// The bounds on a client's backlog the demo serves with (the flags
@@ -149,6 +180,7 @@ impl Default for Options {
             auth: None,
             backlog: Backlog::default(),
             channels: 4,
+            nats: None,
         }
     }
 }
@@ -201,13 +233,49 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
         config = config.auth(auth);
     }
     let prefix = config.prefix_str().to_owned();
+    let sync = instrument_with_channels(options.channels);
+    if let Some(nats) = &options.nats {
+        publish(&sync, nats).await?;
+    }
     Server::builder()
         .config(config)
         .fallback(ui::handler(&prefix))
         .shutdown_signal(lab_link::server::terminate_signal())
-        .bind(
-            instrument_with_channels(options.channels),
-            (options.host.as_str(), options.port),
-        )
+        .bind(sync, (options.host.as_str(), options.port))
         .await
+}
+
+/// Starts publishing `sync` as `nats.instrument` and answering its
+/// commands; both run for as long as the runtime does.
+async fn publish(sync: &LabSync<DemoState>, nats: &Nats) -> io::Result<()> {
+    use lab_link::nats::{async_nats, CommandResponder, Instrument, Publisher, PublisherConfig};
+    use std::sync::Arc;
+
+    let failed = |e: &dyn std::fmt::Display| io::Error::other(format!("NATS: {e}"));
+    let instrument = Instrument::new(nats.instrument.as_str()).map_err(|e| failed(&e))?;
+    let client = async_nats::connect(nats.url.as_str())
+        .await
+        .map_err(|e| failed(&format!("cannot connect to {}: {e}", nats.url)))?;
+    let source = Arc::new(sync.clone());
+    let publisher = Publisher::start(
+        client.clone(),
+        source.clone(),
+        PublisherConfig::new(instrument.clone()),
+    )
+    .await
+    .map_err(|e| failed(&e))?;
+    let commands = CommandResponder::start(client, source, &instrument)
+        .await
+        .map_err(|e| failed(&e))?;
+    tracing::info!(
+        "publishing to NATS at {} as the instrument {instrument} (epoch {})",
+        nats.url,
+        publisher.epoch()
+    );
+    // Kept for the life of the runtime: the process serves until it stops.
+    tokio::spawn(async move {
+        let _running = (publisher, commands);
+        std::future::pending::<()>().await;
+    });
+    Ok(())
 }

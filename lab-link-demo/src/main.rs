@@ -52,6 +52,13 @@ struct Cli {
     /// Channels at start (the contract has 4; more measure a large state).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     channels: u32,
+    /// Publish to NATS JetStream at URL (for relays) and answer their
+    /// commands.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// The instrument's name on NATS (with --nats).
+    #[arg(long, value_name = "NAME", default_value = "demo", requires = "nats")]
+    instrument: String,
 }
 
 #[tokio::main]
@@ -97,6 +104,10 @@ async fn main() -> ExitCode {
             send_buffer_bytes: cli.send_buffer,
         },
         channels: cli.channels as usize,
+        nats: cli.nats.map(|url| lab_link_demo::Nats {
+            url,
+            instrument: cli.instrument,
+        }),
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

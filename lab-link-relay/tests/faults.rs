@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
     assert_follows, commit, document, primary, publish, serving_primary, within, RawViewer,
-    RelayServer, TIMEOUT,
+    RelayProcess, RelayServer, TIMEOUT,
 };
 use lab_link_testkit::{NatsServer, TestClient};
 use serde_json::json;
@@ -90,47 +88,6 @@ async fn nats_killed_and_restarted_mid_stream_leaves_viewers_right_and_commands_
     let reply = viewer.command("set_setpoint", json!({"value": 42.0})).await;
     assert_eq!(reply.result, Some(json!(42.0)));
     assert_eq!(viewer.replica()["setpoint"], json!(42.0));
-}
-
-/// The relay binary, killed on drop.
-struct RelayProcess {
-    child: Child,
-    url: String,
-}
-
-impl RelayProcess {
-    fn start(nats: &NatsServer) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lab-link-relay"))
-            .args(["--instrument", "supply", "--bind", "127.0.0.1:0", "--nats"])
-            .arg(nats.url())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the relay binary runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let http = line
-            .trim()
-            .strip_prefix("lab-link relay listening on http://")
-            .unwrap_or_else(|| panic!("the relay did not start: {line:?}"));
-        Self {
-            url: format!("ws://{http}/sync/ws"),
-            child,
-        }
-    }
-
-    /// SIGKILL, as a crash would.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[tokio::test]

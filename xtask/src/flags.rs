@@ -127,6 +127,10 @@ pub(crate) struct ServeDemo {
     /// Make loopback clients authenticate too.
     #[arg(long)]
     pub(crate) no_trust_loopback: bool,
+    /// Also start nats-server and this many relays of the demo (on the
+    /// ports after --port): the topology of the book's "Scaling out".
+    #[arg(long, value_name = "N", conflicts_with_all = ["persist", "auth", "allowed_origin", "no_trust_loopback", "host", "prefix"])]
+    pub(crate) relays: Option<u16>,
 }
 
 #[cfg(test)]

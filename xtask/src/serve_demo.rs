@@ -6,6 +6,11 @@
 //! started `cargo xtask serve-demo` ends up being the demo itself: SIGINT
 //! and SIGTERM reach it directly and it stops cleanly, and its standard
 //! output carries exactly the `lab-link demo listening on …` line.
+//!
+//! With `--relays N` it runs the example `serve_demo_relays` of
+//! `lab-link-relay` instead (the same way): nats-server, the demo as the
+//! primary of the instrument `demo`, and N relays, each line saying where
+//! it listens.
 
 use crate::cmd::{Cmd, JOBS};
 use crate::flags::ServeDemo;
@@ -16,8 +21,20 @@ pub(crate) fn run(flags: &ServeDemo) -> Result {
     Err(command(flags).exec())
 }
 
-/// `cargo run -p lab-link-demo [--release] -- FLAGS`.
+/// `cargo run -p lab-link-demo [--release] -- FLAGS`, or with `--relays`
+/// the relay example.
 fn command(flags: &ServeDemo) -> Cmd {
+    if let Some(relays) = flags.relays {
+        let mut cmd = Cmd::cargo().args(["run", "--quiet", "-p", "lab-link-relay", "-j", JOBS]);
+        if flags.release {
+            cmd = cmd.arg("--release");
+        }
+        return cmd
+            .args(["--example", "serve_demo_relays", "--", "--relays"])
+            .arg(relays.to_string())
+            .arg("--port")
+            .arg(flags.port.to_string());
+    }
     let ServeDemo {
         host,
         port,
@@ -27,6 +44,7 @@ fn command(flags: &ServeDemo) -> Cmd {
         auth,
         allowed_origin,
         no_trust_loopback,
+        relays: _,
     } = flags;
     let mut cmd = Cmd::cargo().args(["run", "--quiet", "-p", "lab-link-demo", "-j", JOBS]);
     if *release {
@@ -95,6 +113,20 @@ mod tests {
             "run --quiet -p lab-link-demo -j 2 --release -- --host 127.0.0.1 --port 0 \
              --prefix /sync --persist demo.sqlite --auth auth.sqlite \
              --allowed-origin http://a:1 --no-trust-loopback",
+        );
+    }
+
+    #[test]
+    fn relays_run_the_relay_example_with_the_port() {
+        check(
+            &["--relays", "2"],
+            "run --quiet -p lab-link-relay -j 2 --example serve_demo_relays -- --relays 2 \
+             --port 8000",
+        );
+        check(
+            &["--relays", "3", "--port", "0", "--release"],
+            "run --quiet -p lab-link-relay -j 2 --release --example serve_demo_relays -- \
+             --relays 3 --port 0",
         );
     }
 }

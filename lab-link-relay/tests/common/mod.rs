@@ -4,7 +4,9 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -250,5 +252,57 @@ impl RawViewer {
                 return serde_json::from_str(&text).unwrap();
             }
         }
+    }
+}
+
+/// The relay binary, killed on drop.
+pub(crate) struct RelayProcess {
+    child: Child,
+    pub(crate) url: String,
+}
+
+impl RelayProcess {
+    pub(crate) fn start(nats: &NatsServer) -> Self {
+        Self::of(nats, "supply")
+    }
+
+    /// The relay binary serving `instrument`.
+    pub(crate) fn of(nats: &NatsServer, instrument: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lab-link-relay"))
+            .args([
+                "--instrument",
+                instrument,
+                "--bind",
+                "127.0.0.1:0",
+                "--nats",
+            ])
+            .arg(nats.url())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the relay binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let http = line
+            .trim()
+            .strip_prefix("lab-link relay listening on http://")
+            .unwrap_or_else(|| panic!("the relay did not start: {line:?}"));
+        Self {
+            url: format!("ws://{http}/sync/ws"),
+            child,
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
