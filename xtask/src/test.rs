@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn runs_every_js_test_file() {
         let files = js_test_files();
-        for file in ["chromium", "client", "interop", "patch"] {
+        for file in ["chromium", "client", "interop", "patch", "reference"] {
             assert!(
                 files.contains(&format!("lab-link-js/test/{file}.test.js")),
                 "{files:?}"
