@@ -9,10 +9,10 @@ import { join } from 'node:path';
 
 import WebSocket from 'ws';
 
-import { CommandError, LabLinkClient } from '../src/index.js';
+import { CommandError } from '../src/index.js';
 
 import { startDemo } from './demo.js';
-import { bias, client, closeClients, connect, problemKinds, serverState, sockets, until } from './helpers.js';
+import { assertStreamsAgree, bias, client, closeClients, connect, dropAndReconnect, problemKinds, serverState, sockets, until } from './helpers.js';
 
 afterEach(closeClients);
 
@@ -74,29 +74,12 @@ describe('against the demo', { timeout: 60_000 }, () => {
     assert.deepEqual(one.state, two.state);
     assert.deepEqual(one.state, await serverState(demo.url));
     assert.ok(one.stream('trace')?.data instanceof Float32Array);
-    const histogram = Array.from(/** @type {ArrayLike<number>} */ (one.stream('histogram')?.data));
-    assert.equal(histogram.length, 64);
-    assert.ok(histogram.reduce((a, b) => a + b, 0) > 0);
-    await until(() => one.stream('counts')?.seq === two.stream('counts')?.seq, 'the counts to agree');
-    assert.deepEqual(one.stream('counts')?.data, two.stream('counts')?.data);
+    await assertStreamsAgree(one, two);
     await one.command('reset');
   });
 
   test('a dropped socket reconnects and resumes', async () => {
-    const lab = await connect(demo.url);
-    /** @type {boolean[]} */
-    const snapshots = [];
-    lab.on('snapshot', (event) => snapshots.push(event.resumed));
-    const socket = /** @type {WebSocket} */ (sockets.at(-1));
-    socket.terminate();
-    const other = await connect(demo.url);
-    await other.command('set_enabled', { enabled: true });
-    await until(() => snapshots.length === 1 && /** @type {any} */ (lab.state).enabled === true, 'the resumed replica');
-    assert.deepEqual(snapshots, [true]);
-    assert.notEqual(sockets.at(-1), socket);
-    await other.command('reset');
-    await until(() => lab.version === other.version, 'the live patches after the resume');
-    assert.deepEqual(lab.state, other.state);
+    assert.deepEqual(await dropAndReconnect(demo.url), { resumed: [true], newSocket: true });
   });
 
   test('a frame the server cannot read is a bad_message problem, and the client goes on', async () => {

@@ -9,12 +9,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import WebSocket from 'ws';
 
 import { CommandError } from '../src/index.js';
 
 import { REFERENCE_PYTHON, startDemo, startReference } from './demo.js';
-import { bias, client, closeClients, connect, problemKinds, serverState, sockets, until } from './helpers.js';
+import { assertStreamsAgree, bias, client, closeClients, connect, dropAndReconnect, problemKinds, serverState, until } from './helpers.js';
 
 afterEach(closeClients);
 
@@ -81,31 +80,15 @@ describe('against the Python reference demo (lab-link 0.5.0, level 1)', { timeou
     const trace = one.stream('trace')?.data;
     assert.ok(trace instanceof Float32Array);
     assert.ok(Array.from(trace).some((sample) => Math.abs(sample) > 0.5), 'a trace with the 5 V channel\'s amplitude');
-    const histogram = Array.from(/** @type {ArrayLike<number>} */ (one.stream('histogram')?.data));
-    assert.equal(histogram.length, 64);
-    assert.ok(histogram.reduce((a, b) => a + b, 0) > 0);
-    await until(() => one.stream('counts')?.seq === two.stream('counts')?.seq, 'the counts to agree');
-    assert.deepEqual(one.stream('counts')?.data, two.stream('counts')?.data);
+    await assertStreamsAgree(one, two);
     await one.command('reset');
     assert.deepEqual(problems, []);
   });
 
   test('a dropped socket reconnects with a fresh snapshot', async () => {
-    const lab = await connect(reference.url);
-    /** @type {boolean[]} */
-    const snapshots = [];
-    lab.on('snapshot', (event) => snapshots.push(event.resumed));
-    const socket = /** @type {WebSocket} */ (sockets.at(-1));
-    socket.terminate();
-    const other = await connect(reference.url);
-    await other.command('set_enabled', { enabled: true });
     // 0.5.0 ignores `?since=` and answers with a snapshot, which the
     // client takes as a new start rather than a resume.
-    await until(() => snapshots.length === 1 && /** @type {any} */ (lab.state).enabled === true, 'the new snapshot');
-    assert.deepEqual(snapshots, [false]);
-    await other.command('reset');
-    await until(() => lab.version === other.version, 'the live patches after the snapshot');
-    assert.deepEqual(lab.state, other.state);
+    assert.deepEqual(await dropAndReconnect(reference.url), { resumed: [false], newSocket: true });
   });
 });
 
