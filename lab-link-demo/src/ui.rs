@@ -1,10 +1,11 @@
-//! The web UI, embedded in the binary: `index.html`, `app.js` and
-//! `style.css` from `ui/`, served by [`handler`] next to the sync
-//! endpoints, and the browser runtime `lab-link-js` bundled as one ES
-//! module at `/lab-link.js`. No build step here: the files are served as
-//! committed (the bundle is rebuilt with `npm run build` in `lab-link-js`,
-//! and a test there fails when it is stale), so the demo runs without
-//! Node.
+//! The web UI, embedded in the binary: `index.html`, its ES modules
+//! (`app.js`, which imports `connection.js`, `render.js`, `plots.js` and
+//! `auth.js`) and `style.css` from `ui/`, served by [`handler`] next to
+//! the sync endpoints, and the browser runtime `lab-link-js` bundled as
+//! one ES module at `/lab-link.js`, on which the page is built. No build
+//! step here: the files are served as committed (the bundle is rebuilt
+//! with `npm run build` in `lab-link-js`, and a test there fails when it
+//! is stale), so the demo runs without Node.
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -12,8 +13,14 @@ use lab_link::server::Body;
 
 /// The page, with `{{PREFIX}}` where the sync prefix goes.
 const INDEX_HTML: &str = include_str!("../ui/index.html");
-/// The page's script.
-const APP_JS: &str = include_str!("../ui/app.js");
+/// The page's modules, by path: `app.js` is the entry.
+const MODULES: [(&str, &str); 5] = [
+    ("/app.js", include_str!("../ui/app.js")),
+    ("/connection.js", include_str!("../ui/connection.js")),
+    ("/render.js", include_str!("../ui/render.js")),
+    ("/plots.js", include_str!("../ui/plots.js")),
+    ("/auth.js", include_str!("../ui/auth.js")),
+];
 /// The page's styles.
 const STYLE_CSS: &str = include_str!("../ui/style.css");
 /// The browser runtime, for pages of your own against the demo.
@@ -21,7 +28,8 @@ const LAB_LINK_JS: &str = include_str!("../../lab-link-js/dist/lab-link.js");
 
 /// A handler for `Server::builder().fallback(…)`: `/` (and
 /// `/index.html`) is the page, with the sync `prefix` filled in;
-/// `/app.js` and `/style.css` its assets; `/lab-link.js` the browser
+/// `/app.js` (and the modules it imports) and `/style.css` its assets;
+/// `/lab-link.js` the browser
 /// runtime (`import { LabLinkClient } from '/lab-link.js'`); anything else
 /// `404`.
 ///
@@ -44,9 +52,12 @@ pub fn handler<B>(prefix: &str) -> impl Fn(Request<B>) -> Response<Body> + Send 
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return response;
         }
-        match request.uri().path() {
+        let path = request.uri().path();
+        if let Some((_, module)) = MODULES.iter().find(|(name, _)| *name == path) {
+            return asset((*module).to_owned(), "text/javascript; charset=utf-8");
+        }
+        match path {
             "/" | "/index.html" => asset(index.clone(), "text/html; charset=utf-8"),
-            "/app.js" => asset(APP_JS.to_owned(), "text/javascript; charset=utf-8"),
             "/style.css" => asset(STYLE_CSS.to_owned(), "text/css; charset=utf-8"),
             "/lab-link.js" => asset(LAB_LINK_JS.to_owned(), "text/javascript; charset=utf-8"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
@@ -108,11 +119,20 @@ mod tests {
         let page = body(page).await;
         assert!(page.contains(r#"content="/lab&quot;x""#), "{page}");
         assert!(!page.contains("{{PREFIX}}"));
-        let script = ui(Request::get("/app.js").body(()).unwrap());
-        assert_eq!(
-            script.headers()["content-type"],
-            "text/javascript; charset=utf-8"
-        );
+        for module in [
+            "/app.js",
+            "/connection.js",
+            "/render.js",
+            "/plots.js",
+            "/auth.js",
+        ] {
+            let script = ui(Request::get(module).body(()).unwrap());
+            assert_eq!(script.status(), 200, "{module}");
+            assert_eq!(
+                script.headers()["content-type"],
+                "text/javascript; charset=utf-8"
+            );
+        }
         let post = ui(Request::post("/").body(()).unwrap());
         assert_eq!(post.status(), 405);
     }

@@ -21,28 +21,47 @@ const BANNER = '// lab-link-js, bundled by `npm run build` in lab-link-js: do no
  * @returns {Promise<{ text: string, minified: number, gzipped: number }>}
  */
 export async function bundle() {
-  /** @param {boolean} minify */
-  const once = async (minify) => {
-    const result = await build({
-      // Paths in the bundle's comments are relative to this, whatever the cwd.
-      absWorkingDir: PACKAGE,
-      entryPoints: ['src/index.js'],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      minify,
-      legalComments: 'none',
-      banner: minify ? {} : { js: BANNER },
-      write: false,
-      logLevel: 'silent',
-    });
-    const [output] = result.outputFiles ?? [];
-    if (!output) throw new Error('esbuild wrote no output');
-    return output.text;
-  };
-  const text = await once(false);
-  const minified = Buffer.from(await once(true));
-  return { text, minified: minified.length, gzipped: gzipSync(minified, { level: 9 }).length };
+  const text = await esbuildOnce(PACKAGE, 'src/index.js', false);
+  return { text, ...(await minifiedSize(PACKAGE, 'src/index.js')) };
+}
+
+/**
+ * The size of the module `entry` (relative to `dir`) bundled with
+ * everything it imports, minified by esbuild, in bytes and in bytes after
+ * gzip -9: how the runtime's size is measured, and how the Python
+ * reference's runtime is measured beside it (scripts/compare-size.js).
+ *
+ * @param {string} dir
+ * @param {string} entry JavaScript or TypeScript
+ * @returns {Promise<{ minified: number, gzipped: number }>}
+ */
+export async function minifiedSize(dir, entry) {
+  const minified = Buffer.from(await esbuildOnce(dir, entry, true));
+  return { minified: minified.length, gzipped: gzipSync(minified, { level: 9 }).length };
+}
+
+/**
+ * @param {string} dir
+ * @param {string} entry
+ * @param {boolean} minify
+ */
+async function esbuildOnce(dir, entry, minify) {
+  const result = await build({
+    // Paths in the bundle's comments are relative to this, whatever the cwd.
+    absWorkingDir: dir,
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify,
+    legalComments: 'none',
+    banner: minify ? {} : { js: BANNER },
+    write: false,
+    logLevel: 'silent',
+  });
+  const [output] = result.outputFiles ?? [];
+  if (!output) throw new Error('esbuild wrote no output');
+  return output.text;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

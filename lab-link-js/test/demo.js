@@ -1,9 +1,12 @@
-// Starts the demo instrument (our server) for the interop tests: the
-// binary of the workspace, on 127.0.0.1 and a free port, stopped by the
-// test. It is built first (a no-op when it is fresh).
+// Starts a server of the demo contract for the interop tests, on
+// 127.0.0.1 and a free port, stopped by the test: the demo instrument (our
+// server, the binary of the workspace, built first: a no-op when it is
+// fresh) or the Python reference demo (bench/python/demo.py on lab-link
+// 0.5.0, in the virtualenv `cargo xtask setup` makes at target/py-venv).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -27,14 +30,46 @@ function build() {
 }
 
 /**
- * The running demo: its HTTP base URL, and `stop`.
+ * A running server of the demo contract: its HTTP base URL, and `stop`.
+ *
+ * @typedef {{ url: string, stop: () => Promise<void> }} RunningDemo
+ */
+
+/**
+ * Starts our demo instrument.
  *
  * @param {string[]} [args] more flags for `lab-link-demo`
- * @returns {Promise<{ url: string, stop: () => Promise<void> }>}
+ * @returns {Promise<RunningDemo>}
  */
 export async function startDemo(args = []) {
   build();
-  const child = spawn(`${ROOT}target/debug/lab-link-demo`, ['--host', '127.0.0.1', '--port', '0', ...args], {
+  return start(`${ROOT}target/debug/lab-link-demo`, ['--host', '127.0.0.1', '--port', '0', ...args]);
+}
+
+/** The Python of the reference's virtualenv. */
+export const REFERENCE_PYTHON = `${ROOT}target/py-venv/bin/python`;
+
+/**
+ * Starts the Python reference demo.
+ *
+ * @returns {Promise<RunningDemo>}
+ */
+export async function startReference() {
+  if (!existsSync(REFERENCE_PYTHON)) {
+    throw new Error(`the Python reference needs the virtualenv at ${REFERENCE_PYTHON}: run \`cargo xtask setup\` (it installs bench/python/requirements.txt)`);
+  }
+  return start(REFERENCE_PYTHON, [`${ROOT}bench/python/demo.py`, '--host', '127.0.0.1', '--port', '0']);
+}
+
+/**
+ * Runs `program` and waits for its listening line.
+ *
+ * @param {string} program
+ * @param {string[]} args
+ * @returns {Promise<RunningDemo>}
+ */
+async function start(program, args) {
+  const child = spawn(program, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,5 +96,5 @@ export async function startDemo(args = []) {
   } finally {
     clearTimeout(timeout);
   }
-  throw new Error(`lab-link-demo ended without its listening line:\n${log.join('')}`);
+  throw new Error(`${program} ended without its listening line:\n${log.join('')}`);
 }

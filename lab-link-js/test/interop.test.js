@@ -6,96 +6,17 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import WebSocket from 'ws';
 
-import { CommandError, LabLinkClient } from '../src/index.js';
+import { CommandError } from '../src/index.js';
 
 import { startDemo } from './demo.js';
+import { assertStreamsAgree, bias, client, closeClients, connect, dropAndReconnect, problemKinds, serverState, sockets, until } from './helpers.js';
+
+afterEach(closeClients);
 
 const EXPECTED_SCHEMA = JSON.parse(readFileSync(new URL('../../lab-link-demo/tests/expected/schema.json', import.meta.url), 'utf8'));
-
-/** Every socket the clients made, so that a test can drop one. */
-/** @type {WebSocket[]} */
-const sockets = [];
-class RecordingSocket extends WebSocket {
-  /** @param {ConstructorParameters<typeof WebSocket>} args */
-  constructor(...args) {
-    super(...args);
-    sockets.push(this);
-  }
-}
-
-/** Every client made, closed after each test whatever its outcome. */
-/** @type {LabLinkClient[]} */
-const clients = [];
-afterEach(() => {
-  for (const made of clients.splice(0)) made.close();
-});
-
-/**
- * @param {string} url
- * @param {import('../src/client.js').ClientOptions} [options]
- */
-function client(url, options = {}) {
-  const made = new LabLinkClient({ url, WebSocket: /** @type {any} */ (RecordingSocket), reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
-  clients.push(made);
-  return made;
-}
-
-/**
- * A client that holds the server's state.
- *
- * @param {string} url
- * @param {import('../src/client.js').ClientOptions} [options]
- */
-async function connect(url, options) {
-  const made = client(url, options);
-  await made.connect();
-  return made;
-}
-
-/**
- * The kinds of the problems `lab` reports from now on.
- *
- * @param {LabLinkClient} lab
- */
-function problemKinds(lab) {
-  /** @type {string[]} */
-  const kinds = [];
-  lab.on('problem', (problem) => kinds.push(problem.kind));
-  return kinds;
-}
-
-/**
- * Resolves when `predicate()` holds, polling; fails after `ms`.
- *
- * @param {() => boolean} predicate
- * @param {string} what
- * @param {number} [ms]
- */
-async function until(predicate, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/**
- * Channel `channel`'s bias in `lab`'s replica.
- *
- * @param {LabLinkClient} lab
- * @param {number} channel
- * @returns {number}
- */
-function bias(lab, channel) {
-  return /** @type {any} */ (lab.state).channels[channel].bias_voltage;
-}
-
-/** @param {string} url */
-async function serverState(url) {
-  return (await fetch(`${url}/sync/state`)).json();
-}
 
 describe('against the demo', { timeout: 60_000 }, () => {
   /** @type {{ url: string, stop: () => Promise<void> }} */
@@ -153,29 +74,12 @@ describe('against the demo', { timeout: 60_000 }, () => {
     assert.deepEqual(one.state, two.state);
     assert.deepEqual(one.state, await serverState(demo.url));
     assert.ok(one.stream('trace')?.data instanceof Float32Array);
-    const histogram = Array.from(/** @type {ArrayLike<number>} */ (one.stream('histogram')?.data));
-    assert.equal(histogram.length, 64);
-    assert.ok(histogram.reduce((a, b) => a + b, 0) > 0);
-    await until(() => one.stream('counts')?.seq === two.stream('counts')?.seq, 'the counts to agree');
-    assert.deepEqual(one.stream('counts')?.data, two.stream('counts')?.data);
+    await assertStreamsAgree(one, two);
     await one.command('reset');
   });
 
   test('a dropped socket reconnects and resumes', async () => {
-    const lab = await connect(demo.url);
-    /** @type {boolean[]} */
-    const snapshots = [];
-    lab.on('snapshot', (event) => snapshots.push(event.resumed));
-    const socket = /** @type {WebSocket} */ (sockets.at(-1));
-    socket.terminate();
-    const other = await connect(demo.url);
-    await other.command('set_enabled', { enabled: true });
-    await until(() => snapshots.length === 1 && /** @type {any} */ (lab.state).enabled === true, 'the resumed replica');
-    assert.deepEqual(snapshots, [true]);
-    assert.notEqual(sockets.at(-1), socket);
-    await other.command('reset');
-    await until(() => lab.version === other.version, 'the live patches after the resume');
-    assert.deepEqual(lab.state, other.state);
+    assert.deepEqual(await dropAndReconnect(demo.url), { resumed: [true], newSocket: true });
   });
 
   test('a frame the server cannot read is a bad_message problem, and the client goes on', async () => {

@@ -1,44 +1,25 @@
-// The JSON Patch conformance suite (the Rust core's copy, read in place)
-// and the properties the replica relies on: atomicity and sharing.
+// The JSON Patch conformance suite (conformance.js) under Node, and the
+// properties the replica relies on: atomicity and sharing.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-import { applyPatch, jsonEqual, PatchError } from '../src/patch.js';
+import { applyPatch, PatchError } from '../src/patch.js';
 import { getPointer, parsePointer, PointerError } from '../src/pointer.js';
 
-const SUITE = new URL('../../lab-link-core/tests/data/json-patch/', import.meta.url);
-/** The fewest enabled cases per file, so that an emptied file cannot pass. */
-const FILES = /** @type {const} */ ([['tests.json', 80], ['spec_tests.json', 15]]);
+import { caseName, checkCase, SUITE_FILES } from './conformance.js';
+import { readSuite } from './suite.js';
 
-for (const [file, minimum] of FILES) {
-  /** @type {Array<{comment?: string, doc: unknown, patch: unknown[], expected?: unknown, error?: string, disabled?: boolean}>} */
-  let cases;
-  try {
-    cases = JSON.parse(readFileSync(new URL(file, SUITE), 'utf8'));
-  } catch (error) {
-    throw new Error(
-      `cannot read the JSON Patch conformance suite ${fileURLToPath(new URL(file, SUITE))}: ` +
-        `restore it with \`git checkout -- lab-link-core/tests/data/json-patch\` (${error})`,
-    );
-  }
+const suite = readSuite();
+for (const [file, minimum] of SUITE_FILES) {
+  const cases = suite[file];
   test(`${file} has at least ${minimum} enabled cases`, () => {
     assert.ok(cases.filter((c) => !c.disabled).length >= minimum);
   });
   cases.forEach((c, index) => {
-    const name = `${file}/${String(index).padStart(3, '0')} ${c.comment ?? JSON.stringify(c.patch).slice(0, 60)}`;
     // The suite's own "disabled" cases, as the Rust runner ignores them.
-    test(name, { skip: c.disabled ? 'disabled in the suite' : false }, () => {
-      const before = JSON.stringify(c.doc);
-      if (c.error !== undefined) {
-        assert.throws(() => applyPatch(c.doc, c.patch), PatchError);
-      } else {
-        const after = applyPatch(c.doc, c.patch);
-        if ('expected' in c) assert.ok(jsonEqual(after, c.expected), JSON.stringify(after));
-      }
-      assert.equal(JSON.stringify(c.doc), before, 'the input document was changed');
+    test(caseName(file, c, index), { skip: c.disabled ? 'disabled in the suite' : false }, () => {
+      assert.equal(checkCase(c), null);
     });
   });
 }

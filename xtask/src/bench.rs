@@ -11,6 +11,10 @@
 //! filter meant for the divan benches (`store`) selects none of them, and
 //! options it does not use (`--sample-count 10`) are ignored. `--quick`
 //! runs them once each as a test (`-- --test`); `--no-micro` skips them.
+//! After them comes the browser runtime's patch engine under Node
+//! (`lab-link-js/bench/apply.js`: operations per second applying patches
+//! to the 1,000-channel document, written to `target/bench/js.json`; with
+//! `--quick`, 0.2 s per case), which takes none of the arguments.
 //!
 //! The load scenarios (`--no-load` skips them) build `lab-link-demo` and
 //! `lab-link-loadgen` in release mode, then per scenario start a fresh
@@ -104,14 +108,15 @@ pub(crate) fn run(flags: &Bench) -> Result {
     Ok(())
 }
 
-/// The microbenchmark runs.
+/// The microbenchmark runs: the workspace's bench binaries, then the
+/// browser runtime's patch engine.
 fn commands(flags: &Bench) -> Vec<Cmd> {
     let args: Vec<String> = if flags.quick && flags.args.is_empty() {
         vec!["--test".to_owned()]
     } else {
         flags.args.clone()
     };
-    BENCHES
+    let mut commands: Vec<Cmd> = BENCHES
         .iter()
         .map(|(package, bench)| {
             let cmd = Cmd::cargo()
@@ -123,8 +128,21 @@ fn commands(flags: &Bench) -> Vec<Cmd> {
                 cmd.arg("--").args(&args)
             }
         })
-        .collect()
+        .collect();
+    let js = Cmd::new("node")
+        .arg(JS_BENCH)
+        .if_missing(
+            "install Node.js 20 or later (Debian: `apt-get install nodejs`), \
+             or run `cargo xtask setup`, which does",
+        )
+        .on_failure("the lab-link-js patch benchmark failed: see its message above");
+    commands.push(if flags.quick { js.arg("--quick") } else { js });
+    commands
 }
+
+/// The browser runtime's patch-apply benchmark, relative to the workspace
+/// root.
+const JS_BENCH: &str = "lab-link-js/bench/apply.js";
 
 /// A server implementation of the demo contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -565,6 +583,7 @@ mod tests {
                 "cargo bench -p lab-link --bench state -j 2",
                 "cargo bench -p lab-link --bench server -j 2",
                 "cargo bench -p lab-link --bench history -j 2",
+                "node lab-link-js/bench/apply.js",
             ],
         );
         check(
@@ -574,6 +593,7 @@ mod tests {
                 "cargo bench -p lab-link --bench state -j 2 -- store --sample-count 10",
                 "cargo bench -p lab-link --bench server -j 2 -- store --sample-count 10",
                 "cargo bench -p lab-link --bench history -j 2 -- store --sample-count 10",
+                "node lab-link-js/bench/apply.js",
             ],
         );
         check(
@@ -583,6 +603,7 @@ mod tests {
                 "cargo bench -p lab-link --bench state -j 2 -- --test",
                 "cargo bench -p lab-link --bench server -j 2 -- --test",
                 "cargo bench -p lab-link --bench history -j 2 -- --test",
+                "node lab-link-js/bench/apply.js --quick",
             ],
         );
     }

@@ -7,7 +7,8 @@
 //! chapters through the facade crate, and xtask's own tests include the
 //! tidy checks), the browser runtime's checks (`tsc` over `lab-link-js`'s
 //! JSDoc types, then its tests under `node --test`, which start the demo
-//! built by `cargo test`), and the book build. Cheap checks come first, so
+//! built by `cargo test` and run its conformance suite in Chromium too),
+//! and the book build. Cheap checks come first, so
 //! that a formatting slip fails in seconds rather than after the test build.
 //! `--quick` skips fmt and clippy for local iteration; CI runs everything.
 
@@ -230,7 +231,7 @@ mod tests {
     #[test]
     fn runs_every_js_test_file() {
         let files = js_test_files();
-        for file in ["client", "interop", "patch"] {
+        for file in ["chromium", "client", "interop", "patch", "reference"] {
             assert!(
                 files.contains(&format!("lab-link-js/test/{file}.test.js")),
                 "{files:?}"

@@ -1,8 +1,9 @@
 """Sends commands to a lab-link server with the Python reference client
 (lab-link 0.5.0) and reports, in the order they happen, what it receives.
 
-Run by lab-link/tests/python_client.rs with the interpreter of the virtualenv
-that `cargo xtask setup` creates at target/py-venv. It connects
+Run by lab-link/tests/python_client.rs, and beside the browser runtime's
+client by lab-link-js/test/reference.test.js, with the interpreter of the
+virtualenv that `cargo xtask setup` creates at target/py-venv. It connects
 `lab_link.AsyncLabLinkClient` to the WebSocket URL given as the first
 argument and runs the plan given with --plan: a JSON list whose items are
 either one command, `{"command": NAME, "params": {...}, "requestId": ID}`,
