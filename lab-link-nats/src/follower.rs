@@ -117,6 +117,8 @@ pub struct Follower {
     /// A reset decided but not done yet: a cancelled [`Follower::next`]
     /// does it at the next call.
     pending: Option<ResetReason>,
+    /// The primary's schema document, as its publisher last wrote it.
+    schema: Option<Value>,
 }
 
 impl Follower {
@@ -144,8 +146,10 @@ impl Follower {
             .await
             .map_err(|_| not_published("snapshot bucket"))?;
         let record = fetch(&kv, instrument).await?;
+        let schema = fetch_schema(&kv, instrument).await;
         let messages = open(&stream, instrument, record.sequence).await?;
         Ok(Self {
+            schema,
             instrument: instrument.clone(),
             stream,
             kv,
@@ -271,10 +275,18 @@ impl Follower {
         &self.document
     }
 
+    /// The primary's schema document (its `GET {prefix}/schema`, with its
+    /// `schemaHash`), as read at the start and at each start-over; `None`
+    /// when its publisher wrote none or it could not be read.
+    pub fn schema(&self) -> Option<&Value> {
+        self.schema.as_ref()
+    }
+
     /// Refetches the snapshot and reopens the stream after it; the
     /// follower changes only when both succeeded.
     async fn restart(&mut self) -> Result<(), Error> {
         let record = fetch(&self.kv, &self.instrument).await?;
+        let schema = fetch_schema(&self.kv, &self.instrument).await;
         let start = (record.epoch.clone(), record.version, record.sequence);
         if start == self.started_from {
             tokio::time::sleep(SAME_SNAPSHOT_PAUSE).await;
@@ -286,6 +298,9 @@ impl Follower {
         self.epoch = record.epoch;
         self.version = record.version;
         self.document = record.document;
+        if schema.is_some() {
+            self.schema = schema;
+        }
         Ok(())
     }
 }
@@ -321,6 +336,29 @@ async fn fetch(kv: &kv::Store, instrument: &Instrument) -> Result<SnapshotRecord
             format!("the snapshot of {key} in {SNAPSHOT_BUCKET} is not a lab-link snapshot: {e}"),
         )
     })
+}
+
+/// The primary's schema document, or `None` (logged) when there is none
+/// or it cannot be read: a relay then serves an empty schema.
+async fn fetch_schema(kv: &kv::Store, instrument: &Instrument) -> Option<Value> {
+    let key = instrument.schema_key();
+    match kv.get(key.as_str()).await {
+        Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+            Ok(schema) => Some(schema),
+            Err(e) => {
+                tracing::warn!(%instrument, "the schema under {key} is not JSON: {e}");
+                None
+            }
+        },
+        Ok(None) => {
+            tracing::warn!(%instrument, "no schema under {key}: its publisher wrote none");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%instrument, "cannot read the schema under {key}: {e}");
+            None
+        }
+    }
 }
 
 /// An ordered consumer of the instrument's patches after `sequence`.

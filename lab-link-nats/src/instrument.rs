@@ -94,6 +94,20 @@ impl Instrument {
     pub fn snapshot_key(&self) -> &str {
         &self.name
     }
+
+    /// The key of its schema document (`GET {prefix}/schema` of the
+    /// primary) in the [`SNAPSHOT_BUCKET`]: `<name>.schema`, which no
+    /// instrument's snapshot key can be (a name has no `.`).
+    ///
+    /// ```
+    /// use lab_link_nats::Instrument;
+    ///
+    /// assert_eq!(Instrument::new("supply-7")?.schema_key(), "supply-7.schema");
+    /// # Ok::<(), lab_link_nats::Error>(())
+    /// ```
+    pub fn schema_key(&self) -> String {
+        format!("{}.schema", self.name)
+    }
 }
 
 impl fmt::Display for Instrument {

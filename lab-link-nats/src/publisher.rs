@@ -321,6 +321,15 @@ impl Publisher {
             .put(key, Bytes::from(record))
             .await
             .map_err(|e| Error::unavailable(&format!("cannot write the snapshot of {key}"), e))?;
+        // The schema, for relays to serve as theirs: written at each start
+        // (a restarted primary may have changed its commands).
+        let schema_key = instrument.schema_key();
+        let schema = serde_json::to_vec(&source.schema()).expect("a JSON value serialises");
+        kv.put(schema_key.as_str(), Bytes::from(schema))
+            .await
+            .map_err(|e| {
+                Error::unavailable(&format!("cannot write the schema of {schema_key}"), e)
+            })?;
         if let Some(previous) = previous.and_then(|entry| SnapshotRecord::parse(&entry.value).ok())
         {
             if previous.epoch != epoch {

@@ -113,6 +113,9 @@ async fn a_follower_gets_every_patch_message_and_the_primary_document() {
     assert_eq!(publisher.epoch(), &sync.epoch());
     let mut follower = follow(&nats).await;
     assert_eq!((follower.version(), follower.epoch()), (0, &sync.epoch()));
+    // The primary's schema document travels too, for relays to serve.
+    let schema = lab_link::server::SyncSource::schema(&sync);
+    assert_eq!(follower.schema(), Some(&schema));
 
     commit(&sync, 300);
     let messages = follow_to(&mut follower, 300).await;

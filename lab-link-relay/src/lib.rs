@@ -138,6 +138,7 @@ impl Relay {
             follower.document().clone(),
         )
         .with_commands(move |ctx, params| commands.forward(ctx, params));
+        replica.set_schema(follower.schema().cloned());
         let task = tokio::spawn(follow(follower, replica.clone(), position));
         Ok(Self { replica, task })
     }
@@ -230,8 +231,9 @@ async fn follow(mut follower: Follower, replica: Replica, position: watch::Sende
     }
 }
 
-/// Makes the replica the follower's document, version and epoch.
+/// Makes the replica the follower's document, version, epoch and schema.
 fn rebase(replica: &Replica, follower: &Follower) {
+    replica.set_schema(follower.schema().cloned());
     replica.rebase(
         follower.epoch().clone(),
         follower.version(),

@@ -95,6 +95,8 @@ struct ReplicaInner {
     store: Store,
     epoch: Epoch,
     listeners: Listeners,
+    /// The primary's schema document, served as the replica's.
+    schema: Option<Value>,
 }
 
 impl Replica {
@@ -115,6 +117,7 @@ impl Replica {
                     store,
                     epoch,
                     listeners: Listeners::default(),
+                    schema: None,
                 }),
                 streams: Arc::default(),
                 forward: OnceLock::new(),
@@ -181,6 +184,29 @@ impl Replica {
         inner.epoch = epoch;
         let reset = inner.store.rebase(document, version);
         inner.listeners.notify(&reset);
+    }
+
+    /// Serves `schema`, the primary's schema document (its
+    /// `GET {prefix}/schema`, `schemaHash` included), as the replica's
+    /// own: its clients see the primary's commands, streams and state
+    /// schema, and level-2 snapshots carry the primary's hash. `None`
+    /// serves an empty schema (the default).
+    ///
+    /// ```
+    /// use lab_link_core::{Epoch, Replica, SyncSource};
+    /// use serde_json::json;
+    ///
+    /// let replica = Replica::new(Epoch::new("p1")?, 0, json!({}));
+    /// assert_eq!(replica.schema()["commands"], json!({}));
+    /// let primary = json!({"state": {"type": "object"}, "commands": {"go": {}}, "streams": [],
+    ///                      "schemaHash": "sha256:0"});
+    /// replica.set_schema(Some(primary.clone()));
+    /// assert_eq!(replica.schema(), primary);
+    /// assert_eq!(replica.state_schema(), Some(json!({"type": "object"})));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_schema(&self, schema: Option<Value>) {
+        self.lock().schema = schema;
     }
 
     /// The primary's epoch whose versions the replica has.
@@ -318,7 +344,21 @@ impl SyncSource for Replica {
     }
 
     fn state_schema(&self) -> Option<Value> {
-        None
+        self.lock()
+            .schema
+            .as_ref()
+            .and_then(|schema| schema.get("state"))
+            .filter(|state| !state.is_null())
+            .cloned()
+    }
+
+    /// The primary's schema document when [set](Replica::set_schema),
+    /// its `schemaHash` included: clients of a relay see the primary's.
+    fn schema(&self) -> Value {
+        match &self.lock().schema {
+            Some(schema) => schema.clone(),
+            None => crate::schema::document(None, Vec::new(), Vec::new()),
+        }
     }
 
     fn stream_infos(&self) -> Vec<crate::stream::StreamInfo> {
