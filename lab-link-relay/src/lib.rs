@@ -63,6 +63,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod gateway;
+
+pub use gateway::Gateway;
+
 use lab_link_core::command::{CommandContext, CommandError, CommandFuture};
 use lab_link_core::{Epoch, Replica, SyncSource};
 use lab_link_nats::async_nats::Client;

@@ -1,25 +1,28 @@
-//! `lab-link-relay`: serves one instrument's state from NATS JetStream.
+//! `lab-link-relay`: serves instruments' state from NATS JetStream.
 //!
 //! ```text
-//! lab-link-relay --instrument NAME [--nats URL] [--bind HOST:PORT]
+//! lab-link-relay --instrument NAME [--instrument NAME …] [--nats URL] [--bind HOST:PORT]
 //! ```
 //!
 //! Defaults: `--nats nats://127.0.0.1:4222`, `--bind 127.0.0.1:8001`.
+//! One instrument is served under `/sync`; several under
+//! `/i/{name}/sync` each, with their index at `GET /i` (a [`Gateway`]).
 //! Prints `lab-link relay listening on http://HOST:PORT` once it accepts
 //! viewers, and serves until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
 use lab_link_nats::{async_nats, Instrument};
-use lab_link_relay::Relay;
-use lab_link_server::Server;
+use lab_link_relay::{Gateway, Relay};
+use lab_link_server::{terminate_signal, Server, ServerConfig};
 
-const USAGE: &str = "usage: lab-link-relay --instrument NAME [--nats URL] [--bind HOST:PORT]";
+const USAGE: &str =
+    "usage: lab-link-relay --instrument NAME [--instrument NAME ...] [--nats URL] [--bind HOST:PORT]";
 
 /// The command line.
 #[derive(Debug)]
 struct Flags {
-    instrument: String,
+    instruments: Vec<String>,
     nats: String,
     bind: String,
 }
@@ -43,38 +46,73 @@ async fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> Result<(), String> {
-    let instrument = Instrument::new(flags.instrument).map_err(|e| e.to_string())?;
+    let instruments = flags
+        .instruments
+        .iter()
+        .map(|name| Instrument::new(name.as_str()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     let nats = async_nats::connect(&flags.nats)
         .await
         .map_err(|e| format!("cannot connect to NATS at {}: {e}", flags.nats))?;
-    let relay = Relay::start(nats, &instrument)
-        .await
-        .map_err(|e| e.to_string())?;
+    if let [instrument] = instruments.as_slice() {
+        let relay = Relay::start(nats, instrument)
+            .await
+            .map_err(|e| e.to_string())?;
+        let server = Server::builder()
+            .shutdown_signal(terminate_signal())
+            .bind(relay.source(), flags.bind.as_str())
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", flags.bind))?;
+        println!("lab-link relay listening on http://{}", server.local_addr());
+        server.run().await;
+        return Ok(());
+    }
+    // Several: the server serves the first instrument under its prefix,
+    // and the gateway everything else (the other instruments, the index).
+    let gateway = std::sync::Arc::new(
+        Gateway::start(nats, &instruments)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let lifespans = gateway.start_routes();
+    let (first, source) = gateway
+        .sources()
+        .next()
+        .map(|(instrument, source)| (instrument.clone(), source))
+        .ok_or("no instrument")?;
+    let fallback = gateway.clone();
     let server = Server::builder()
-        .bind(relay.source(), flags.bind.as_str())
+        .config(ServerConfig::default().prefix(Gateway::prefix_of(&first)))
+        .fallback(move |request| fallback.handle(request))
+        .shutdown_signal(terminate_signal())
+        .bind(source, flags.bind.as_str())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", flags.bind))?;
     println!("lab-link relay listening on http://{}", server.local_addr());
     server.run().await;
+    gateway.shutdown();
+    for lifespan in lifespans {
+        lifespan.stop().await;
+    }
     Ok(())
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Flags, String> {
     let mut flags = Flags {
-        instrument: String::new(),
+        instruments: Vec::new(),
         nats: "nats://127.0.0.1:4222".to_owned(),
         bind: "127.0.0.1:8001".to_owned(),
     };
     while let Some(flag) = args.next() {
-        let slot = match flag.as_str() {
-            "--instrument" => &mut flags.instrument,
-            "--nats" => &mut flags.nats,
-            "--bind" => &mut flags.bind,
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--instrument" => flags.instruments.push(value),
+            "--nats" => flags.nats = value,
+            "--bind" => flags.bind = value,
             other => return Err(format!("unknown argument {other:?}")),
-        };
-        *slot = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        }
     }
-    if flags.instrument.is_empty() {
+    if flags.instruments.is_empty() {
         return Err("--instrument is required".to_owned());
     }
     Ok(flags)
@@ -86,12 +124,13 @@ mod tests {
 
     #[track_caller]
     fn check(args: &[&str], expect: Result<(&str, &str, &str), &str>) {
+        let expect = expect.map(|(instruments, nats, bind)| (instruments.to_owned(), nats, bind));
         let parsed = parse(args.iter().map(|arg| (*arg).to_owned()));
         let parsed = parsed
             .as_ref()
             .map(|flags| {
                 (
-                    flags.instrument.as_str(),
+                    flags.instruments.join(","),
                     flags.nats.as_str(),
                     flags.bind.as_str(),
                 )
@@ -116,6 +155,10 @@ mod tests {
                 "a",
             ],
             Ok(("a", "nats://hub:4222", "0.0.0.0:9000")),
+        );
+        check(
+            &["--instrument", "a", "--instrument", "b"],
+            Ok(("a,b", "nats://127.0.0.1:4222", "127.0.0.1:8001")),
         );
         check(&[], Err("--instrument is required"));
         check(&["--instrument"], Err("--instrument needs a value"));

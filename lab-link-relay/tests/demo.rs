@@ -74,6 +74,13 @@ async fn the_demo_publishes_and_two_relays_serve_it_with_its_commands() {
 
 /// GETs `url` (plain HTTP on 127.0.0.1) and parses the body.
 async fn get_json(url: &str) -> serde_json::Value {
+    let (head, body) = get(url).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// GETs `url` (plain HTTP on 127.0.0.1): the response's head and body.
+async fn get(url: &str) -> (String, String) {
     let url = url.strip_prefix("http://").unwrap();
     let (host, path) = url.split_once('/').unwrap();
     let mut stream = within(tokio::net::TcpStream::connect(host)).await.unwrap();
@@ -82,6 +89,65 @@ async fn get_json(url: &str) -> serde_json::Value {
     let mut response = String::new();
     within(stream.read_to_string(&mut response)).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    (head.to_owned(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_relay_serves_two_instruments_under_their_names_with_an_index() {
+    let nats = NatsServer::start();
+    let mut servers = Vec::new();
+    for (name, port) in [("bench-a", 0), ("bench-b", 0)] {
+        let options = Options {
+            port,
+            nats: Some(Nats {
+                url: nats.url(),
+                instrument: name.to_owned(),
+            }),
+            ..Options::default()
+        };
+        let server = within(lab_link_demo::bind(&options)).await.unwrap();
+        servers.push((server.local_addr(), server.routes().clone()));
+        tokio::spawn(server.run());
+    }
+    let gateway = RelayProcess::of_all(&nats, &["bench-a", "bench-b"]);
+    let http = gateway
+        .url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let index = get_json(&format!("http://{http}/i")).await;
+    let names: Vec<&str> = index["instruments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|instrument| instrument["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bench-a", "bench-b"], "{index}");
+    assert_eq!(index["instruments"][1]["sync"], "/i/bench-b/sync");
+
+    // Each instrument's commands reach its own primary only.
+    let a = TestClient::connect(&format!("ws://{http}/i/bench-a/sync/ws")).await;
+    let b = TestClient::connect(&format!("ws://{http}/i/bench-b/sync/ws")).await;
+    a.command("set_channel", json!({"channel": 0, "value": 1.5}))
+        .await;
+    b.command("set_channel", json!({"channel": 0, "value": -3.0}))
+        .await;
+    assert_eq!(a.replica()["channels"][0]["bias_voltage"], 1.5);
+    assert_eq!(b.replica()["channels"][0]["bias_voltage"], -3.0);
+    let state_b = get_json(&format!("http://{}/sync/state", servers[1].0)).await;
+    assert_eq!(state_b["channels"][0]["bias_voltage"], -3.0);
+    let relayed_b = get_json(&format!("http://{http}/i/bench-b/sync/state")).await;
+    assert_eq!(relayed_b["channels"][0], state_b["channels"][0]);
+
+    // An unknown instrument is a JSON 404 naming the known ones.
+    let (status, body) = get(&format!("http://{http}/i/nope/sync/state")).await;
+    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["instruments"], json!(["bench-a", "bench-b"]));
+    for (_, routes) in servers {
+        routes.shutdown();
+    }
 }

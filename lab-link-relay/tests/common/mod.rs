@@ -268,14 +268,18 @@ impl RelayProcess {
 
     /// The relay binary serving `instrument`.
     pub(crate) fn of(nats: &NatsServer, instrument: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lab-link-relay"))
-            .args([
-                "--instrument",
-                instrument,
-                "--bind",
-                "127.0.0.1:0",
-                "--nats",
-            ])
+        Self::of_all(nats, &[instrument])
+    }
+
+    /// The relay binary serving `instruments` (`url` is then the first
+    /// one's socket under `/i/{name}/sync` when there are several).
+    pub(crate) fn of_all(nats: &NatsServer, instruments: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lab-link-relay"));
+        for instrument in instruments {
+            command.args(["--instrument", instrument]);
+        }
+        let mut child = command
+            .args(["--bind", "127.0.0.1:0", "--nats"])
             .arg(nats.url())
             .stdout(Stdio::piped())
             .spawn()
@@ -288,8 +292,13 @@ impl RelayProcess {
             .trim()
             .strip_prefix("lab-link relay listening on http://")
             .unwrap_or_else(|| panic!("the relay did not start: {line:?}"));
+        let prefix = match instruments {
+            [_] => "/sync".to_owned(),
+            [first, ..] => format!("/i/{first}/sync"),
+            [] => panic!("no instrument"),
+        };
         Self {
-            url: format!("ws://{http}/sync/ws"),
+            url: format!("ws://{http}{prefix}/ws"),
             child,
         }
     }
