@@ -61,9 +61,20 @@ export class Scope {
 export function renderCard(context, scope, card) {
   const section = element('section', { class: 'card', 'data-card': card.title });
   section.append(element('h2', {}, card.title));
-  for (const field of card.fields) section.append(renderField(context, scope, [field.name], field));
+  // A card that is one struct, list or map titled like it: no second heading.
+  const [only] = card.fields;
+  const untitled = card.fields.length === 1 && only.label === card.title;
+  for (const field of card.fields) section.append(renderField(context, scope, [field.name], field, { untitled }));
   return section;
 }
+
+/**
+ * How a value is placed: `bare` without its label (in a table cell),
+ * `untitled` without the heading of a struct, list or map (its card
+ * already says it).
+ *
+ * @typedef {{ bare?: boolean, untitled?: boolean }} Placement
+ */
 
 /**
  * One value of the state at `tokens`, shown the way its kind asks.
@@ -72,18 +83,19 @@ export function renderCard(context, scope, card) {
  * @param {Scope} scope
  * @param {string[]} tokens
  * @param {Field} field
+ * @param {Placement} [placement]
  * @returns {HTMLElement}
  */
-export function renderField(context, scope, tokens, field) {
+export function renderField(context, scope, tokens, field, placement = {}) {
   switch (field.kind) {
     case 'object':
-      return renderSection(context, scope, tokens, field);
+      return renderSection(context, scope, tokens, field, placement);
     case 'table':
-      return renderTable(context, scope, tokens, field);
+      return renderTable(context, scope, tokens, field, placement);
     case 'map':
-      return renderMap(context, scope, tokens, field);
+      return renderMap(context, scope, tokens, field, placement);
     default:
-      return renderLeaf(context, scope, tokens, field, false);
+      return renderLeaf(context, scope, tokens, field, placement.bare ?? false);
   }
 }
 
@@ -95,10 +107,11 @@ export function renderField(context, scope, tokens, field) {
  * @param {Scope} scope
  * @param {string[]} tokens
  * @param {Field} field
+ * @param {Placement} placement
  */
-function renderSection(context, scope, tokens, field) {
-  const section = element('fieldset', { class: 'section', 'data-path': pointerOf(tokens) });
-  section.append(element('legend', { title: field.description ?? '' }, field.label));
+function renderSection(context, scope, tokens, field, placement) {
+  const section = element('fieldset', { class: placement.untitled ? 'section plain' : 'section', 'data-path': pointerOf(tokens) });
+  if (!placement.untitled) section.append(element('legend', { title: field.description ?? '' }, field.label));
   const body = element('div', { class: 'section-body' });
   section.append(body);
   if (!field.nullable) {
@@ -131,12 +144,13 @@ function renderSection(context, scope, tokens, field) {
  * @param {Scope} scope
  * @param {string[]} tokens
  * @param {Field} field
+ * @param {Placement} placement
  */
-function renderTable(context, scope, tokens, field) {
+function renderTable(context, scope, tokens, field, placement) {
   const itemSchema = resolve(context.root, field.node.items);
   const columns = fieldsOf(context.root, itemSchema);
   const wrapper = element('div', { class: 'table', 'data-path': pointerOf(tokens) });
-  wrapper.append(element('h3', { title: field.description ?? '' }, field.label));
+  if (!placement.untitled) wrapper.append(element('h3', { title: field.description ?? '' }, field.label));
   const scroller = element('div', { class: 'table-scroll' });
   const table = element('table');
   const head = element('tr');
@@ -171,7 +185,7 @@ function renderTable(context, scope, tokens, field) {
       row.append(element('td', { class: 'row-index' }, String(index)));
       for (const column of columns) {
         const cell = element('td');
-        cell.append(renderField(context, rows, [...tokens, String(index), column.name], column));
+        cell.append(renderField(context, rows, [...tokens, String(index), column.name], column, { bare: true }));
         row.append(cell);
       }
       body.append(row);
@@ -202,11 +216,12 @@ function renderTable(context, scope, tokens, field) {
  * @param {Scope} scope
  * @param {string[]} tokens
  * @param {Field} field
+ * @param {Placement} placement
  */
-function renderMap(context, scope, tokens, field) {
+function renderMap(context, scope, tokens, field, placement) {
   const valueField = describe(context.root, '', field.node.additionalProperties);
   const wrapper = element('div', { class: 'map', 'data-path': pointerOf(tokens) });
-  wrapper.append(element('h3', { title: field.description ?? '' }, field.label));
+  if (!placement.untitled) wrapper.append(element('h3', { title: field.description ?? '' }, field.label));
   const list = element('dl', { class: 'entries' });
   wrapper.append(list);
   const entries = new Scope();
