@@ -275,6 +275,10 @@ async fn the_demo_panel_plots_its_three_streams() {
         )
         .await;
     assert_eq!(drawn, true);
+    let draw_ms = browser
+        .eval("Object.fromEntries([...document.querySelectorAll('figure[data-stream]')].map((f) => [f.dataset.stream, Number(f.dataset.drawMs)]))")
+        .await;
+    println!("last draw of each plot, ms: {draw_ms}");
     browser.screenshot("panel-demo-streams").await;
     browser.close().await;
 }

@@ -101,6 +101,8 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--window-size=1280,900",
                     "--no-first-run", "--disable-extensions",
+                    // Exact `performance.memory` figures, not 100 KB buckets.
+                    "--enable-precise-memory-info",
                 ],
             }),
         );
