@@ -66,12 +66,13 @@ const JS: &str = "text/javascript; charset=utf-8";
 /// use lab_link_server::Panel;
 ///
 /// let panel = Panel::new("/sync");
-/// let page = panel.respond(Request::get("/").body(())).ok().expect("the page");
+/// let page = panel.respond(Request::get("/").body(())?).ok().expect("the page");
 /// assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
-/// let module = panel.respond(Request::get("/panel/panel.js").body(())).ok().expect("a module");
+/// let module = panel.respond(Request::get("/panel/panel.js").body(())?).ok().expect("a module");
 /// assert_eq!(module.status(), 200);
 /// // Anything else is given back, for the application's own routes.
-/// assert!(panel.respond(Request::get("/my/page").body(())).is_err());
+/// assert!(panel.respond(Request::get("/my/page").body(())?).is_err());
+/// # Ok::<(), http::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Panel {

@@ -180,11 +180,12 @@ impl Routes {
     /// use lab_link_server::{Routes, ServerConfig};
     ///
     /// let routes = Routes::new(LabSync::new(vec![0.0_f64]), ServerConfig::default());
-    /// let page = routes.panel(http::Request::get("/").body(())).ok().expect("the panel");
+    /// let page = routes.panel(http::Request::get("/").body(())?).ok().expect("the panel");
     /// assert_eq!(page.status(), 200);
     ///
     /// let off = Routes::new(LabSync::new(vec![0.0_f64]), ServerConfig::default().panel(false));
-    /// assert!(off.panel(http::Request::get("/").body(())).is_err());
+    /// assert!(off.panel(http::Request::get("/").body(())?).is_err());
+    /// # Ok::<(), http::Error>(())
     /// ```
     // The `Err` is the caller's own request handed back (see `handle`).
     #[allow(clippy::result_large_err)]
