@@ -63,7 +63,7 @@ pub fn handler_at<B>(
     prefix: &str,
     mount: &str,
 ) -> impl Fn(Request<B>) -> Response<Body> + Send + Sync + 'static {
-    let index = INDEX_HTML.replace("{{PREFIX}}", &html_attribute(prefix));
+    let index = lab_link::server::fill_prefix(INDEX_HTML, prefix);
     let mount = mount.trim_end_matches('/').to_owned();
     move |request: Request<B>| {
         let Some(path) = request.uri().path().strip_prefix(mount.as_str()) else {
@@ -118,15 +118,6 @@ fn text(status: StatusCode, message: &'static str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-/// `value` escaped for a double-quoted HTML attribute.
-fn html_attribute(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ impl Panel {
     pub fn new(prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
         Self {
-            index: Bytes::from(INDEX_HTML.replace("{{PREFIX}}", &html_attribute(prefix))),
+            index: Bytes::from(fill_prefix(INDEX_HTML, prefix)),
         }
     }
 
@@ -124,6 +124,19 @@ fn asset(body: Bytes, content_type: &'static str) -> Response<Body> {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// `template` with every `{{PREFIX}}` replaced by the sync `prefix`,
+/// escaped for a double-quoted HTML attribute: for a page of your own
+/// that finds the endpoints the way the panel does, from
+/// `<meta name="lab-link-prefix" content="{{PREFIX}}">`.
+///
+/// ```
+/// let page = lab_link_server::fill_prefix(r#"<meta name="lab-link-prefix" content="{{PREFIX}}">"#, "/a&b");
+/// assert_eq!(page, r#"<meta name="lab-link-prefix" content="/a&amp;b">"#);
+/// ```
+pub fn fill_prefix(template: &str, prefix: &str) -> String {
+    template.replace("{{PREFIX}}", &html_attribute(prefix))
 }
 
 /// `value` escaped for a double-quoted HTML attribute.
