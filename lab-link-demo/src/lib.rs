@@ -27,6 +27,7 @@ use std::io;
 use std::path::PathBuf;
 
 use lab_link::auth::{Auth, AuthConfig};
+use lab_link::server::Panel;
 use lab_link::{LabSync, Server, ServerConfig};
 
 pub mod acquisition;
@@ -106,6 +107,8 @@ pub struct Options {
     /// Publish the state to NATS JetStream and answer commands from
     /// relays (default none: see [`Nats`]).
     pub nats: Option<Nats>,
+    /// The page at `/` (default the demo's own UI).
+    pub page: Page,
 }
 
 /// The demo as the primary of a NATS JetStream instrument (the flags
@@ -134,6 +137,17 @@ impl Nats {
             instrument: "demo".to_owned(),
         }
     }
+}
+
+/// Which page the demo serves at `/` (the flag `--panel`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Page {
+    /// The demo's own UI ([`ui`]).
+    #[default]
+    HandMade,
+    /// The control panel lab-link generates from `/schema`
+    /// ([`lab_link::server::Panel`]), with the demo's own UI at `/demo/`.
+    Generated,
 }
 
 /// The bounds on a client's backlog the demo serves with (the flags
@@ -181,6 +195,7 @@ impl Default for Options {
             backlog: Backlog::default(),
             channels: 4,
             nats: None,
+            page: Page::HandMade,
         }
     }
 }
@@ -237,9 +252,16 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
     if let Some(nats) = &options.nats {
         publish(&sync, nats).await?;
     }
-    Server::builder()
-        .config(config)
-        .fallback(ui::handler(&prefix))
+    let builder = Server::builder().config(config);
+    let builder = match options.page {
+        Page::HandMade => builder.fallback(ui::handler(&prefix)),
+        Page::Generated => {
+            let panel = Panel::new(&prefix);
+            let own = ui::handler_at(&prefix, "/demo");
+            builder.fallback(move |request| panel.respond(request).unwrap_or_else(&own))
+        }
+    };
+    builder
         .shutdown_signal(lab_link::server::terminate_signal())
         .bind(sync, (options.host.as_str(), options.port))
         .await

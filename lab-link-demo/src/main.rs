@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use lab_link::auth::AuthConfig;
 use lab_link::ServerConfig;
-use lab_link_demo::{Backlog, Options};
+use lab_link_demo::{Backlog, Options, Page};
 
 /// The demo instrument of DEMO.md: a simulated four-channel bias source
 /// with a photon counter and a web UI at `/`.
@@ -59,6 +59,10 @@ struct Cli {
     /// The instrument's name on NATS (with --nats).
     #[arg(long, value_name = "NAME", default_value = "demo", requires = "nats")]
     instrument: String,
+    /// The page at `/`: the demo's own UI, or the panel generated from
+    /// /schema (the demo's UI then at /demo/).
+    #[arg(long, value_enum, default_value_t = Page::HandMade)]
+    panel: Page,
 }
 
 #[tokio::main]
@@ -108,6 +112,7 @@ async fn main() -> ExitCode {
             url,
             instrument: cli.instrument,
         }),
+        page: cli.panel,
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

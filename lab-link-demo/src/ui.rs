@@ -43,8 +43,39 @@ const LAB_LINK_JS: &str = include_str!("../../lab-link-js/dist/lab-link.js");
 /// assert_eq!(missing.status(), 404);
 /// ```
 pub fn handler<B>(prefix: &str) -> impl Fn(Request<B>) -> Response<Body> + Send + Sync + 'static {
-    let index = INDEX_HTML.replace("{{PREFIX}}", &html_attribute(prefix));
+    handler_at(prefix, "")
+}
+
+/// [`handler`] with the page under `mount` (`/demo`: the page at
+/// `/demo/`, its assets at `/demo/app.js`, …), for serving it beside the
+/// generated panel. `/demo` without its slash is redirected to `/demo/`,
+/// where the page's relative links resolve.
+///
+/// ```
+/// use http::Request;
+///
+/// let ui = lab_link_demo::ui::handler_at("/sync", "/demo");
+/// assert_eq!(ui(Request::get("/demo/").body(()).unwrap()).status(), 200);
+/// assert_eq!(ui(Request::get("/demo").body(()).unwrap()).status(), 308);
+/// assert_eq!(ui(Request::get("/").body(()).unwrap()).status(), 404);
+/// ```
+pub fn handler_at<B>(
+    prefix: &str,
+    mount: &str,
+) -> impl Fn(Request<B>) -> Response<Body> + Send + Sync + 'static {
+    let index = lab_link::server::fill_prefix(INDEX_HTML, prefix);
+    let mount = mount.trim_end_matches('/').to_owned();
     move |request: Request<B>| {
+        let Some(path) = request.uri().path().strip_prefix(mount.as_str()) else {
+            return text(StatusCode::NOT_FOUND, "not found");
+        };
+        if path.is_empty() {
+            let mut response = text(StatusCode::PERMANENT_REDIRECT, "moved");
+            if let Ok(location) = HeaderValue::from_str(&format!("{mount}/")) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use GET");
             response
@@ -52,7 +83,6 @@ pub fn handler<B>(prefix: &str) -> impl Fn(Request<B>) -> Response<Body> + Send 
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return response;
         }
-        let path = request.uri().path();
         if let Some((_, module)) = MODULES.iter().find(|(name, _)| *name == path) {
             return asset((*module).to_owned(), "text/javascript; charset=utf-8");
         }
@@ -88,15 +118,6 @@ fn text(status: StatusCode, message: &'static str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-/// `value` escaped for a double-quoted HTML attribute.
-fn html_attribute(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

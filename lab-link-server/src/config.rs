@@ -36,6 +36,7 @@ pub struct ServerConfig {
     pub(crate) persist: Option<PersistConfig>,
     pub(crate) auth: Option<lab_link_auth::Auth>,
     pub(crate) history: HistoryConfig,
+    pub(crate) panel: bool,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +56,7 @@ impl Default for ServerConfig {
             persist: None,
             auth: None,
             history: HistoryConfig::default(),
+            panel: true,
         }
     }
 }
@@ -328,6 +330,31 @@ impl ServerConfig {
     pub fn history_max_bytes(mut self, bytes: u64) -> Self {
         self.history.max_bytes = Some(bytes);
         self
+    }
+
+    /// Serves the generated control panel at `/` (default on): a page
+    /// rendered from `GET {prefix}/schema` alone, with the state's fields,
+    /// a form per command and a plot per stream (see
+    /// [`Panel`](crate::Panel)). [`Server`](crate::Server) serves it when
+    /// no fallback is set; mounted [`Routes`](crate::Routes) answer it
+    /// from [`Routes::panel`](crate::Routes::panel). Off, those paths are
+    /// the fallback's or `404`.
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().panel(false);
+    /// assert!(!config.panel_enabled());
+    /// ```
+    #[must_use]
+    pub fn panel(mut self, on: bool) -> Self {
+        self.panel = on;
+        self
+    }
+
+    /// Whether the generated [`panel`](Self::panel) is served.
+    pub fn panel_enabled(&self) -> bool {
+        self.panel
     }
 
     /// The configured prefix.

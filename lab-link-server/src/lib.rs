@@ -10,6 +10,9 @@
 //!   a connection limit, and ping/pong keepalive with an idle timeout.
 //! - `GET {prefix}/history` (with [`ServerConfig::history`]): the recorded
 //!   changes of one value, raw or decimated for a plot.
+//! - `GET /`: the generated control panel ([`Panel`]), rendered in the
+//!   browser from `GET {prefix}/schema`, unless turned off
+//!   ([`ServerConfig::panel`]) or replaced by a fallback.
 //!
 //! Three ways in:
 //!
@@ -37,6 +40,7 @@ mod connection;
 mod frame;
 mod history;
 mod lifespan;
+mod panel;
 mod persist;
 mod queue;
 mod rewind;
@@ -54,6 +58,7 @@ pub use history::{HistoryError, HistoryQuery, Point, Series};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;
+pub use panel::{fill_prefix, Panel};
 pub use routes::{IntoSource, Routes};
 pub use server::{serve, terminate_signal, Builder, Server};
 pub use shared::{Body, ClientStats, Resyncs};

@@ -31,7 +31,7 @@ use crate::access::{self, Access};
 use crate::history::{self, History, HistoryError, HistoryQuery, Series};
 use crate::rewind::Rewind;
 use crate::shared::{Body, ClientStats, Opening, Shared, Socket};
-use crate::ServerConfig;
+use crate::{Panel, ServerConfig};
 
 /// The sync endpoints of one [`SyncSource`] (a `LabSync`), as a cheaply
 /// cloneable hyper service.
@@ -60,6 +60,7 @@ use crate::ServerConfig;
 #[derive(Clone, Debug)]
 pub struct Routes {
     shared: Arc<Shared>,
+    panel: Option<Panel>,
 }
 
 impl Routes {
@@ -85,8 +86,10 @@ impl Routes {
                     .flat_map(|info| info.requires),
             );
         }
+        let panel = config.panel.then(|| Panel::new(&config.prefix));
         Self {
             shared: Arc::new(Shared::new(source, config)),
+            panel,
         }
     }
 
@@ -164,6 +167,33 @@ impl Routes {
             Some(answer) => access::response(answer),
             None => plain(StatusCode::NOT_FOUND, "not found"),
         })
+    }
+
+    /// The generated control panel ([`Panel`]) for these endpoints:
+    /// answers `/`, `/index.html`, `/panel/…` and `/lab-link.js` while
+    /// [`ServerConfig::panel`] is on (the default), and gives back every
+    /// other request. A mounted app asks it after its own routes, so its
+    /// own `/` wins.
+    ///
+    /// ```
+    /// use lab_link_core::LabSync;
+    /// use lab_link_server::{Routes, ServerConfig};
+    ///
+    /// let routes = Routes::new(LabSync::new(vec![0.0_f64]), ServerConfig::default());
+    /// let page = routes.panel(http::Request::get("/").body(())?).ok().expect("the panel");
+    /// assert_eq!(page.status(), 200);
+    ///
+    /// let off = Routes::new(LabSync::new(vec![0.0_f64]), ServerConfig::default().panel(false));
+    /// assert!(off.panel(http::Request::get("/").body(())?).is_err());
+    /// # Ok::<(), http::Error>(())
+    /// ```
+    // The `Err` is the caller's own request handed back (see `handle`).
+    #[allow(clippy::result_large_err)]
+    pub fn panel<B>(&self, request: Request<B>) -> Result<Response<Body>, Request<B>> {
+        match &self.panel {
+            Some(panel) => panel.respond(request),
+            None => Err(request),
+        }
     }
 
     /// `GET {prefix}/state`: the current document, served from the
@@ -527,7 +557,7 @@ impl AsRef<[u8]> for SharedJson {
 }
 
 /// `405` for anything but `GET` and `HEAD`.
-fn not_a_get(method: &Method) -> Option<Response<Body>> {
+pub(crate) fn not_a_get(method: &Method) -> Option<Response<Body>> {
     if method == Method::GET || method == Method::HEAD {
         return None;
     }

@@ -169,7 +169,7 @@ impl Server {
                             Ok(response) => response,
                             Err(request) => match &fallback {
                                 Some(FallbackBox(fallback)) => fallback(request),
-                                None => not_found(),
+                                None => routes.panel(request).unwrap_or_else(|_| not_found()),
                             },
                         };
                         Ok::<_, std::convert::Infallible>(response)
@@ -227,8 +227,11 @@ impl Builder {
     }
 
     /// Answers every request that is not for the sync endpoints with
-    /// `handler` (default: `404 Not Found`): the application's own pages,
-    /// such as a web UI served next to `{prefix}/ws`.
+    /// `handler` (default: the generated control panel at `/`, see
+    /// [`ServerConfig::panel`], and `404 Not Found` elsewhere): the
+    /// application's own pages, such as a web UI served next to
+    /// `{prefix}/ws`. The handler replaces the panel; to keep it beside
+    /// your pages, answer from a [`Panel`](crate::Panel) in the handler.
     ///
     /// ```no_run
     /// use http_body_util::Full;

@@ -305,6 +305,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/browser-clients.md")]
     struct BrowserClients;
 
+    #[doc = include_str!("../../docs/src/panel.md")]
+    struct Panel;
+
     #[doc = include_str!("../../docs/src/protocol.md")]
     struct Protocol;
 

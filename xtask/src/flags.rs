@@ -131,6 +131,11 @@ pub(crate) struct ServeDemo {
     /// ports after --port): the topology of the book's "Scaling out".
     #[arg(long, value_name = "N", conflicts_with_all = ["persist", "auth", "allowed_origin", "no_trust_loopback", "host", "prefix"])]
     pub(crate) relays: Option<u16>,
+    /// Which page `/` serves: `hand-made` (the demo's own UI) or
+    /// `generated` (the panel rendered from /schema; the demo's UI moves
+    /// to /demo/).
+    #[arg(long, value_name = "PANEL", value_parser = ["hand-made", "generated"])]
+    pub(crate) panel: Option<String>,
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ fn command(flags: &ServeDemo) -> Cmd {
         allowed_origin,
         no_trust_loopback,
         relays: _,
+        panel,
     } = flags;
     let mut cmd = Cmd::cargo().args(["run", "--quiet", "-p", "lab-link-demo", "-j", JOBS]);
     if *release {
@@ -65,6 +66,9 @@ fn command(flags: &ServeDemo) -> Cmd {
     }
     if *no_trust_loopback {
         cmd = cmd.arg("--no-trust-loopback");
+    }
+    if let Some(panel) = panel {
+        cmd = cmd.args(["--panel", panel]);
     }
     cmd
 }
@@ -109,10 +113,12 @@ mod tests {
                 "--allowed-origin",
                 "http://a:1",
                 "--no-trust-loopback",
+                "--panel",
+                "generated",
             ],
             "run --quiet -p lab-link-demo -j 2 --release -- --host 127.0.0.1 --port 0 \
              --prefix /sync --persist demo.sqlite --auth auth.sqlite \
-             --allowed-origin http://a:1 --no-trust-loopback",
+             --allowed-origin http://a:1 --no-trust-loopback --panel generated",
         );
     }
 

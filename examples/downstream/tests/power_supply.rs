@@ -6,7 +6,7 @@
 //! Every test runs its own server on an ephemeral 127.0.0.1 port, so the
 //! tests run in parallel without sharing anything.
 
-use downstream::{power_supply, MAX_SETPOINT_V};
+use downstream::{power_supply, MAX_SETPOINT_V, VOLTAGE_LIMIT_V};
 use lab_link_testkit::{assert_consistent, assert_oracle, TestServer};
 use serde_json::json;
 
@@ -18,7 +18,13 @@ async fn a_command_updates_the_replica() {
     let client = server.client().await;
     assert_eq!(
         client.replica(),
-        json!({"output_enabled": false, "setpoint_v": 0.0})
+        json!({
+            "output_enabled": false,
+            "setpoint_v": 0.0,
+            "mode": "constant_voltage",
+            "current_limit_a": null,
+            "voltage_limit_v": VOLTAGE_LIMIT_V,
+        })
     );
 
     let reply = client.command("set_setpoint", json!({"value": 12.5})).await;
@@ -122,4 +128,44 @@ async fn a_server_side_change_reaches_the_clients() {
     assert_eq!(patch.command, None);
     assert_eq!(client.replica()["setpoint_v"], json!(1.8));
     assert_consistent(&client, &server).await;
+}
+
+/// A setpoint within the supply's range but above the protection's limit
+/// is the application's own refusal, at the same path, and the mode and
+/// the optional current limit are set by one command.
+#[tokio::test]
+async fn the_limit_and_the_mode_are_the_servers_to_check() {
+    let server = TestServer::start(power_supply()).await;
+    let client = server.client().await;
+    let failure = client
+        .expect_error("set_setpoint", json!({"value": 25.0}), "above_limit")
+        .await;
+    assert_eq!(failure.path.as_deref(), Some("/setpoint_v"));
+    assert_eq!(
+        failure.message,
+        "25 V is above the over-voltage limit of 24 V"
+    );
+
+    let reply = client
+        .command("configure", json!({"mode": "constant_current"}))
+        .await;
+    assert_eq!(reply.result, Some(json!("constant_current")));
+    assert_eq!(client.replica()["current_limit_a"], json!(null));
+    client
+        .command(
+            "configure",
+            json!({"mode": "constant_voltage", "current_limit_a": 1.5}),
+        )
+        .await;
+    assert_eq!(client.replica()["mode"], json!("constant_voltage"));
+    assert_eq!(client.replica()["current_limit_a"], json!(1.5));
+    client
+        .expect_error(
+            "configure",
+            json!({"mode": "constant_voltage", "current_limit_a": 9.0}),
+            "invalid_params",
+        )
+        .await;
+    assert_oracle(server.sync());
+    server.shutdown().await;
 }
