@@ -129,7 +129,14 @@ pub(crate) struct ServeDemo {
     pub(crate) no_trust_loopback: bool,
     /// Also start nats-server and this many relays of the demo (on the
     /// ports after --port): the topology of the book's "Scaling out".
-    #[arg(long, value_name = "N", conflicts_with_all = ["persist", "auth", "allowed_origin", "no_trust_loopback", "host", "prefix"])]
+    /// The relays serve the generated panel at `/`.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with_all = [
+            "persist", "auth", "allowed_origin", "no_trust_loopback", "host", "prefix", "panel",
+        ]
+    )]
     pub(crate) relays: Option<u16>,
     /// Which page `/` serves: `hand-made` (the demo's own UI) or
     /// `generated` (the panel rendered from /schema; the demo's UI moves
