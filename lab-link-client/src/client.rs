@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
 use crate::shared::{Options, Replica, Shared};
-use crate::{ClientError, CommandFailure, CommandReply, CommandRun, Event};
+use crate::{ClientError, ClientInfo, CommandFailure, CommandReply, CommandRun, Event, Presence};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -90,6 +90,45 @@ impl Client {
     /// another version) and asked the server for a fresh snapshot.
     pub fn resyncs(&self) -> u64 {
         self.shared.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// Who is connected and who holds the control lock, as last heard
+    /// (level 2, [`ClientBuilder::level2`], with the server's presence
+    /// on; empty otherwise). Labels come from the server's access
+    /// control, never from what clients say of themselves.
+    ///
+    /// ```
+    /// use lab_link::{LabSync, Server, ServerConfig};
+    /// use lab_link_client::Client;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sync = LabSync::new(vec![0_i64]);
+    /// let server = Server::builder()
+    ///     .config(ServerConfig::default().presence(true))
+    ///     .bind(sync.clone(), "127.0.0.1:0")
+    ///     .await?;
+    /// let url = format!("ws://{}/sync/ws", server.local_addr());
+    /// let routes = server.routes().clone();
+    /// tokio::spawn(server.run());
+    ///
+    /// let client = Client::builder().level2(true).connect(&url).await?;
+    /// let mut events = client.subscribe();
+    /// while client.presence().clients.first().and_then(|c| c.kind.clone()).is_none() {
+    ///     events.recv().await?; // the list, then this client's `hello`
+    /// }
+    /// let me = &client.presence().clients[0];
+    /// assert_eq!(me.principal, "local"); // no access control
+    /// assert_eq!(me.kind.as_deref(), Some("rust"));
+    /// assert_eq!(sync.version(), 0); // presence is not state
+    ///
+    /// client.close().await;
+    /// routes.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn presence(&self) -> Presence {
+        self.shared.presence().clone()
     }
 
     /// Every later server message, after the replica has taken it into
@@ -319,11 +358,35 @@ impl ClientBuilder {
     /// Opts in to level 2, part 2 (`?level=2`): the server then sends
     /// this client's commands' progress ([`Client::command_with_progress`])
     /// and the running commands ([`Event::Running`]), and its snapshots
-    /// carry the schema's hash. Default: false (level 1 plus the additive
+    /// carry the schema's hash; the client says `hello`
+    /// ([`describe`](Self::describe)) and keeps the server's presence list
+    /// ([`Client::presence`]). Default: false (level 1 plus the additive
     /// fields, as lab-link 0.5.0's clients get).
     #[must_use]
     pub fn level2(mut self, level2: bool) -> Self {
         self.options.level2 = level2;
+        self
+    }
+
+    /// What the level-2 `hello` says of this client: its kind (default
+    /// `rust`) and a name for people, shown in every client's presence
+    /// list. The server cuts neither: a kind longer than
+    /// [`ClientInfo::MAX_KIND`] or a name longer than
+    /// [`ClientInfo::MAX_NAME`] characters is refused with a `bad_message`
+    /// error (and the client stays at level 2 without it).
+    ///
+    /// ```
+    /// use lab_link_client::Client;
+    ///
+    /// let builder = Client::builder().level2(true).describe("logger", "cryostat logger");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn describe(mut self, kind: impl Into<String>, name: impl Into<String>) -> Self {
+        self.options.hello = ClientInfo {
+            kind: Some(kind.into()),
+            name: Some(name.into()),
+        };
         self
     }
 
@@ -347,6 +410,7 @@ impl ClientBuilder {
             }),
             resyncs: AtomicU64::new(0),
             events,
+            presence: Mutex::default(),
             next_request: AtomicU64::new(1),
             options: self.options,
         });

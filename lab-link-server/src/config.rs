@@ -36,6 +36,7 @@ pub struct ServerConfig {
     pub(crate) persist: Option<PersistConfig>,
     pub(crate) auth: Option<lab_link_auth::Auth>,
     pub(crate) history: HistoryConfig,
+    pub(crate) presence: bool,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +56,7 @@ impl Default for ServerConfig {
             persist: None,
             auth: None,
             history: HistoryConfig::default(),
+            presence: false,
         }
     }
 }
@@ -328,6 +330,31 @@ impl ServerConfig {
     pub fn history_max_bytes(mut self, bytes: u64) -> Self {
         self.history.max_bytes = Some(bytes);
         self
+    }
+
+    /// Turns presence on (default off): every level-2 client that may
+    /// `read_state` gets the list of connected clients and the control
+    /// lock after its snapshot (`presence`), and a delta when a client
+    /// connects, says `hello`, sends a command or leaves. Presence is off
+    /// the versioned state: it never bumps the version, and level-1
+    /// clients never see it. See the book's chapter "Presence, control
+    /// and audit".
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().presence(true);
+    /// assert!(config.presence_enabled());
+    /// ```
+    #[must_use]
+    pub fn presence(mut self, enabled: bool) -> Self {
+        self.presence = enabled;
+        self
+    }
+
+    /// Whether [`presence`](Self::presence) is on.
+    pub fn presence_enabled(&self) -> bool {
+        self.presence
     }
 
     /// The configured prefix.

@@ -38,6 +38,7 @@ mod frame;
 mod history;
 mod lifespan;
 mod persist;
+mod presence;
 mod queue;
 mod rewind;
 mod routes;

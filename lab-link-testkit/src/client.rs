@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, CommandRun, Event};
+use lab_link_client::{
+    Client, ClientError, CommandFailure, CommandReply, CommandRun, Event, Presence,
+};
 use lab_link_core::PatchOp;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
@@ -64,6 +66,9 @@ pub struct TestClient {
     /// Subscribed right after connecting: what [`TestClient::next_patch`]
     /// reads.
     events: Mutex<broadcast::Receiver<Event>>,
+    /// Subscribed right after connecting: what
+    /// [`TestClient::next_presence`] reads.
+    presence_events: Mutex<broadcast::Receiver<Event>>,
     timeout: Duration,
 }
 
@@ -109,9 +114,11 @@ impl TestClient {
     /// [`next_patch`](TestClient::next_patch).
     pub fn from_client(client: Client) -> Self {
         let events = Mutex::new(client.subscribe());
+        let presence_events = Mutex::new(client.subscribe());
         Self {
             client,
             events,
+            presence_events,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -206,32 +213,19 @@ impl TestClient {
     /// When the predicate does not hold within the timeout; the message
     /// shows the last replica and its version.
     pub async fn wait_for(&self, mut predicate: impl FnMut(&Value) -> bool) -> Value {
-        // Subscribe before the first look, so no change slips in between.
-        let mut events = self.client.subscribe();
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let replica = self.replica();
-            if predicate(&replica) {
-                return replica;
-            }
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                // A lag only means we look at the replica again.
-                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
-                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
-                    let replica = self.replica();
-                    if predicate(&replica) {
-                        return replica;
-                    }
-                    panic!(
-                        "TestClient::wait_for: the condition did not hold within {:?}; \
-                         the replica at version {} is:\n{}",
-                        self.timeout,
-                        self.version(),
-                        pretty(&replica),
-                    );
-                }
-            }
-        }
+        self.until(
+            || Some(self.replica()).filter(|replica| predicate(replica)),
+            || {
+                format!(
+                    "TestClient::wait_for: the condition did not hold within {:?}; \
+                     the replica at version {} is:\n{}",
+                    self.timeout,
+                    self.version(),
+                    pretty(&self.replica()),
+                )
+            },
+        )
+        .await
     }
 
     /// Waits until the replica is at `version` or later and returns the
@@ -244,26 +238,108 @@ impl TestClient {
     ///
     /// When the replica does not reach `version` within the timeout.
     pub async fn wait_for_version(&self, version: u64) -> Value {
+        self.until(
+            || {
+                let (at, replica) = self.client.versioned_replica();
+                (at >= version).then_some(replica)
+            },
+            || {
+                let (at, replica) = self.client.versioned_replica();
+                format!(
+                    "TestClient::wait_for_version: the replica did not reach version \
+                     {version} within {:?}; at version {at} it is:\n{}",
+                    self.timeout,
+                    pretty(&replica),
+                )
+            },
+        )
+        .await
+    }
+
+    /// Who is connected and who holds the control lock, as the client last
+    /// heard (a level-2 client of a server with presence on).
+    pub fn presence(&self) -> Presence {
+        self.client.presence()
+    }
+
+    /// Waits until `predicate` holds for the client's
+    /// [`presence`](TestClient::presence) and returns it. The predicate is
+    /// checked at once, then after every event.
+    ///
+    /// # Panics
+    ///
+    /// When the predicate does not hold within the timeout; the message
+    /// shows the last presence.
+    pub async fn wait_for_presence(
+        &self,
+        mut predicate: impl FnMut(&Presence) -> bool,
+    ) -> Presence {
+        self.until(
+            || Some(self.presence()).filter(|presence| predicate(presence)),
+            || {
+                format!(
+                    "TestClient::wait_for_presence: the condition did not hold within {:?}; \
+                     the presence is:\n{:#?}",
+                    self.timeout,
+                    self.presence(),
+                )
+            },
+        )
+        .await
+    }
+
+    /// The next presence message (`presence`, `presence_joined`,
+    /// `presence_updated`, `presence_left`, `control_lock`) the client
+    /// received since the previous call (or since connecting), as sent.
+    ///
+    /// # Panics
+    ///
+    /// When none arrives within the timeout, or when more than 1024
+    /// events went unread.
+    pub async fn next_presence(&self) -> Value {
+        let mut events = self.presence_events.lock().await;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(Event::Presence(message))) => return message,
+                Ok(Ok(Event::Closed)) => {
+                    panic!("TestClient::next_presence: the client was closed")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    panic!("TestClient::next_presence: {n} events were lost, read them sooner")
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    panic!("TestClient::next_presence: the client is closed")
+                }
+                Err(_) => panic!(
+                    "TestClient::next_presence: no presence message within {:?}; the presence is:\n{:#?}",
+                    self.timeout,
+                    self.presence(),
+                ),
+            }
+        }
+    }
+
+    /// Waits until `look` finds something, checking at once and after
+    /// every event; panics with `failure` at the timeout.
+    async fn until<T>(
+        &self,
+        mut look: impl FnMut() -> Option<T>,
+        failure: impl Fn() -> String,
+    ) -> T {
+        // Subscribe before the first look, so no change slips in between.
         let mut events = self.client.subscribe();
         let deadline = Instant::now() + self.timeout;
         loop {
-            let (at, replica) = self.client.versioned_replica();
-            if at >= version {
-                return replica;
+            if let Some(found) = look() {
+                return found;
             }
             match tokio::time::timeout_at(deadline, events.recv()).await {
+                // A lag only means we look again.
                 Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
                 Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
-                    let (at, replica) = self.client.versioned_replica();
-                    if at >= version {
-                        return replica;
-                    }
-                    panic!(
-                        "TestClient::wait_for_version: the replica did not reach version \
-                         {version} within {:?}; at version {at} it is:\n{}",
-                        self.timeout,
-                        pretty(&replica),
-                    );
+                    return look().unwrap_or_else(|| panic!("{}", failure()));
                 }
             }
         }
