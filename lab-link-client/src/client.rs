@@ -10,7 +10,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
 use crate::shared::{Options, Replica, Shared};
-use crate::{ClientError, ClientInfo, CommandFailure, CommandReply, CommandRun, Event, Presence};
+use crate::{
+    ClientError, ClientInfo, CommandFailure, CommandReply, CommandRun, ControlLock, Event, Presence,
+};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -239,6 +241,77 @@ impl Client {
             answer,
             self.requests.clone(),
         ))
+    }
+
+    /// Claims the server's control lock (level 2, with the server's
+    /// `control_lock` on): until released, commands that need `control`
+    /// from anyone else are answered `locked`. Claiming a lock this
+    /// client's principal holds already keeps it.
+    ///
+    /// ```
+    /// use lab_link::{LabSync, Server, ServerConfig};
+    /// use lab_link_client::Client;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sync = LabSync::new(vec![0_i64]);
+    /// let server = Server::builder()
+    ///     .config(ServerConfig::default().control_lock(true))
+    ///     .bind(sync.clone(), "127.0.0.1:0")
+    ///     .await?;
+    /// let url = format!("ws://{}/sync/ws", server.local_addr());
+    /// let routes = server.routes().clone();
+    /// tokio::spawn(server.run());
+    ///
+    /// let mine = Client::builder().level2(true).connect(&url).await?;
+    /// let lock = mine.claim_control().await?;
+    /// assert_eq!(lock.holder, "local");
+    ///
+    /// let theirs = Client::builder().level2(true).connect(&url).await?;
+    /// let refused = theirs.claim_control().await.unwrap_err();
+    /// assert_eq!(refused.command_failure().map(|f| f.code.as_str()), Some("locked"));
+    ///
+    /// mine.release_control().await?;
+    /// theirs.claim_control().await?;
+    /// # mine.close().await;
+    /// # theirs.close().await;
+    /// # routes.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError::Command`] with code `locked` (someone else holds
+    /// it), `forbidden` (the principal may not `control`) or
+    /// `unknown_command` (a level-1 client, or the lock is off); the
+    /// errors of [`Client::command`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::command`].
+    pub async fn claim_control(&self) -> Result<ControlLock, ClientError> {
+        let reply = self.command("claim_control", Value::Null).await?;
+        let result = reply.result.unwrap_or_default();
+        serde_json::from_value(result.clone()).map_err(|e| {
+            ClientError::Protocol(format!("claim_control answered {result}, not a lock: {e}"))
+        })
+    }
+
+    /// Releases the control lock this client's principal holds (a
+    /// principal with `manage_access` breaks anyone's); releasing when
+    /// nobody holds it succeeds.
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError::Command`] with code `locked` when someone else
+    /// holds it; otherwise as [`claim_control`](Client::claim_control).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::command`].
+    pub async fn release_control(&self) -> Result<(), ClientError> {
+        self.command("release_control", Value::Null).await.map(drop)
     }
 
     /// Asks the server to cancel the running command of this connection

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::connection::{lock, Link};
+use crate::control::Gate;
 use crate::running::Starter;
 use crate::shared::unix_millis;
 
@@ -98,7 +99,11 @@ async fn run(link: &Arc<Link>, pending: PendingCommand) {
         entry.last_command_at = Some(unix_millis());
     });
     let future = match params {
-        Ok(params) => link.shared().source.dispatch(ctx, params),
+        Ok(params) => match link.shared().control_gate(link, &ctx) {
+            Gate::Pass => link.shared().source.dispatch(ctx, params),
+            Gate::Answered(outcome) => Box::pin(std::future::ready(outcome)),
+            Gate::Refused(error) => Box::pin(std::future::ready(Err(error))),
+        },
         Err(error) => Box::pin(std::future::ready(Err(error))),
     };
     let mut future = AssertUnwindSafe(future).catch_unwind();

@@ -121,6 +121,10 @@ where
         lock(&link.shared.clients)
             .retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
         link.shared.presence_left(&link.client_id);
+        if link.access.is_none() {
+            // Without access control the lock is the connection's own.
+            link.shared.control_ended(&link.client_id);
+        }
         tracing::debug!(client = %link.client_id, "sync client disconnected");
     }
 }
@@ -558,9 +562,18 @@ impl Link {
                 .is_none_or(|access| access.can("read_state"))
     }
 
+    /// Who owns the control lock this socket claims: its principal (all
+    /// of the principal's connections), or the connection itself without
+    /// access control.
+    pub(crate) fn lock_owner(&self) -> String {
+        self.access
+            .as_ref()
+            .map_or_else(|| self.client_id.clone(), |access| access.principal().id)
+    }
+
     /// The label presence shows for the socket: its principal's, or
     /// `local` without access control.
-    fn principal_label(&self) -> String {
+    pub(crate) fn principal_label(&self) -> String {
         self.access
             .as_ref()
             .map_or_else(|| "local".to_owned(), |access| access.principal().label)
@@ -861,6 +874,8 @@ where
 async fn close_expired(link: &Link) -> ReadEnd {
     tracing::debug!(client = %link.client_id, "credential ended: closing with 4401");
     link.unsubscribe();
+    // Logout or revocation ends the principal's control lock.
+    link.shared.control_ended(&link.lock_owner());
     let _ = link
         .queue
         .send(close_frame(CloseCode::from(4401), "Authentication expired"))

@@ -34,6 +34,7 @@ mod background;
 mod commands;
 mod config;
 mod connection;
+mod control;
 mod frame;
 mod history;
 mod lifespan;

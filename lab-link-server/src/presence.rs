@@ -12,9 +12,10 @@
 use std::borrow::Cow;
 use std::sync::Mutex;
 
-use lab_link_core::protocol::{ControlLock, PresenceEntry, ServerMessage};
+use lab_link_core::protocol::{PresenceEntry, ServerMessage};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::control::Held;
 use crate::shared::{lock, Feed, Shared};
 
 /// The connected clients of one [`Routes`](crate::Routes), and the
@@ -31,7 +32,7 @@ pub(crate) struct PresenceState {
     /// Oldest connection first.
     pub(crate) clients: Vec<PresenceEntry>,
     /// Who holds the control lock, if anyone.
-    pub(crate) lock: Option<ControlLock>,
+    pub(crate) lock: Option<Held>,
 }
 
 impl Presence {
@@ -41,7 +42,7 @@ impl Presence {
         let state = lock(&self.inner);
         let text = ServerMessage::Presence {
             clients: Cow::Borrowed(&state.clients),
-            lock: state.lock.as_ref().map(Cow::Borrowed),
+            lock: state.lock.as_ref().map(|held| Cow::Borrowed(&held.wire)),
         }
         .to_text();
         queue(Utf8Bytes::from(text));

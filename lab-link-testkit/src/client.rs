@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lab_link_client::{
-    Client, ClientError, CommandFailure, CommandReply, CommandRun, Event, Presence,
+    Client, ClientError, CommandFailure, CommandReply, CommandRun, ControlLock, Event, Presence,
 };
 use lab_link_core::PatchOp;
 use serde_json::Value;
@@ -260,6 +260,31 @@ impl TestClient {
     /// heard (a level-2 client of a server with presence on).
     pub fn presence(&self) -> Presence {
         self.client.presence()
+    }
+
+    /// Claims the server's control lock and returns it.
+    ///
+    /// # Panics
+    ///
+    /// When the claim fails (`locked`, `forbidden`, a level-1 client or a
+    /// server without the lock); [`Client::claim_control`] on
+    /// [`client`](TestClient::client) returns those as errors instead.
+    pub async fn claim_control(&self) -> ControlLock {
+        match self.client.claim_control().await {
+            Ok(lock) => lock,
+            Err(e) => panic!("TestClient::claim_control failed: {e}"),
+        }
+    }
+
+    /// Releases (or, with `manage_access`, breaks) the control lock.
+    ///
+    /// # Panics
+    ///
+    /// When the release fails (`locked`: someone else holds it).
+    pub async fn release_control(&self) {
+        if let Err(e) = self.client.release_control().await {
+            panic!("TestClient::release_control failed: {e}");
+        }
     }
 
     /// Waits until `predicate` holds for the client's
