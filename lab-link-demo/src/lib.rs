@@ -106,6 +106,10 @@ pub struct Options {
     /// Publish the state to NATS JetStream and answer commands from
     /// relays (default none: see [`Nats`]).
     pub nats: Option<Nats>,
+    /// Presence and the control lock (`--presence`; default off): level-2
+    /// clients see who is connected and who holds control, and may
+    /// `claim_control`.
+    pub presence: bool,
 }
 
 /// The demo as the primary of a NATS JetStream instrument (the flags
@@ -181,6 +185,7 @@ impl Default for Options {
             backlog: Backlog::default(),
             channels: 4,
             nats: None,
+            presence: false,
         }
     }
 }
@@ -211,7 +216,9 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
         .max_connections(MAX_CONNECTIONS)
         .queue_bytes(options.backlog.queue_bytes)
         .tcp_notsent_lowat(options.backlog.tcp_notsent_lowat)
-        .send_buffer_bytes(options.backlog.send_buffer_bytes);
+        .send_buffer_bytes(options.backlog.send_buffer_bytes)
+        .presence(options.presence)
+        .control_lock(options.presence);
     if let Some(path) = &options.persist {
         config = config.persist(path);
     }

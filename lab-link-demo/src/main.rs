@@ -59,6 +59,10 @@ struct Cli {
     /// The instrument's name on NATS (with --nats).
     #[arg(long, value_name = "NAME", default_value = "demo", requires = "nats")]
     instrument: String,
+    /// Show level-2 clients who is connected and let them claim the
+    /// control lock (presence and the control lock).
+    #[arg(long)]
+    presence: bool,
 }
 
 #[tokio::main]
@@ -108,6 +112,7 @@ async fn main() -> ExitCode {
             url,
             instrument: cli.instrument,
         }),
+        presence: cli.presence,
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,
