@@ -165,44 +165,35 @@ impl TestClient {
     /// When no patch arrives within the timeout, when the client closes,
     /// or when more than 1024 events went unread (the oldest were lost).
     pub async fn next_patch(&self) -> Patch {
-        let mut events = self.events.lock().await;
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Ok(event)) => event,
-                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
-                    panic!("TestClient::next_patch: {n} events were lost, read patches sooner")
-                }
-                Ok(Err(broadcast::error::RecvError::Closed)) => {
-                    panic!("TestClient::next_patch: the client is closed")
-                }
-                Err(_) => panic!(
-                    "TestClient::next_patch: no patch within {:?}; the replica is at version {}:\n{}",
-                    self.timeout,
-                    self.version(),
-                    pretty(&self.replica()),
-                ),
-            };
-            match event {
+        self.next_event(
+            &self.events,
+            "next_patch",
+            |event| match event {
                 Event::Patch {
                     version,
                     ops,
                     request_id,
                     command,
                     origin_client_id,
-                } => {
-                    return Patch {
-                        version,
-                        ops,
-                        command,
-                        request_id,
-                        origin_client_id,
-                    }
-                }
-                Event::Closed => panic!("TestClient::next_patch: the client was closed"),
-                _ => {}
-            }
-        }
+                } => Some(Patch {
+                    version,
+                    ops,
+                    command,
+                    request_id,
+                    origin_client_id,
+                }),
+                _ => None,
+            },
+            || {
+                format!(
+                    "no patch within {:?}; the replica is at version {}:\n{}",
+                    self.timeout,
+                    self.version(),
+                    pretty(&self.replica()),
+                )
+            },
+        )
+        .await
     }
 
     /// Waits until `predicate` holds for the replica and returns that
@@ -322,26 +313,52 @@ impl TestClient {
     /// When none arrives within the timeout, or when more than 1024
     /// events went unread.
     pub async fn next_presence(&self) -> Value {
-        let mut events = self.presence_events.lock().await;
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Ok(Event::Presence(message))) => return message,
-                Ok(Ok(Event::Closed)) => {
-                    panic!("TestClient::next_presence: the client was closed")
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
-                    panic!("TestClient::next_presence: {n} events were lost, read them sooner")
-                }
-                Ok(Err(broadcast::error::RecvError::Closed)) => {
-                    panic!("TestClient::next_presence: the client is closed")
-                }
-                Err(_) => panic!(
-                    "TestClient::next_presence: no presence message within {:?}; the presence is:\n{:#?}",
+        self.next_event(
+            &self.presence_events,
+            "next_presence",
+            |event| match event {
+                Event::Presence(message) => Some(message),
+                _ => None,
+            },
+            || {
+                format!(
+                    "no presence message within {:?}; the presence is:\n{:#?}",
                     self.timeout,
                     self.presence(),
-                ),
+                )
+            },
+        )
+        .await
+    }
+
+    /// The next event of `events` that `pick` takes; panics naming
+    /// `helper` when the client closes, events were lost, or none comes
+    /// within the timeout (with `missing`'s text).
+    async fn next_event<T>(
+        &self,
+        events: &Mutex<broadcast::Receiver<Event>>,
+        helper: &str,
+        mut pick: impl FnMut(Event) -> Option<T>,
+        missing: impl Fn() -> String,
+    ) -> T {
+        let mut events = events.lock().await;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    panic!("TestClient::{helper}: {n} events were lost, read them sooner")
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    panic!("TestClient::{helper}: the client is closed")
+                }
+                Err(_) => panic!("TestClient::{helper}: {}", missing()),
+            };
+            if event == Event::Closed {
+                panic!("TestClient::{helper}: the client was closed");
+            }
+            if let Some(found) = pick(event) {
+                return found;
             }
         }
     }

@@ -9,23 +9,15 @@
 use std::time::Duration;
 
 use lab_link::auth::{Auth, AuthConfig};
-use lab_link::{command, CommandError, LabSync, Reactive, ServerConfig};
+use lab_link::{command, LabSync, ServerConfig};
 use lab_link_client::Client;
 use lab_link_testkit::{TestClient, TestServer};
-use serde::Serialize;
 use serde_json::json;
 
-#[derive(Reactive, Serialize, Default)]
-struct State {
-    value: i64,
-}
+#[path = "support/value.rs"]
+mod value;
 
-/// Sets the value (needs `control`, the default).
-#[command]
-fn set_value(sync: LabSync<State>, value: i64) -> Result<(), CommandError> {
-    sync.try_mutate(|s| s.set_value(value))?;
-    Ok(())
-}
+use value::{set_value, State};
 
 /// Reads nothing, changes nothing: any principal.
 #[command(requires = [])]

@@ -11,24 +11,16 @@ use std::time::Duration;
 mod raw;
 
 use lab_link::auth::{Auth, AuthConfig};
-use lab_link::{command, CommandError, LabSync, Reactive, ServerConfig};
-use lab_link_client::Client;
+use lab_link::{LabSync, ServerConfig};
+use lab_link_client::{Client, PresenceEntry};
 use lab_link_testkit::{TestClient, TestServer};
 use raw::{next, send};
-use serde::Serialize;
 use serde_json::{json, Value};
 
-#[derive(Reactive, Serialize, Default)]
-struct State {
-    value: i64,
-}
+#[path = "support/value.rs"]
+mod value;
 
-/// Sets the value.
-#[command]
-fn set_value(sync: LabSync<State>, value: i64) -> Result<(), CommandError> {
-    sync.try_mutate(|s| s.set_value(value))?;
-    Ok(())
-}
+use value::{set_value, State};
 
 async fn start(config: ServerConfig) -> TestServer<State> {
     let sync = LabSync::new(State::default());
@@ -44,6 +36,27 @@ fn about(message: &Value) -> (String, String) {
         _ => &message["client"]["clientId"],
     };
     (kind, client_id.as_str().unwrap_or_default().to_owned())
+}
+
+/// The presence entry of `client_id` as `watcher` sees it, once `ready`
+/// holds for it.
+async fn entry_once(
+    watcher: &TestClient,
+    client_id: &str,
+    ready: impl Fn(&PresenceEntry) -> bool,
+) -> PresenceEntry {
+    let presence = watcher
+        .wait_for_presence(|p| {
+            p.clients
+                .iter()
+                .any(|c| c.client_id == client_id && ready(c))
+        })
+        .await;
+    presence
+        .clients
+        .into_iter()
+        .find(|c| c.client_id == client_id)
+        .unwrap()
 }
 
 /// Commits a change on the server and waits for `client` to see it: any
@@ -170,18 +183,7 @@ async fn labels_come_from_the_principal_and_hello_strings_are_sanitised() {
     let watcher = connect(alice.token.clone(), "browser", "watcher").await;
     let forger = connect(alice.token.clone(), "browser", "bob").await;
     let forger_id = forger.client().client_id().unwrap();
-    let presence = watcher
-        .wait_for_presence(|p| {
-            p.clients
-                .iter()
-                .any(|c| c.client_id == forger_id && c.name.is_some())
-        })
-        .await;
-    let entry = presence
-        .clients
-        .iter()
-        .find(|c| c.client_id == forger_id)
-        .unwrap();
+    let entry = entry_once(&watcher, &forger_id, |c| c.name.is_some()).await;
     assert_eq!(entry.principal, "alice");
     assert_eq!(entry.name.as_deref(), Some("bob"));
 
@@ -205,18 +207,7 @@ async fn labels_come_from_the_principal_and_hello_strings_are_sanitised() {
                "client": {"kind": " py\u{7}thon ", "name": "x\u{1b}[31m", "principal": "bob"}}),
     )
     .await;
-    let presence = watcher
-        .wait_for_presence(|p| {
-            p.clients
-                .iter()
-                .any(|c| c.client_id == raw_id && c.kind.is_some())
-        })
-        .await;
-    let entry = presence
-        .clients
-        .iter()
-        .find(|c| c.client_id == raw_id)
-        .unwrap();
+    let entry = entry_once(&watcher, &raw_id, |c| c.kind.is_some()).await;
     assert_eq!(
         (
             entry.principal.as_str(),
