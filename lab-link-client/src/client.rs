@@ -10,7 +10,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::connection::{self, Request};
 use crate::shared::{Options, Replica, Shared};
-use crate::{ClientError, CommandFailure, CommandReply, CommandRun, Event};
+use crate::{
+    ClientError, ClientInfo, CommandFailure, CommandReply, CommandRun, ControlLock, Event, Presence,
+};
 
 /// How many events a subscriber may fall behind before it lags.
 const EVENT_CAPACITY: usize = 1024;
@@ -90,6 +92,45 @@ impl Client {
     /// another version) and asked the server for a fresh snapshot.
     pub fn resyncs(&self) -> u64 {
         self.shared.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// Who is connected and who holds the control lock, as last heard
+    /// (level 2, [`ClientBuilder::level2`], with the server's presence
+    /// on; empty otherwise). Labels come from the server's access
+    /// control, never from what clients say of themselves.
+    ///
+    /// ```
+    /// use lab_link::{LabSync, Server, ServerConfig};
+    /// use lab_link_client::Client;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sync = LabSync::new(vec![0_i64]);
+    /// let server = Server::builder()
+    ///     .config(ServerConfig::default().presence(true))
+    ///     .bind(sync.clone(), "127.0.0.1:0")
+    ///     .await?;
+    /// let url = format!("ws://{}/sync/ws", server.local_addr());
+    /// let routes = server.routes().clone();
+    /// tokio::spawn(server.run());
+    ///
+    /// let client = Client::builder().level2(true).connect(&url).await?;
+    /// let mut events = client.subscribe();
+    /// while client.presence().clients.first().and_then(|c| c.kind.clone()).is_none() {
+    ///     events.recv().await?; // the list, then this client's `hello`
+    /// }
+    /// let me = &client.presence().clients[0];
+    /// assert_eq!(me.principal, "local"); // no access control
+    /// assert_eq!(me.kind.as_deref(), Some("rust"));
+    /// assert_eq!(sync.version(), 0); // presence is not state
+    ///
+    /// client.close().await;
+    /// routes.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn presence(&self) -> Presence {
+        self.shared.presence().clone()
     }
 
     /// Every later server message, after the replica has taken it into
@@ -200,6 +241,77 @@ impl Client {
             answer,
             self.requests.clone(),
         ))
+    }
+
+    /// Claims the server's control lock (level 2, with the server's
+    /// `control_lock` on): until released, commands that need `control`
+    /// from anyone else are answered `locked`. Claiming a lock this
+    /// client's principal holds already keeps it.
+    ///
+    /// ```
+    /// use lab_link::{LabSync, Server, ServerConfig};
+    /// use lab_link_client::Client;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sync = LabSync::new(vec![0_i64]);
+    /// let server = Server::builder()
+    ///     .config(ServerConfig::default().control_lock(true))
+    ///     .bind(sync.clone(), "127.0.0.1:0")
+    ///     .await?;
+    /// let url = format!("ws://{}/sync/ws", server.local_addr());
+    /// let routes = server.routes().clone();
+    /// tokio::spawn(server.run());
+    ///
+    /// let mine = Client::builder().level2(true).connect(&url).await?;
+    /// let lock = mine.claim_control().await?;
+    /// assert_eq!(lock.holder, "local");
+    ///
+    /// let theirs = Client::builder().level2(true).connect(&url).await?;
+    /// let refused = theirs.claim_control().await.unwrap_err();
+    /// assert_eq!(refused.command_failure().map(|f| f.code.as_str()), Some("locked"));
+    ///
+    /// mine.release_control().await?;
+    /// theirs.claim_control().await?;
+    /// # mine.close().await;
+    /// # theirs.close().await;
+    /// # routes.shutdown();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError::Command`] with code `locked` (someone else holds
+    /// it), `forbidden` (the principal may not `control`) or
+    /// `unknown_command` (a level-1 client, or the lock is off); the
+    /// errors of [`Client::command`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::command`].
+    pub async fn claim_control(&self) -> Result<ControlLock, ClientError> {
+        let reply = self.command("claim_control", Value::Null).await?;
+        let result = reply.result.unwrap_or_default();
+        serde_json::from_value(result.clone()).map_err(|e| {
+            ClientError::Protocol(format!("claim_control answered {result}, not a lock: {e}"))
+        })
+    }
+
+    /// Releases the control lock this client's principal holds (a
+    /// principal with `manage_access` breaks anyone's); releasing when
+    /// nobody holds it succeeds.
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError::Command`] with code `locked` when someone else
+    /// holds it; otherwise as [`claim_control`](Client::claim_control).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::command`].
+    pub async fn release_control(&self) -> Result<(), ClientError> {
+        self.command("release_control", Value::Null).await.map(drop)
     }
 
     /// Asks the server to cancel the running command of this connection
@@ -319,11 +431,35 @@ impl ClientBuilder {
     /// Opts in to level 2, part 2 (`?level=2`): the server then sends
     /// this client's commands' progress ([`Client::command_with_progress`])
     /// and the running commands ([`Event::Running`]), and its snapshots
-    /// carry the schema's hash. Default: false (level 1 plus the additive
+    /// carry the schema's hash; the client says `hello`
+    /// ([`describe`](Self::describe)) and keeps the server's presence list
+    /// ([`Client::presence`]). Default: false (level 1 plus the additive
     /// fields, as lab-link 0.5.0's clients get).
     #[must_use]
     pub fn level2(mut self, level2: bool) -> Self {
         self.options.level2 = level2;
+        self
+    }
+
+    /// What the level-2 `hello` says of this client: its kind (default
+    /// `rust`) and a name for people, shown in every client's presence
+    /// list. The server cuts neither: a kind longer than
+    /// [`ClientInfo::MAX_KIND`] or a name longer than
+    /// [`ClientInfo::MAX_NAME`] characters is refused with a `bad_message`
+    /// error (and the client stays at level 2 without it).
+    ///
+    /// ```
+    /// use lab_link_client::Client;
+    ///
+    /// let builder = Client::builder().level2(true).describe("logger", "cryostat logger");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn describe(mut self, kind: impl Into<String>, name: impl Into<String>) -> Self {
+        self.options.hello = ClientInfo {
+            kind: Some(kind.into()),
+            name: Some(name.into()),
+        };
         self
     }
 
@@ -347,6 +483,7 @@ impl ClientBuilder {
             }),
             resyncs: AtomicU64::new(0),
             events,
+            presence: Mutex::default(),
             next_request: AtomicU64::new(1),
             options: self.options,
         });

@@ -153,6 +153,17 @@ pub(crate) async fn open(
                     .await
                     .map_err(|()| ClientError::Protocol("the socket failed".to_owned()))?;
             }
+            if shared.options.level2 {
+                // The first frame after the snapshot: what presence shows
+                // of this client.
+                let hello = ClientMessage::Hello {
+                    level: 2,
+                    client: Some(shared.options.hello.clone()),
+                };
+                send(&mut socket, hello)
+                    .await
+                    .map_err(|()| ClientError::Protocol("the socket failed".to_owned()))?;
+            }
             return Ok(socket);
         }
     };
@@ -441,6 +452,15 @@ fn handle(
         | ServerMessage::RunningFinished { .. }) => {
             // Invariant: a server message always serialises.
             Event::Running(serde_json::to_value(&running).expect("a server message serialises"))
+        }
+        presence @ (ServerMessage::Presence { .. }
+        | ServerMessage::PresenceJoined { .. }
+        | ServerMessage::PresenceUpdated { .. }
+        | ServerMessage::PresenceLeft { .. }
+        | ServerMessage::ControlLock { .. }) => {
+            shared.presence().apply(&presence);
+            // Invariant: a server message always serialises.
+            Event::Presence(serde_json::to_value(&presence).expect("a server message serialises"))
         }
         ServerMessage::Error { code, message } => Event::Error {
             code: code.into_owned(),

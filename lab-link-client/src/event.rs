@@ -103,6 +103,12 @@ pub enum Event {
     /// `running_commands` (the list, after each snapshot),
     /// `running_started`, `running_progress` or `running_finished`.
     Running(Value),
+    /// A level-2 presence message, as sent, after
+    /// [`Client::presence`](crate::Client::presence) has taken it into
+    /// account: `presence` (the list and the lock, after each snapshot),
+    /// `presence_joined`, `presence_updated`, `presence_left` or
+    /// `control_lock`.
+    Presence(Value),
     /// A level-2 `error` message (a `bad_message` answer, say).
     Error {
         /// The error's code.

@@ -90,11 +90,15 @@ mod client;
 mod connection;
 mod error;
 mod event;
+mod presence;
 mod run;
 mod shared;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{ClientError, CommandFailure};
 pub use event::{CommandReply, Event};
-pub use lab_link_core::protocol::{decode_binary_frame, BinaryFrame};
+pub use lab_link_core::protocol::{
+    decode_binary_frame, BinaryFrame, ClientInfo, ControlLock, PresenceEntry,
+};
+pub use presence::Presence;
 pub use run::{CommandRun, CommandUpdate};

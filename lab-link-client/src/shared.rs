@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::Event;
+use crate::{ClientInfo, Event, Presence};
 
 /// The options of a [`ClientBuilder`](crate::ClientBuilder), with their
 /// defaults.
@@ -20,6 +20,8 @@ pub(crate) struct Options {
     pub(crate) reconnect: bool,
     /// Open the socket with `?level=2` (level 2, part 2).
     pub(crate) level2: bool,
+    /// What the level-2 `hello` says of the client.
+    pub(crate) hello: ClientInfo,
 }
 
 impl Default for Options {
@@ -30,6 +32,10 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(10),
             reconnect: true,
             level2: false,
+            hello: ClientInfo {
+                kind: Some("rust".to_owned()),
+                name: None,
+            },
         }
     }
 }
@@ -40,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) replica: Mutex<Replica>,
     pub(crate) resyncs: AtomicU64,
     pub(crate) events: broadcast::Sender<Event>,
+    /// Who is connected, from the level-2 presence messages.
+    pub(crate) presence: Mutex<Presence>,
     pub(crate) next_request: AtomicU64,
     pub(crate) options: Options,
 }
@@ -56,6 +64,13 @@ pub(crate) struct Replica {
 }
 
 impl Shared {
+    pub(crate) fn presence(&self) -> std::sync::MutexGuard<'_, Presence> {
+        // Replaced or changed by whole entries.
+        self.presence
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Replica> {
         // The replica is only replaced or patched atomically; a panic
         // elsewhere cannot leave it half-updated.

@@ -109,6 +109,10 @@ pub struct Options {
     pub nats: Option<Nats>,
     /// The page at `/` (default the demo's own UI).
     pub page: Page,
+    /// Presence and the control lock (`--presence`; default off): level-2
+    /// clients see who is connected and who holds control, and may
+    /// `claim_control`.
+    pub presence: bool,
 }
 
 /// The demo as the primary of a NATS JetStream instrument (the flags
@@ -196,6 +200,7 @@ impl Default for Options {
             channels: 4,
             nats: None,
             page: Page::HandMade,
+            presence: false,
         }
     }
 }
@@ -226,7 +231,9 @@ pub async fn bind(options: &Options) -> io::Result<Server> {
         .max_connections(MAX_CONNECTIONS)
         .queue_bytes(options.backlog.queue_bytes)
         .tcp_notsent_lowat(options.backlog.tcp_notsent_lowat)
-        .send_buffer_bytes(options.backlog.send_buffer_bytes);
+        .send_buffer_bytes(options.backlog.send_buffer_bytes)
+        .presence(options.presence)
+        .control_lock(options.presence);
     if let Some(path) = &options.persist {
         config = config.persist(path);
     }

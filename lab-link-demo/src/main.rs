@@ -63,6 +63,10 @@ struct Cli {
     /// /schema (the demo's UI then at /demo/).
     #[arg(long, value_enum, default_value_t = Page::HandMade)]
     panel: Page,
+    /// Show level-2 clients who is connected and let them claim the
+    /// control lock (presence and the control lock).
+    #[arg(long)]
+    presence: bool,
 }
 
 #[tokio::main]
@@ -113,6 +117,7 @@ async fn main() -> ExitCode {
             instrument: cli.instrument,
         }),
         page: cli.panel,
+        presence: cli.presence,
     };
     let server = match lab_link_demo::bind(&options).await {
         Ok(server) => server,

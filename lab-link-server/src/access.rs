@@ -103,6 +103,14 @@ impl Access {
             .clone()
     }
 
+    /// Whether the principal as last resolved holds `capability`.
+    pub(crate) fn can(&self, capability: &str) -> bool {
+        self.principal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .can(capability)
+    }
+
     /// Resolves the handshake's credential again (before every inbound
     /// frame, and periodically): the fresh principal, or `None` when the
     /// credential no longer holds.

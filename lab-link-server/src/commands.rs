@@ -32,7 +32,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::connection::{lock, Link};
+use crate::control::Gate;
 use crate::running::Starter;
+use crate::shared::unix_millis;
 
 /// How many commands of one connection may wait for their turn.
 pub(crate) const COMMAND_QUEUE: usize = 64;
@@ -93,8 +95,15 @@ async fn run(link: &Arc<Link>, pending: PendingCommand) {
     let control = Arc::new(CommandControl::default());
     let ctx = ctx.with_control(control.clone());
     let command = ctx.command().to_owned();
+    link.shared().presence_updated(link.client_id(), |entry| {
+        entry.last_command_at = Some(unix_millis());
+    });
     let future = match params {
-        Ok(params) => link.shared().source.dispatch(ctx, params),
+        Ok(params) => match link.shared().control_gate(link, &ctx) {
+            Gate::Pass => link.shared().source.dispatch(ctx, params),
+            Gate::Answered(outcome) => Box::pin(std::future::ready(outcome)),
+            Gate::Refused(error) => Box::pin(std::future::ready(Err(error))),
+        },
         Err(error) => Box::pin(std::future::ready(Err(error))),
     };
     let mut future = AssertUnwindSafe(future).catch_unwind();

@@ -8,6 +8,13 @@ use crate::persist::PersistConfig;
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
 
+/// The control lock's options.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ControlLockConfig {
+    pub(crate) enabled: bool,
+    pub(crate) idle: Option<Duration>,
+}
+
 /// Options of the transport, with documented defaults.
 ///
 /// ```
@@ -37,6 +44,8 @@ pub struct ServerConfig {
     pub(crate) auth: Option<lab_link_auth::Auth>,
     pub(crate) history: HistoryConfig,
     pub(crate) panel: bool,
+    pub(crate) presence: bool,
+    pub(crate) control_lock: ControlLockConfig,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +66,8 @@ impl Default for ServerConfig {
             auth: None,
             history: HistoryConfig::default(),
             panel: true,
+            presence: false,
+            control_lock: ControlLockConfig::default(),
         }
     }
 }
@@ -355,6 +366,78 @@ impl ServerConfig {
     /// Whether the generated [`panel`](Self::panel) is served.
     pub fn panel_enabled(&self) -> bool {
         self.panel
+    }
+
+    /// Turns presence on (default off): every level-2 client that may
+    /// `read_state` gets the list of connected clients and the control
+    /// lock after its snapshot (`presence`), and a delta when a client
+    /// connects, says `hello`, sends a command or leaves. Presence is off
+    /// the versioned state: it never bumps the version, and level-1
+    /// clients never see it. See the book's chapter "Presence, control
+    /// and audit".
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().presence(true);
+    /// assert!(config.presence_enabled());
+    /// ```
+    #[must_use]
+    pub fn presence(mut self, enabled: bool) -> Self {
+        self.presence = enabled;
+        self
+    }
+
+    /// Whether [`presence`](Self::presence) is on.
+    pub fn presence_enabled(&self) -> bool {
+        self.presence
+    }
+
+    /// Turns the control lock on (default off): the built-in commands
+    /// `claim_control` and `release_control` (for level-2 clients; a
+    /// principal without `control` is answered `forbidden`), and while one
+    /// principal (without access control: one connection) holds the lock,
+    /// commands needing `control` from anyone else are answered `locked`,
+    /// naming the holder and since when. Read-only commands still run; a
+    /// principal with `manage_access` can break the lock with
+    /// `release_control`. The lock ends on release, when the holder's
+    /// credential ends, and after [`control_lock_idle`](Self::control_lock_idle);
+    /// a restart ends it. With [`presence`](Self::presence) on, clients see
+    /// it. See the book's chapter "Presence, control and audit".
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default().presence(true).control_lock(true);
+    /// assert!(config.control_lock_enabled());
+    /// ```
+    #[must_use]
+    pub fn control_lock(mut self, enabled: bool) -> Self {
+        self.control_lock.enabled = enabled;
+        self
+    }
+
+    /// Ends the control lock once its holder has sent no command for
+    /// `idle` (default: never). Checked when a command arrives.
+    ///
+    /// ```
+    /// use lab_link_server::ServerConfig;
+    /// use std::time::Duration;
+    ///
+    /// let config = ServerConfig::default()
+    ///     .control_lock(true)
+    ///     .control_lock_idle(Duration::from_secs(8 * 3600));
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn control_lock_idle(mut self, idle: Duration) -> Self {
+        self.control_lock.idle = Some(idle);
+        self
+    }
+
+    /// Whether the [`control_lock`](Self::control_lock) is on.
+    pub fn control_lock_enabled(&self) -> bool {
+        self.control_lock.enabled
     }
 
     /// The configured prefix.

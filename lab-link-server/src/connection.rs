@@ -33,7 +33,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use lab_link_auth::AuthPrincipal;
 use lab_link_core::command::{CommandContext, CommandError};
-use lab_link_core::protocol::{ClientInfo, ClientMessage, RejectedCommand, ServerMessage};
+use lab_link_core::protocol::{
+    ClientInfo, ClientMessage, PresenceEntry, RejectedCommand, ServerMessage,
+};
 use lab_link_core::stream::{StreamKind, StreamMessage, StreamSubscription};
 use lab_link_core::{Committed, Start, Subscription};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -48,7 +50,7 @@ use crate::access::Access;
 use crate::commands::{self, Cancellable, PendingCommand, Work, COMMAND_QUEUE};
 use crate::frame::{shared_text, stream_frame};
 use crate::queue::{Queue, TrySendError};
-use crate::shared::{ClientStats, Opening, Resyncs, Shared, Socket};
+use crate::shared::{unix_millis, ClientStats, Feed, Opening, Resyncs, Shared, Socket};
 
 /// How many queued frames the writer feeds before one flush.
 const FRAMES_PER_FLUSH: usize = 64;
@@ -72,6 +74,16 @@ where
 {
     let link = Link::new(shared, access);
     link.level2.store(opening.level2, Ordering::Release);
+    // Listed before it is registered: the others learn of it, and its own
+    // list (queued with its start) already holds it.
+    link.shared.presence_joined(PresenceEntry {
+        client_id: link.client_id.clone(),
+        principal: link.principal_label(),
+        kind: None,
+        name: None,
+        connected_at: unix_millis(),
+        last_command_at: None,
+    });
     let registered = {
         let socket: Arc<dyn Socket> = link.clone();
         Arc::downgrade(&socket)
@@ -108,6 +120,11 @@ where
         let _ = writer.await;
         lock(&link.shared.clients)
             .retain(|client| !client.ptr_eq(&registered) && client.strong_count() > 0);
+        link.shared.presence_left(&link.client_id);
+        if link.access.is_none() {
+            // Without access control the lock is the connection's own.
+            link.shared.control_ended(&link.client_id);
+        }
         tracing::debug!(client = %link.client_id, "sync client disconnected");
     }
 }
@@ -440,6 +457,11 @@ impl Link {
             self.shared
                 .running
                 .with_list(|list| frames.push(Message::Text(list)));
+            if self.sees_presence() {
+                self.shared
+                    .presence
+                    .with_list(|list| frames.push(Message::Text(list)));
+            }
         }
         // The start is admitted whole or not at all: an empty queue takes
         // it whatever its size (a snapshot larger than the byte bound must
@@ -504,18 +526,57 @@ impl Link {
     }
 
     /// Opts the connection in to level 2, part 2 after a `hello`: the
-    /// running commands list follows at once.
+    /// running commands list (and presence) follow at once.
     fn opt_in(&self, client: Option<ClientInfo>) {
-        *lock(&self.hello) = client;
+        *lock(&self.hello) = client.clone();
+        if let Some(client) = client {
+            // Before the socket is at level 2, so it gets the change in
+            // its list, not before it.
+            self.shared.presence_updated(&self.client_id, |entry| {
+                entry.kind = client.kind;
+                entry.name = client.name;
+            });
+        }
         if self.level2.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.shared.running.with_list(|list| {
+        let queue_list = |list| {
             if let Err(Some((bound, _))) = self.backlog.try_queue(&self.queue, Message::Text(list))
             {
                 self.backlog.full(bound);
             }
-        });
+        };
+        self.shared.running.with_list(queue_list);
+        if self.sees_presence() {
+            self.shared.presence.with_list(queue_list);
+        }
+    }
+
+    /// Whether presence is on and the socket's principal may
+    /// `read_state` (always, without access control).
+    fn sees_presence(&self) -> bool {
+        self.shared.config.presence
+            && self
+                .access
+                .as_ref()
+                .is_none_or(|access| access.can("read_state"))
+    }
+
+    /// Who owns the control lock this socket claims: its principal (all
+    /// of the principal's connections), or the connection itself without
+    /// access control.
+    pub(crate) fn lock_owner(&self) -> String {
+        self.access
+            .as_ref()
+            .map_or_else(|| self.client_id.clone(), |access| access.principal().id)
+    }
+
+    /// The label presence shows for the socket: its principal's, or
+    /// `local` without access control.
+    pub(crate) fn principal_label(&self) -> String {
+        self.access
+            .as_ref()
+            .map_or_else(|| "local".to_owned(), |access| access.principal().label)
     }
 
     /// Queues a reply, waiting for room: replies are never dropped.
@@ -550,9 +611,12 @@ impl Socket for Link {
         }
     }
 
-    fn running_changed(&self, frame: &Utf8Bytes) {
+    fn level2_changed(&self, feed: Feed, frame: &Utf8Bytes) {
         // A lagging client gets the whole list again with its resync.
         if !self.is_level2() || self.backlog.lagging.load(Ordering::Acquire) {
+            return;
+        }
+        if feed == Feed::Presence && !self.sees_presence() {
             return;
         }
         if let Err(Some((bound, _))) = self
@@ -564,13 +628,7 @@ impl Socket for Link {
     }
 }
 
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The guarded values are handles and whole entries; a panic elsewhere
-    // cannot leave them half-updated.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::shared::lock;
 
 /// Drains the queue into the socket, several frames per flush; pings; and
 /// on shutdown flushes what is queued and closes with 1001.
@@ -816,6 +874,8 @@ where
 async fn close_expired(link: &Link) -> ReadEnd {
     tracing::debug!(client = %link.client_id, "credential ended: closing with 4401");
     link.unsubscribe();
+    // Logout or revocation ends the principal's control lock.
+    link.shared.control_ended(&link.lock_owner());
     let _ = link
         .queue
         .send(close_frame(CloseCode::from(4401), "Authentication expired"))

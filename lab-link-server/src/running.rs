@@ -10,14 +10,13 @@
 
 use std::borrow::Cow;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lab_link_core::command::Progress;
 use lab_link_core::protocol::{ClientInfo, RunningCommand, ServerMessage};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::shared::Shared;
+use crate::shared::{lock, unix_millis, Feed, Shared};
 
 /// The running commands of one [`Routes`](crate::Routes).
 #[derive(Debug, Default)]
@@ -64,11 +63,7 @@ impl Shared {
             client_id: starter.client_id.to_owned(),
             request_id: starter.request_id.cloned(),
             client: starter.client,
-            started_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| {
-                    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-                }),
+            started_at: unix_millis(),
             progress: None,
         };
         let text = ServerMessage::RunningStarted {
@@ -77,7 +72,7 @@ impl Shared {
         .to_text();
         let id = running.id;
         inner.commands.push(running);
-        self.broadcast_running(text);
+        self.broadcast(Feed::Running, text);
         id
     }
 
@@ -93,7 +88,7 @@ impl Shared {
             progress: Cow::Borrowed(progress),
         }
         .to_text();
-        self.broadcast_running(text);
+        self.broadcast(Feed::Running, text);
     }
 
     /// Removes a command that ended, with its outcome (`ok` or the
@@ -106,23 +101,6 @@ impl Shared {
             outcome: Cow::Borrowed(outcome),
         }
         .to_text();
-        self.broadcast_running(text);
+        self.broadcast(Feed::Running, text);
     }
-
-    /// Hands a delta to every open socket (each keeps it if at level 2).
-    /// Called under the list's lock.
-    fn broadcast_running(&self, text: String) {
-        let frame = Utf8Bytes::from(text);
-        let clients = lock(&self.clients);
-        for socket in clients.iter().filter_map(std::sync::Weak::upgrade) {
-            socket.running_changed(&frame);
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The list is changed by whole entries.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

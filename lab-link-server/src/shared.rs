@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::ServerConfig;
 use crate::frame::FrameText;
 use crate::history::History;
+use crate::presence::Presence;
 use crate::running::Running;
 
 /// The response body of every endpoint.
@@ -42,6 +43,9 @@ pub(crate) struct Shared {
     pub(crate) frame_text: FrameText,
     /// The commands running now, for level-2 clients.
     pub(crate) running: Running,
+    /// The connected clients and the control lock, for level-2 clients
+    /// (with [`ServerConfig::presence`]).
+    pub(crate) presence: Presence,
     /// The history the lifespan records, set by
     /// [`Routes::start`](crate::Routes::start) for the queries.
     pub(crate) history: Mutex<Option<Arc<History>>>,
@@ -69,9 +73,50 @@ impl Shared {
             warned_unstarted: AtomicBool::new(false),
             frame_text: FrameText::default(),
             running: Running::default(),
+            presence: Presence::default(),
             history: Mutex::new(None),
         }
     }
+}
+
+impl Shared {
+    /// Hands a level-2 delta to every open socket (each keeps it if it
+    /// opted in, keeps up, and may see `feed`). Called under the lock of
+    /// the list the delta changes, so it only `try_send`s.
+    pub(crate) fn broadcast(&self, feed: Feed, text: String) {
+        let frame = tokio_tungstenite::tungstenite::Utf8Bytes::from(text);
+        let clients = lock(&self.clients);
+        for socket in clients.iter().filter_map(Weak::upgrade) {
+            socket.level2_changed(feed, &frame);
+        }
+    }
+}
+
+/// Which level-2 list a delta changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feed {
+    /// The running commands: every level-2 client.
+    Running,
+    /// Presence and the control lock: level-2 clients that may
+    /// `read_state`.
+    Presence,
+}
+
+/// Milliseconds since the Unix epoch, the times of the level-2 lists.
+pub(crate) fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded values are handles and whole entries; a panic elsewhere
+    // cannot leave them half-updated.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An open sync socket, as the endpoints see it.
@@ -79,11 +124,11 @@ pub(crate) trait Socket: Send + Sync + std::fmt::Debug {
     /// What [`Routes::clients`](crate::Routes::clients) reports.
     fn stats(&self) -> ClientStats;
 
-    /// Queues a `running_*` message if the socket is at level 2 and keeps
-    /// up (a socket whose queue is full is resynced, with a fresh
-    /// `running_commands`). Called under the running list's lock, so it
-    /// only `try_send`s.
-    fn running_changed(&self, frame: &tokio_tungstenite::tungstenite::Utf8Bytes);
+    /// Queues a delta of a level-2 list (`running_*`, `presence_*`,
+    /// `control_lock`) if the socket is at level 2, keeps up (a socket
+    /// whose queue is full is resynced, with fresh lists) and may see
+    /// `feed`. Called under the list's lock, so it only `try_send`s.
+    fn level2_changed(&self, feed: Feed, frame: &tokio_tungstenite::tungstenite::Utf8Bytes);
 }
 
 /// What [`Routes::clients`](crate::Routes::clients) reports of one open

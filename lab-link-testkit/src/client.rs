@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, CommandRun, Event};
+use lab_link_client::{
+    Client, ClientError, CommandFailure, CommandReply, CommandRun, ControlLock, Event, Presence,
+};
 use lab_link_core::PatchOp;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
@@ -64,6 +66,9 @@ pub struct TestClient {
     /// Subscribed right after connecting: what [`TestClient::next_patch`]
     /// reads.
     events: Mutex<broadcast::Receiver<Event>>,
+    /// Subscribed right after connecting: what
+    /// [`TestClient::next_presence`] reads.
+    presence_events: Mutex<broadcast::Receiver<Event>>,
     timeout: Duration,
 }
 
@@ -109,9 +114,11 @@ impl TestClient {
     /// [`next_patch`](TestClient::next_patch).
     pub fn from_client(client: Client) -> Self {
         let events = Mutex::new(client.subscribe());
+        let presence_events = Mutex::new(client.subscribe());
         Self {
             client,
             events,
+            presence_events,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -158,44 +165,35 @@ impl TestClient {
     /// When no patch arrives within the timeout, when the client closes,
     /// or when more than 1024 events went unread (the oldest were lost).
     pub async fn next_patch(&self) -> Patch {
-        let mut events = self.events.lock().await;
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Ok(event)) => event,
-                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
-                    panic!("TestClient::next_patch: {n} events were lost, read patches sooner")
-                }
-                Ok(Err(broadcast::error::RecvError::Closed)) => {
-                    panic!("TestClient::next_patch: the client is closed")
-                }
-                Err(_) => panic!(
-                    "TestClient::next_patch: no patch within {:?}; the replica is at version {}:\n{}",
-                    self.timeout,
-                    self.version(),
-                    pretty(&self.replica()),
-                ),
-            };
-            match event {
+        self.next_event(
+            &self.events,
+            "next_patch",
+            |event| match event {
                 Event::Patch {
                     version,
                     ops,
                     request_id,
                     command,
                     origin_client_id,
-                } => {
-                    return Patch {
-                        version,
-                        ops,
-                        command,
-                        request_id,
-                        origin_client_id,
-                    }
-                }
-                Event::Closed => panic!("TestClient::next_patch: the client was closed"),
-                _ => {}
-            }
-        }
+                } => Some(Patch {
+                    version,
+                    ops,
+                    command,
+                    request_id,
+                    origin_client_id,
+                }),
+                _ => None,
+            },
+            || {
+                format!(
+                    "no patch within {:?}; the replica is at version {}:\n{}",
+                    self.timeout,
+                    self.version(),
+                    pretty(&self.replica()),
+                )
+            },
+        )
+        .await
     }
 
     /// Waits until `predicate` holds for the replica and returns that
@@ -206,32 +204,19 @@ impl TestClient {
     /// When the predicate does not hold within the timeout; the message
     /// shows the last replica and its version.
     pub async fn wait_for(&self, mut predicate: impl FnMut(&Value) -> bool) -> Value {
-        // Subscribe before the first look, so no change slips in between.
-        let mut events = self.client.subscribe();
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let replica = self.replica();
-            if predicate(&replica) {
-                return replica;
-            }
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                // A lag only means we look at the replica again.
-                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
-                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
-                    let replica = self.replica();
-                    if predicate(&replica) {
-                        return replica;
-                    }
-                    panic!(
-                        "TestClient::wait_for: the condition did not hold within {:?}; \
-                         the replica at version {} is:\n{}",
-                        self.timeout,
-                        self.version(),
-                        pretty(&replica),
-                    );
-                }
-            }
-        }
+        self.until(
+            || Some(self.replica()).filter(|replica| predicate(replica)),
+            || {
+                format!(
+                    "TestClient::wait_for: the condition did not hold within {:?}; \
+                     the replica at version {} is:\n{}",
+                    self.timeout,
+                    self.version(),
+                    pretty(&self.replica()),
+                )
+            },
+        )
+        .await
     }
 
     /// Waits until the replica is at `version` or later and returns the
@@ -244,26 +229,159 @@ impl TestClient {
     ///
     /// When the replica does not reach `version` within the timeout.
     pub async fn wait_for_version(&self, version: u64) -> Value {
+        self.until(
+            || {
+                let (at, replica) = self.client.versioned_replica();
+                (at >= version).then_some(replica)
+            },
+            || {
+                let (at, replica) = self.client.versioned_replica();
+                format!(
+                    "TestClient::wait_for_version: the replica did not reach version \
+                     {version} within {:?}; at version {at} it is:\n{}",
+                    self.timeout,
+                    pretty(&replica),
+                )
+            },
+        )
+        .await
+    }
+
+    /// Who is connected and who holds the control lock, as the client last
+    /// heard (a level-2 client of a server with presence on).
+    pub fn presence(&self) -> Presence {
+        self.client.presence()
+    }
+
+    /// Claims the server's control lock and returns it.
+    ///
+    /// # Panics
+    ///
+    /// When the claim fails (`locked`, `forbidden`, a level-1 client or a
+    /// server without the lock); [`Client::claim_control`] on
+    /// [`client`](TestClient::client) returns those as errors instead.
+    pub async fn claim_control(&self) -> ControlLock {
+        match self.client.claim_control().await {
+            Ok(lock) => lock,
+            Err(e) => panic!("TestClient::claim_control failed: {e}"),
+        }
+    }
+
+    /// Releases (or, with `manage_access`, breaks) the control lock.
+    ///
+    /// # Panics
+    ///
+    /// When the release fails (`locked`: someone else holds it).
+    pub async fn release_control(&self) {
+        if let Err(e) = self.client.release_control().await {
+            panic!("TestClient::release_control failed: {e}");
+        }
+    }
+
+    /// Waits until `predicate` holds for the client's
+    /// [`presence`](TestClient::presence) and returns it. The predicate is
+    /// checked at once, then after every event.
+    ///
+    /// # Panics
+    ///
+    /// When the predicate does not hold within the timeout; the message
+    /// shows the last presence.
+    pub async fn wait_for_presence(
+        &self,
+        mut predicate: impl FnMut(&Presence) -> bool,
+    ) -> Presence {
+        self.until(
+            || Some(self.presence()).filter(|presence| predicate(presence)),
+            || {
+                format!(
+                    "TestClient::wait_for_presence: the condition did not hold within {:?}; \
+                     the presence is:\n{:#?}",
+                    self.timeout,
+                    self.presence(),
+                )
+            },
+        )
+        .await
+    }
+
+    /// The next presence message (`presence`, `presence_joined`,
+    /// `presence_updated`, `presence_left`, `control_lock`) the client
+    /// received since the previous call (or since connecting), as sent.
+    ///
+    /// # Panics
+    ///
+    /// When none arrives within the timeout, or when more than 1024
+    /// events went unread.
+    pub async fn next_presence(&self) -> Value {
+        self.next_event(
+            &self.presence_events,
+            "next_presence",
+            |event| match event {
+                Event::Presence(message) => Some(message),
+                _ => None,
+            },
+            || {
+                format!(
+                    "no presence message within {:?}; the presence is:\n{:#?}",
+                    self.timeout,
+                    self.presence(),
+                )
+            },
+        )
+        .await
+    }
+
+    /// The next event of `events` that `pick` takes; panics naming
+    /// `helper` when the client closes, events were lost, or none comes
+    /// within the timeout (with `missing`'s text).
+    async fn next_event<T>(
+        &self,
+        events: &Mutex<broadcast::Receiver<Event>>,
+        helper: &str,
+        mut pick: impl FnMut(Event) -> Option<T>,
+        missing: impl Fn() -> String,
+    ) -> T {
+        let mut events = events.lock().await;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    panic!("TestClient::{helper}: {n} events were lost, read them sooner")
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    panic!("TestClient::{helper}: the client is closed")
+                }
+                Err(_) => panic!("TestClient::{helper}: {}", missing()),
+            };
+            if event == Event::Closed {
+                panic!("TestClient::{helper}: the client was closed");
+            }
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+    }
+
+    /// Waits until `look` finds something, checking at once and after
+    /// every event; panics with `failure` at the timeout.
+    async fn until<T>(
+        &self,
+        mut look: impl FnMut() -> Option<T>,
+        failure: impl Fn() -> String,
+    ) -> T {
+        // Subscribe before the first look, so no change slips in between.
         let mut events = self.client.subscribe();
         let deadline = Instant::now() + self.timeout;
         loop {
-            let (at, replica) = self.client.versioned_replica();
-            if at >= version {
-                return replica;
+            if let Some(found) = look() {
+                return found;
             }
             match tokio::time::timeout_at(deadline, events.recv()).await {
+                // A lag only means we look again.
                 Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
                 Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
-                    let (at, replica) = self.client.versioned_replica();
-                    if at >= version {
-                        return replica;
-                    }
-                    panic!(
-                        "TestClient::wait_for_version: the replica did not reach version \
-                         {version} within {:?}; at version {at} it is:\n{}",
-                        self.timeout,
-                        pretty(&replica),
-                    );
+                    return look().unwrap_or_else(|| panic!("{}", failure()));
                 }
             }
         }

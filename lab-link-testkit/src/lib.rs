@@ -82,4 +82,6 @@ pub use server::TestServer;
 
 /// The client's types, re-exported for tests: [`CommandFailure`] is what
 /// [`TestClient::expect_error`] returns.
-pub use lab_link_client::{Client, ClientError, CommandFailure, CommandReply, Event};
+pub use lab_link_client::{
+    Client, ClientError, CommandFailure, CommandReply, ControlLock, Event, Presence,
+};

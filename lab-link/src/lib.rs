@@ -296,6 +296,9 @@ mod documents {
     #[doc = include_str!("../../docs/src/access-control.md")]
     struct AccessControl;
 
+    #[doc = include_str!("../../docs/src/presence.md")]
+    struct Presence;
+
     #[doc = include_str!("../../docs/src/testing.md")]
     struct Testing;
 

@@ -453,7 +453,17 @@ async fn python_client_commands_get_their_patches_before_their_acks() {
     sync.command(configure).command(calibrate);
     // Every commit, to know the document and the metadata of each version.
     let (start, commits) = sync.subscribe_channel();
-    let server = TestServer::start(sync.clone(), ServerConfig::default()).await;
+    // Presence and the control lock on: the level-1 client must see none
+    // of their messages while a level-2 client makes them.
+    let config = ServerConfig::default().presence(true).control_lock(true);
+    let server = TestServer::start(sync.clone(), config).await;
+    let observer = lab_link_client::Client::builder()
+        .level2(true)
+        .connect(&server.ws_url())
+        .await
+        .expect("the observer connects");
+    observer.claim_control().await.expect("a free lock");
+    observer.release_control().await.expect("its own lock");
 
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = tokio::spawn({
@@ -508,9 +518,23 @@ async fn python_client_commands_get_their_patches_before_their_acks() {
         "commands_done",
         "the plan did not finish"
     );
+    // The observer saw the Python client's commands in presence.
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        while !observer
+            .presence()
+            .clients
+            .iter()
+            .any(|entry| entry.last_command_at.is_some())
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "presence: {:?}", observer.presence());
     stop.store(true, Ordering::Relaxed);
     ticker.await.unwrap();
     events.extend(python.finish(sync.version()).await);
+    observer.close().await;
 
     // The document and the metadata of every version, from our side.
     let mut document = serde_json::from_str::<Value>(start.document_json()).unwrap();

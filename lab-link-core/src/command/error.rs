@@ -165,6 +165,29 @@ impl CommandError {
         .detail(format!("exclusive group {group:?}"))
     }
 
+    /// `locked`: another principal (or client) holds the control lock;
+    /// the message names the holder and since when (`since`, RFC 3339
+    /// or any text the server chose).
+    ///
+    /// ```
+    /// use lab_link_core::command::CommandError;
+    ///
+    /// let error = CommandError::locked("bench laptop", "2026-12-03T17:00:00Z");
+    /// assert_eq!(error.code(), "locked");
+    /// assert_eq!(
+    ///     error.message(),
+    ///     "Locked: \"bench laptop\" holds control since 2026-12-03T17:00:00Z."
+    /// );
+    /// ```
+    pub fn locked(holder: &str, since: &str) -> Self {
+        Self::new(
+            "locked",
+            format!("Locked: {holder:?} holds control since {since}."),
+        )
+        .detail(format!("control lock held by {holder:?} since {since}"))
+        .severity(Severity::Warning)
+    }
+
     /// A longer, technical explanation.
     #[must_use]
     pub fn detail(mut self, detail: impl Into<String>) -> Self {

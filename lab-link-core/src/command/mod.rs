@@ -113,6 +113,17 @@ pub struct Edit {
     pub value: String,
 }
 
+/// The names of the server's built-in commands (`claim_control`,
+/// `release_control`: the control lock), which no registered command may
+/// take.
+///
+/// ```
+/// use lab_link_core::command::RESERVED_COMMANDS;
+///
+/// assert!(RESERVED_COMMANDS.contains(&"claim_control"));
+/// ```
+pub const RESERVED_COMMANDS: [&str; 2] = ["claim_control", "release_control"];
+
 /// Why [`LabSync::try_command`](crate::LabSync::try_command) refused a
 /// command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +132,10 @@ pub enum RegisterError {
     /// A command of this name is already registered.
     #[error("a command named {0:?} is already registered")]
     Duplicate(String),
+    /// The name is one of the server's built-in commands
+    /// ([`RESERVED_COMMANDS`]).
+    #[error("{0:?} is the name of a built-in command of the server: rename the command")]
+    Reserved(String),
     /// An `edits` path does not exist in the state type.
     #[error("command {command:?} edits {path:?}, which is not a field of the state: {reason}")]
     UnknownPath {

@@ -8,7 +8,9 @@
 //! level 2, part 2, which the server sends only to a client that opted in
 //! with `?level=2` or a `hello` (`schemaHash` in the snapshot,
 //! `command_progress`, `running_commands`, `running_started`,
-//! `running_progress`, `running_finished`; the client's `cancel`). The book's chapter
+//! `running_progress`, `running_finished`; presence: `presence`,
+//! `presence_joined`, `presence_updated`, `presence_left`, `control_lock`;
+//! the client's `cancel`). The book's chapter
 //! "Wire protocol" describes each message and the ordering guarantees; this
 //! module is where they are defined, for the server, the Rust client and
 //! the tests alike, so no crate builds or matches a message by hand.
@@ -50,11 +52,13 @@
 
 mod binary;
 mod client_message;
+mod presence;
 mod running;
 mod server_message;
 
 pub use binary::{binary_frame, decode_binary_frame, BinaryFrame, TAG_F32, TAG_F64};
 pub use client_message::ClientMessage;
+pub use presence::{ControlLock, PresenceEntry};
 pub use running::{ClientInfo, RunningCommand};
 pub use server_message::{snapshot_text, ServerMessage, StreamData};
 

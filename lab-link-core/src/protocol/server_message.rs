@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::RunningCommand;
+use super::{ControlLock, PresenceEntry, RunningCommand};
 use super::{PatchMeta, ProtocolError};
 use crate::command::{CommandError, Progress};
 use crate::PatchOp;
@@ -142,6 +142,39 @@ pub enum ServerMessage<'a> {
         /// `ok`, or the error's `code` (`cancelled`, `timeout`, …).
         outcome: Cow<'a, str>,
     },
+    /// Level 2, presence (with `ServerConfig::presence`): every connected
+    /// client and the control lock, to a client that opted in and may
+    /// `read_state`, right after its running commands; `presence_*` and
+    /// `control_lock` deltas follow.
+    Presence {
+        /// The connected clients, oldest connection first.
+        clients: Cow<'a, [PresenceEntry]>,
+        /// The control lock, `null` when nobody holds it.
+        lock: Option<Cow<'a, ControlLock>>,
+    },
+    /// Level 2, presence: a client connected.
+    PresenceJoined {
+        /// The new entry.
+        client: Cow<'a, PresenceEntry>,
+    },
+    /// Level 2, presence: a client's entry changed (its `hello`, a
+    /// command): the whole entry, replacing the one of its `clientId`.
+    PresenceUpdated {
+        /// The changed entry.
+        client: Cow<'a, PresenceEntry>,
+    },
+    /// Level 2, presence: a client disconnected.
+    PresenceLeft {
+        /// Its `clientId`.
+        #[serde(rename = "clientId")]
+        client_id: Cow<'a, str>,
+    },
+    /// Level 2, presence: the control lock was claimed, released, broken
+    /// or ended.
+    ControlLock {
+        /// The lock now, `null` when nobody holds it.
+        lock: Option<Cow<'a, ControlLock>>,
+    },
     /// Level 2: a frame the server could not take (`bad_message`); the
     /// connection stays open.
     Error {
@@ -238,7 +271,7 @@ impl ServerMessage<'static> {
 }
 
 /// The `type`s of [`ServerMessage`].
-const KNOWN_TYPES: [&str; 15] = [
+const KNOWN_TYPES: [&str; 20] = [
     "snapshot",
     "patch",
     "command_ack",
@@ -248,6 +281,11 @@ const KNOWN_TYPES: [&str; 15] = [
     "running_started",
     "running_progress",
     "running_finished",
+    "presence",
+    "presence_joined",
+    "presence_updated",
+    "presence_left",
+    "control_lock",
     "error",
     "resume",
     "stream_snapshot",

@@ -320,6 +320,54 @@ fn long_running_command_messages_bytes_and_round_trip() {
 }
 
 #[test]
+fn presence_messages_bytes_and_round_trip() {
+    let entry = PresenceEntry {
+        client_id: "c1".into(),
+        principal: "local".into(),
+        kind: Some("rust".into()),
+        name: None,
+        connected_at: 5,
+        last_command_at: Some(9),
+    };
+    let lock = ControlLock {
+        holder: "local".into(),
+        client_id: "c1".into(),
+        since: 7,
+    };
+    round_trip(
+        ServerMessage::Presence {
+            clients: std::slice::from_ref(&entry).into(),
+            lock: None,
+        },
+        r#"{"type":"presence","clients":[{"clientId":"c1","principal":"local","kind":"rust","connectedAt":5,"lastCommandAt":9}],"lock":null}"#,
+    );
+    round_trip(
+        ServerMessage::PresenceJoined {
+            client: Cow::Borrowed(&entry),
+        },
+        r#"{"type":"presence_joined","client":{"clientId":"c1","principal":"local","kind":"rust","connectedAt":5,"lastCommandAt":9}}"#,
+    );
+    round_trip(
+        ServerMessage::PresenceUpdated {
+            client: Cow::Borrowed(&entry),
+        },
+        r#"{"type":"presence_updated","client":{"clientId":"c1","principal":"local","kind":"rust","connectedAt":5,"lastCommandAt":9}}"#,
+    );
+    round_trip(
+        ServerMessage::PresenceLeft {
+            client_id: "c1".into(),
+        },
+        r#"{"type":"presence_left","clientId":"c1"}"#,
+    );
+    round_trip(
+        ServerMessage::ControlLock {
+            lock: Some(Cow::Borrowed(&lock)),
+        },
+        r#"{"type":"control_lock","lock":{"holder":"local","clientId":"c1","since":7}}"#,
+    );
+}
+
+#[test]
 fn the_snapshot_builder_writes_what_serde_writes() {
     let document = json!({"enabled": false, "name": "a\"b"});
     for client_id in [None, Some("3f\"0c")] {

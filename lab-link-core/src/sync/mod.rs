@@ -297,11 +297,15 @@ impl<S: Reactive + Send + 'static> LabSync<S> {
     /// # Errors
     ///
     /// [`RegisterError::Duplicate`] when the name is taken;
+    /// [`RegisterError::Reserved`] when it is a built-in command's;
     /// [`RegisterError::UnknownPath`] when an `edits` path is not a field
     /// of `S`; [`RegisterError::SameField`] when a registered command
     /// already edits the field.
     pub fn try_command(&self, command: impl Command<S>) -> Result<(), RegisterError> {
         let info = command.info();
+        if crate::command::RESERVED_COMMANDS.contains(&info.name.as_str()) {
+            return Err(RegisterError::Reserved(info.name));
+        }
         let mut commands = write(&self.shared.commands);
         if commands.contains_key(&info.name) {
             return Err(RegisterError::Duplicate(info.name));
