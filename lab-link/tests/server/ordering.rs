@@ -65,8 +65,15 @@ async fn snapshot_then_patches_and_the_state_endpoint() {
     assert_eq!(snapshot["data"], document);
     assert_ne!(snapshot["clientId"], client_id);
 
+    // `/` is the generated panel (the server has no fallback); the
+    // rest outside the endpoints is not found.
+    let panel = http(server.addr, "GET", "/").await;
+    assert_eq!(panel.status, 200);
+    assert!(
+        String::from_utf8_lossy(&panel.body).contains("<html"),
+        "the panel's page"
+    );
     for path in [
-        "/",
         "/sync",
         "/sync/",
         "/sync/nope",
