@@ -73,13 +73,7 @@ async fn snapshot_then_patches_and_the_state_endpoint() {
         String::from_utf8_lossy(&panel.body).contains("<html"),
         "the panel's page"
     );
-    for path in [
-        "/sync",
-        "/sync/",
-        "/sync/nope",
-        "/sync/state/x",
-        "/other",
-    ] {
+    for path in ["/sync", "/sync/", "/sync/nope", "/sync/state/x", "/other"] {
         assert_eq!(http(server.addr, "GET", path).await.status, 404, "{path}");
     }
     let post = http(server.addr, "POST", "/sync/state").await;
