@@ -9,7 +9,7 @@
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use lab_link::server::Body;
+use lab_link::server::{static_asset, Body};
 
 /// The page, with `{{PREFIX}}` where the sync prefix goes.
 const INDEX_HTML: &str = include_str!("../ui/index.html");
@@ -84,29 +84,15 @@ pub fn handler_at<B>(
             return response;
         }
         if let Some((_, module)) = MODULES.iter().find(|(name, _)| *name == path) {
-            return asset((*module).to_owned(), "text/javascript; charset=utf-8");
+            return static_asset(*module, "text/javascript; charset=utf-8");
         }
         match path {
-            "/" | "/index.html" => asset(index.clone(), "text/html; charset=utf-8"),
-            "/style.css" => asset(STYLE_CSS.to_owned(), "text/css; charset=utf-8"),
-            "/lab-link.js" => asset(LAB_LINK_JS.to_owned(), "text/javascript; charset=utf-8"),
+            "/" | "/index.html" => static_asset(index.clone(), "text/html; charset=utf-8"),
+            "/style.css" => static_asset(STYLE_CSS, "text/css; charset=utf-8"),
+            "/lab-link.js" => static_asset(LAB_LINK_JS, "text/javascript; charset=utf-8"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
         }
     }
-}
-
-/// A `200` with the asset; `no-cache` so a rebuilt demo is never shown
-/// with a stale script.
-fn asset(body: String, content_type: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
 }
 
 /// A plain-text answer.

@@ -60,7 +60,7 @@ pub use history::{HistoryError, HistoryQuery, Point, Series};
 /// The transport's interface to a `LabSync`, from the core.
 pub use lab_link_core::{Start, SyncSource};
 pub use lifespan::Lifespan;
-pub use panel::{fill_prefix, Panel};
+pub use panel::{fill_prefix, static_asset, Panel};
 pub use routes::{IntoSource, Routes};
 pub use server::{serve, terminate_signal, Builder, Server};
 pub use shared::{Body, ClientStats, Resyncs};

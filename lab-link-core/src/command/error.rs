@@ -155,12 +155,10 @@ impl CommandError {
     /// );
     /// ```
     pub fn busy(group: &str, command: &str, request_id: Option<&str>, client_id: &str) -> Self {
-        let request = request_id.map_or_else(String::new, |id| format!("requestId {id}, "));
+        let running = describe_command(command, request_id, client_id);
         Self::new(
             "busy",
-            format!(
-                "Busy: {command} ({request}client {client_id}) is running in the exclusive group {group:?}."
-            ),
+            format!("Busy: {running} is running in the exclusive group {group:?}."),
         )
         .detail(format!("exclusive group {group:?}"))
     }
@@ -275,4 +273,10 @@ impl From<MutationError> for CommandError {
             .display(DisplayHint::Inline)
             .path(error.path())
     }
+}
+
+/// A running command for people: `ramp (requestId r1, client c1)`.
+pub(crate) fn describe_command(command: &str, request_id: Option<&str>, client_id: &str) -> String {
+    let request = request_id.map_or_else(String::new, |id| format!("requestId {id}, "));
+    format!("{command} ({request}client {client_id})")
 }

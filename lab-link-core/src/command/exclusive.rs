@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::control::lock;
+use super::error::describe_command;
 use super::{CommandContext, CommandError};
 
 /// The group a command takes: its `exclusive` name with each `{param}`
@@ -73,14 +74,9 @@ impl Holder {
         }
     }
 
-    /// `ramp (requestId r1, client c1)`.
+    /// `ramp (requestId r1, client c1)`, as `busy` names it.
     fn describe(&self) -> String {
-        let request = self
-            .request_id
-            .as_ref()
-            .map(|id| format!("requestId {id}, "))
-            .unwrap_or_default();
-        format!("{} ({request}client {})", self.command, self.client_id)
+        describe_command(&self.command, self.request_id.as_deref(), &self.client_id)
     }
 }
 
